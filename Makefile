@@ -1,0 +1,32 @@
+# seqdiff: the two commands a newcomer types are `make demo` and `make test`.
+GO       ?= go
+# GOEXPERIMENT=simd turns on the vectorised exp/GELU kernels (Go 1.26,
+# amd64); a plain `go build` still works with the scalar fallback.
+GOEXP    ?= simd
+BIN      := bin/seqdiff
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+
+.PHONY: build demo test test-short vet fuzz bench-prep clean
+
+build:
+	CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/seqdiff
+
+# The main job on the embedded default genome slice.
+demo: build
+	rm -rf demo-out
+	./$(BIN) prep --out demo-out/prep
+
+test:
+	$(GO) vet ./...
+	CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 ./...
+	CGO_ENABLED=0 $(GO) test -count=1 ./compute/... ./nn/...
+
+fuzz:
+	$(GO) test ./genome/ -run '^$$' -fuzz FuzzFASTA -fuzztime 5m
+
+bench-prep: build
+	scripts/bench-prep.sh
+
+clean:
+	rm -rf bin demo-out
