@@ -1,0 +1,494 @@
+package nn
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/compute"
+)
+
+// Model is the backbone: its configuration, the parameter table, one
+// contiguous parameter buffer (and, once training is enabled, a gradient
+// buffer of the same layout) and the activations of the last forward pass.
+// All buffers live in the backend's memory.
+type Model struct {
+	Cfg   Config
+	Table []Tensor
+
+	be     compute.Backend
+	params compute.F32
+	grads  compute.F32 // N == 0 until EnableTraining
+	p, g   paramViews
+
+	acts *activations
+	// state of the last forward: what Backward may use.
+	causal     bool
+	hasMask    bool
+	haveDLogit bool // logits buffer holds dlogits (CrossEntropy with backward)
+}
+
+// New allocates a model of shape cfg on be with all parameters zero; call
+// Init or SetParams next.
+func New(be compute.Backend, cfg Config) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{Cfg: cfg, Table: ParamTable(cfg), be: be}
+	m.params = be.Alloc(NumParams(cfg))
+	m.p = makeViews(m.params, m.Table, cfg.NLayers)
+	return m, nil
+}
+
+// Backend is the backend the model lives on.
+func (m *Model) Backend() compute.Backend { return m.be }
+
+// Params is the parameter buffer (layout: Table).
+func (m *Model) Params() compute.F32 { return m.params }
+
+// Grads is the gradient buffer (layout: Table); empty before EnableTraining.
+func (m *Model) Grads() compute.F32 { return m.grads }
+
+// NumParams is the number of parameters.
+func (m *Model) NumParams() int { return m.params.N }
+
+// EnableTraining allocates the gradient buffer (zeroed) and, from the next
+// forward pass on, the backward scratch buffers.
+func (m *Model) EnableTraining() {
+	if m.grads.N != 0 {
+		return
+	}
+	m.grads = m.be.Alloc(m.params.N)
+	m.g = makeViews(m.grads, m.Table, m.Cfg.NLayers)
+	if m.acts != nil { // reallocate with backward scratch
+		m.freeActs()
+	}
+}
+
+// ZeroGrad clears the gradients (backward accumulates into them).
+func (m *Model) ZeroGrad() {
+	if m.grads.N != 0 {
+		m.be.Zero(m.grads)
+	}
+}
+
+// Free releases the model's backend memory.
+func (m *Model) Free() {
+	m.freeActs()
+	m.be.Free(m.params)
+	if m.grads.N != 0 {
+		m.be.Free(m.grads)
+	}
+	m.params, m.grads = compute.F32{}, compute.F32{}
+}
+
+// Init fills the parameters deterministically from seed: a math/rand/v2
+// PCG generator seeded (seed, InitStream) draws, tensor by tensor in table
+// order, normal(0, 0.02) for every weight matrix (embed, qkv, out, fc1,
+// fc2, head), with the residual output projections (attn.out, mlp.fc2)
+// further scaled by 1/sqrt(2 n_layers) as in GPT-2; biases are 0,
+// LayerNorm weights 1 and biases 0.
+func (m *Model) Init(seed uint64) {
+	host := InitParams(m.Cfg, seed)
+	m.be.Upload(m.params, host)
+}
+
+// InitStream is the PCG stream constant used by Init.
+const InitStream = 0x5eed0f5eed
+
+// InitParams returns the initial parameters of cfg for seed (see Init) as
+// a host slice laid out by ParamTable.
+func InitParams(cfg Config, seed uint64) []float32 {
+	table := ParamTable(cfg)
+	host := make([]float32, NumParams(cfg))
+	rng := rand.New(rand.NewPCG(seed, InitStream))
+	resid := 0.02 / math.Sqrt(2*float64(cfg.NLayers))
+	for _, t := range table {
+		dst := host[t.Offset : t.Offset+t.Size]
+		std := 0.0
+		switch {
+		case hasSuffix(t.Name, "attn.out.weight"), hasSuffix(t.Name, "mlp.fc2.weight"):
+			std = resid
+		case len(t.Shape) == 2: // embed, qkv, fc1, head
+			std = 0.02
+		case hasSuffix(t.Name, "ln1.weight"), hasSuffix(t.Name, "ln2.weight"), t.Name == "final_ln.weight":
+			for i := range dst {
+				dst[i] = 1
+			}
+		}
+		if std > 0 {
+			for i := range dst {
+				dst[i] = float32(rng.NormFloat64() * std)
+			}
+		}
+	}
+	return host
+}
+
+func hasSuffix(s, suf string) bool { return len(s) >= len(suf) && s[len(s)-len(suf):] == suf }
+
+// ParamsHost downloads the parameters to a host slice (layout: Table).
+func (m *Model) ParamsHost() []float32 {
+	out := make([]float32, m.params.N)
+	m.be.Download(out, m.params)
+	return out
+}
+
+// SetParams uploads host parameters laid out by Table.
+func (m *Model) SetParams(host []float32) error {
+	if len(host) != m.params.N {
+		return fmt.Errorf("set params: have %d values, model has %d", len(host), m.params.N)
+	}
+	m.be.Upload(m.params, host)
+	return nil
+}
+
+// blockActs are what one block's forward keeps for its backward.
+type blockActs struct {
+	ln1, ln1Mean, ln1Rstd compute.F32 // (N,C), (N), (N)
+	qkv                   compute.F32 // (N,3C), rotary applied
+	atty                  compute.F32 // (N,C) attention output before out
+	lse                   compute.F32 // (B,H,T)
+	resMid                compute.F32 // (N,C) residual after attention
+	ln2, ln2Mean, ln2Rstd compute.F32 // (N,C), (N), (N)
+	fc1                   compute.F32 // (N,4C) pre-GELU
+	gelu                  compute.F32 // (N,4C)
+	resOut                compute.F32 // (N,C) block output
+}
+
+// activations are allocated once per (B,T) shape, in one backend buffer,
+// and reused by every step of that shape.
+type activations struct {
+	B, T    int
+	buf     compute.F32
+	ibuf    compute.I32
+	tokens  compute.I32 // (N)
+	keyMask compute.I32 // (N)
+	targets compute.I32 // (N)
+
+	encoded               compute.F32 // (N,C)
+	blocks                []blockActs
+	lnf, lnfMean, lnfRstd compute.F32 // (N,C), (N), (N)
+	logits                compute.F32 // (N,V); dlogits after a backward CrossEntropy
+	losses                compute.F32 // (N)
+	weights               compute.F32 // (N)
+
+	// backward scratch, shared by all layers (only when training)
+	dres, dln, datty compute.F32 // (N,C)
+	dqkv             compute.F32 // (N,3C)
+	dfc              compute.F32 // (N,4C)
+
+	hostLosses []float32
+}
+
+func (m *Model) freeActs() {
+	if m.acts == nil {
+		return
+	}
+	m.be.Free(m.acts.buf)
+	m.be.FreeI32(m.acts.ibuf)
+	m.acts = nil
+}
+
+// ensureActs (re)allocates the activations for a (B,T) batch.
+func (m *Model) ensureActs(B, T int) *activations {
+	if a := m.acts; a != nil && a.B == B && a.T == T {
+		return a
+	}
+	m.freeActs()
+	C, V, H, N := m.Cfg.DModel, m.Cfg.VocabSize, m.Cfg.NHeads, B*T
+	a := &activations{B: B, T: T, blocks: make([]blockActs, m.Cfg.NLayers), hostLosses: make([]float32, N)}
+	// Two passes over the same list: sum the sizes, then slice one buffer.
+	var slots []*compute.F32
+	var sizes []int
+	want := func(p *compute.F32, n int) { slots = append(slots, p); sizes = append(sizes, n) }
+	want(&a.encoded, N*C)
+	for i := range a.blocks {
+		b := &a.blocks[i]
+		want(&b.ln1, N*C)
+		want(&b.ln1Mean, N)
+		want(&b.ln1Rstd, N)
+		want(&b.qkv, N*3*C)
+		want(&b.atty, N*C)
+		want(&b.lse, B*H*T)
+		want(&b.resMid, N*C)
+		want(&b.ln2, N*C)
+		want(&b.ln2Mean, N)
+		want(&b.ln2Rstd, N)
+		want(&b.fc1, N*4*C)
+		want(&b.gelu, N*4*C)
+		want(&b.resOut, N*C)
+	}
+	want(&a.lnf, N*C)
+	want(&a.lnfMean, N)
+	want(&a.lnfRstd, N)
+	want(&a.logits, N*V)
+	want(&a.losses, N)
+	want(&a.weights, N)
+	if m.grads.N != 0 {
+		want(&a.dres, N*C)
+		want(&a.dln, N*C)
+		want(&a.datty, N*C)
+		want(&a.dqkv, N*3*C)
+		want(&a.dfc, N*4*C)
+	}
+	total := 0
+	for _, n := range sizes {
+		total += n
+	}
+	a.buf = m.be.Alloc(total)
+	off := 0
+	for i, p := range slots {
+		*p = a.buf.Slice(off, sizes[i])
+		off += sizes[i]
+	}
+	a.ibuf = m.be.AllocI32(3 * N)
+	a.tokens, a.keyMask, a.targets = a.ibuf.Slice(0, N), a.ibuf.Slice(N, N), a.ibuf.Slice(2*N, N)
+	m.acts = a
+	return a
+}
+
+// ActivationFloats is the number of float32 values the activations of a
+// (B,T) batch take (with backward scratch when training is enabled).
+func (m *Model) ActivationFloats() int {
+	if m.acts == nil {
+		return 0
+	}
+	return m.acts.buf.N
+}
+
+// Forward runs the backbone on tokens (B,T) row-major and leaves the
+// logits (B*T, V) in backend memory (Logits) and the final hidden state
+// (after final_ln) in Hidden. keyMask (B,T), optional (nil), marks valid
+// keys with 1 and padding with 0; causal selects causal attention.
+// Token ids outside the vocabulary are errors.
+func (m *Model) Forward(tokens, keyMask []int32, B, T int, causal bool) error {
+	if B < 1 || T < 1 {
+		return fmt.Errorf("forward: batch %dx%d is empty", B, T)
+	}
+	if T > m.Cfg.SeqLen {
+		return fmt.Errorf("forward: length %d exceeds the model's seq_len %d", T, m.Cfg.SeqLen)
+	}
+	N := B * T
+	if len(tokens) != N {
+		return fmt.Errorf("forward: %d tokens for a %dx%d batch", len(tokens), B, T)
+	}
+	V := int32(m.Cfg.VocabSize)
+	for i, id := range tokens {
+		if id < 0 || id >= V {
+			return fmt.Errorf("forward: token %d at row %d position %d outside vocabulary [0,%d)", id, i/T, i%T, V)
+		}
+	}
+	if keyMask != nil && len(keyMask) != N {
+		return fmt.Errorf("forward: key mask has %d values for a %dx%d batch", len(keyMask), B, T)
+	}
+	a := m.ensureActs(B, T)
+	m.be.UploadI32(a.tokens, tokens)
+	mask := compute.I32{}
+	if keyMask != nil {
+		m.be.UploadI32(a.keyMask, keyMask)
+		mask = a.keyMask
+	}
+	m.causal, m.hasMask, m.haveDLogit = causal, keyMask != nil, false
+	m.forward(a, mask)
+	return nil
+}
+
+func (m *Model) forward(a *activations, mask compute.I32) {
+	be, p := m.be, m.p
+	B, T, C, H, V := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads, m.Cfg.VocabSize
+	N := B * T
+	none := compute.F32{}
+
+	be.EmbeddingForward(a.encoded, a.tokens, p.embed, N, C)
+	x := a.encoded
+	for l := range a.blocks {
+		w, b := p.blocks[l], &a.blocks[l]
+		// attention branch: resMid = x + out(Attn(rope(ln1(x))))
+		be.LayerNormForward(b.ln1, b.ln1Mean, b.ln1Rstd, x, w.ln1w, w.ln1b, N, C)
+		be.MatmulForward(b.qkv, b.ln1, w.qkvw, none, N, C, 3*C)
+		be.RotaryForward(b.qkv, B, T, C, H, 0)
+		be.AttentionForward(b.atty, b.lse, b.qkv, mask, B, T, C, H, m.causal)
+		be.MatmulForward(b.resMid, b.atty, w.outw, none, N, C, C)
+		be.Accumulate(b.resMid, x, N*C)
+		// MLP branch: resOut = resMid + fc2(gelu(fc1(ln2(resMid))))
+		be.LayerNormForward(b.ln2, b.ln2Mean, b.ln2Rstd, b.resMid, w.ln2w, w.ln2b, N, C)
+		be.MatmulForward(b.fc1, b.ln2, w.fc1w, w.fc1b, N, C, 4*C)
+		be.GeluForward(b.gelu, b.fc1, N*4*C)
+		be.MatmulForward(b.resOut, b.gelu, w.fc2w, w.fc2b, N, 4*C, C)
+		be.Accumulate(b.resOut, b.resMid, N*C)
+		x = b.resOut
+	}
+	be.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, C)
+	be.MatmulForward(a.logits, a.lnf, p.headw, p.headb, N, C, V)
+}
+
+// Logits is the (B*T, V) logits of the last Forward (backend memory). After
+// a CrossEntropy with backward it holds the logits' gradient instead.
+func (m *Model) Logits() compute.F32 { return m.acts.logits }
+
+// LogitsHost downloads the logits of the last Forward.
+func (m *Model) LogitsHost() ([]float32, error) {
+	if m.acts == nil {
+		return nil, errors.New("logits: no forward pass yet")
+	}
+	if m.haveDLogit {
+		return nil, errors.New("logits: overwritten by the loss gradient; run Forward again")
+	}
+	out := make([]float32, m.acts.logits.N)
+	m.be.Download(out, m.acts.logits)
+	return out, m.be.Sync()
+}
+
+// Hidden is the final hidden state (B*T, C) after final_ln of the last
+// Forward, for mean-pool classification heads.
+func (m *Model) Hidden() compute.F32 { return m.acts.lnf }
+
+// CrossEntropy is the loss the objectives call after Forward:
+//
+//	loss = sum_n weight[n] * -log softmax(logits[n])[target[n]] / normaliser
+//
+// over rows whose target is not ignore (weights nil: all 1). banned >= 0 is
+// a class whose logit counts as -inf (MDLM never predicts [MASK]); -1 for
+// none. With backward, the logits buffer is overwritten by dloss/dlogits,
+// ready for Backward. The per-row losses (weighted, not normalised) are
+// kept and returned by RowLosses.
+func (m *Model) CrossEntropy(targets []int32, weights []float32, ignore, banned int, normaliser float64, backward bool) (float64, error) {
+	a := m.acts
+	if a == nil || m.haveDLogit {
+		return 0, errors.New("cross-entropy: no fresh forward pass")
+	}
+	N, V := a.B*a.T, m.Cfg.VocabSize
+	if len(targets) != N {
+		return 0, fmt.Errorf("cross-entropy: %d targets for %d rows", len(targets), N)
+	}
+	if weights != nil && len(weights) != N {
+		return 0, fmt.Errorf("cross-entropy: %d weights for %d rows", len(weights), N)
+	}
+	if !(normaliser > 0) || math.IsInf(normaliser, 0) {
+		return 0, fmt.Errorf("cross-entropy: normaliser %v must be positive and finite", normaliser)
+	}
+	if banned >= V {
+		return 0, fmt.Errorf("cross-entropy: banned class %d outside vocabulary", banned)
+	}
+	for i, t := range targets {
+		if int(t) == ignore {
+			continue
+		}
+		if t < 0 || int(t) >= V {
+			return 0, fmt.Errorf("cross-entropy: target %d at row %d outside vocabulary [0,%d)", t, i, V)
+		}
+		if int(t) == banned && (weights == nil || weights[i] != 0) {
+			return 0, fmt.Errorf("cross-entropy: target at row %d is the banned class %d", i, banned)
+		}
+	}
+	m.be.UploadI32(a.targets, targets)
+	w := compute.F32{}
+	if weights != nil {
+		m.be.Upload(a.weights, weights)
+		w = a.weights
+	}
+	m.be.CrossEntropy(a.losses, a.logits, a.targets, w, N, V, ignore, banned, backward, float32(1/normaliser))
+	m.be.Download(a.hostLosses, a.losses)
+	if err := m.be.Sync(); err != nil {
+		return 0, err
+	}
+	m.haveDLogit = backward
+	sum := 0.0
+	for _, l := range a.hostLosses {
+		sum += float64(l)
+	}
+	return sum / normaliser, nil
+}
+
+// RowLosses are the per-row weighted losses of the last CrossEntropy
+// (host memory, reused by the next call).
+func (m *Model) RowLosses() []float32 { return m.acts.hostLosses }
+
+// Backward accumulates into the gradients the backward pass of the last
+// Forward from the logits' gradient left by CrossEntropy(..., backward).
+func (m *Model) Backward() error {
+	if err := m.checkBackward(); err != nil {
+		return err
+	}
+	if !m.haveDLogit {
+		return errors.New("backward: no loss gradient; call CrossEntropy with backward first")
+	}
+	a := m.acts
+	N, C, V := a.B*a.T, m.Cfg.DModel, m.Cfg.VocabSize
+	// head: logits (N,V) = lnf (N,C) . head^T + b
+	m.be.Zero(a.dln)
+	m.be.MatmulBackward(a.dln, m.g.headw, m.g.headb, a.logits, a.lnf, m.p.headw, N, C, V)
+	m.backwardFromHidden()
+	m.haveDLogit = false
+	return nil
+}
+
+// BackwardHidden accumulates into the gradients the backward pass of the
+// last Forward from dhidden (B*T, C), the gradient of a loss with respect
+// to Hidden (for classification heads built outside the model).
+func (m *Model) BackwardHidden(dhidden compute.F32) error {
+	if err := m.checkBackward(); err != nil {
+		return err
+	}
+	if dhidden.N != m.acts.dln.N {
+		return fmt.Errorf("backward: hidden gradient has %d values, want %d", dhidden.N, m.acts.dln.N)
+	}
+	m.be.Copy(m.acts.dln, dhidden)
+	m.backwardFromHidden()
+	return nil
+}
+
+func (m *Model) checkBackward() error {
+	if m.grads.N == 0 {
+		return errors.New("backward: training not enabled (call EnableTraining before Forward)")
+	}
+	if m.acts == nil || m.acts.dres.N == 0 {
+		return errors.New("backward: no forward pass with training enabled")
+	}
+	return nil
+}
+
+// backwardFromHidden runs the backward pass from a.dln = dloss/dHidden.
+func (m *Model) backwardFromHidden() {
+	be, p, g, a := m.be, m.p, m.g, m.acts
+	B, T, C, H := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads
+	N := B * T
+	none := compute.F32{}
+	mask := compute.I32{}
+	if m.hasMask {
+		mask = a.keyMask
+	}
+	last := a.encoded
+	if n := len(a.blocks); n > 0 {
+		last = a.blocks[n-1].resOut
+	}
+	// final_ln; dres is the gradient of the residual stream from here on.
+	be.Zero(a.dres)
+	be.LayerNormBackward(a.dres, g.lnfw, g.lnfb, a.dln, last, p.lnfw, a.lnfMean, a.lnfRstd, N, C)
+	for l := len(a.blocks) - 1; l >= 0; l-- {
+		w, gw, b := p.blocks[l], g.blocks[l], &a.blocks[l]
+		x := a.encoded
+		if l > 0 {
+			x = a.blocks[l-1].resOut
+		}
+		// MLP branch (resOut = resMid + fc2(gelu(fc1(ln2(resMid))))): the
+		// residual passes dres through unchanged; the branch adds to it.
+		be.Zero(a.dfc)
+		be.MatmulBackward(a.dfc, gw.fc2w, gw.fc2b, a.dres, b.gelu, w.fc2w, N, 4*C, C)
+		be.GeluBackward(a.dfc, b.fc1, a.dfc, N*4*C)
+		be.Zero(a.dln)
+		be.MatmulBackward(a.dln, gw.fc1w, gw.fc1b, a.dfc, b.ln2, w.fc1w, N, C, 4*C)
+		be.LayerNormBackward(a.dres, gw.ln2w, gw.ln2b, a.dln, b.resMid, w.ln2w, b.ln2Mean, b.ln2Rstd, N, C)
+		// attention branch (resMid = x + out(Attn(rope(ln1(x))))).
+		be.Zero(a.datty)
+		be.MatmulBackward(a.datty, gw.outw, none, a.dres, b.atty, w.outw, N, C, C)
+		be.AttentionBackward(a.dqkv, a.datty, b.qkv, b.atty, b.lse, mask, B, T, C, H, m.causal)
+		be.RotaryBackward(a.dqkv, B, T, C, H, 0)
+		be.Zero(a.dln)
+		be.MatmulBackward(a.dln, gw.qkvw, none, a.dqkv, b.ln1, w.qkvw, N, C, 3*C)
+		be.LayerNormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, b.ln1Mean, b.ln1Rstd, N, C)
+	}
+	be.EmbeddingBackward(g.embed, a.dres, a.tokens, N, C)
+}
