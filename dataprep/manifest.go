@@ -1,0 +1,140 @@
+package dataprep
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// ManifestName is the name of the manifest file in a prep directory.
+const ManifestName = "manifest.json"
+
+// ManifestFormat identifies a seqdiff prep directory.
+const ManifestFormat = "seqdiff-prep"
+
+// Manifest describes a prep directory: where its tokens came from, every
+// parameter that made them, and the shards of each split. Other tools
+// (pretrain, eval, plot) read it.
+type Manifest struct {
+	Format      string `json:"format"`
+	Version     int    `json:"version"`
+	Tokenizer   string `json:"tokenizer"`
+	VocabSize   int    `json:"vocab_size"`
+	ElementType string `json:"element_type"` // "uint8" for DNA; text uses "uint16" or "int32"
+	SeqLen      int    `json:"seq_len"`
+	PadID       int    `json:"pad_id"`
+	MaskID      int    `json:"mask_id"`
+	Input       Input  `json:"input"`
+	Params      Params `json:"params"`
+	// Splits maps "train", "valid" and "test" to their windows and shards.
+	Splits map[string]*SplitInfo `json:"splits"`
+	// Fixups lists the blocks moved by the every-split-gets-a-block rule.
+	Fixups []Fixup `json:"fixups,omitempty"`
+}
+
+// Input identifies the FASTA a prep read.
+type Input struct {
+	Path    string       `json:"path"`
+	SHA256  string       `json:"sha256"` // of the file's bytes as stored (compressed or not)
+	Bytes   int64        `json:"bytes"`
+	Bases   int64        `json:"bases"`
+	Records []RecordInfo `json:"records"`
+}
+
+// RecordInfo is one FASTA record: its name and length in bases.
+type RecordInfo struct {
+	Name   string `json:"name"`
+	Length int    `json:"length"`
+}
+
+// Params are the parameters of a prep run.
+type Params struct {
+	SeqLen      int      `json:"seq_len"`
+	Stride      int      `json:"stride"`
+	MaxN        float64  `json:"max_n"`
+	SplitMode   string   `json:"split_mode"` // "bed", "chroms" or "blocks"
+	Block       int      `json:"block,omitempty"`
+	SplitHash   string   `json:"split_hash,omitempty"`
+	ValidChroms []string `json:"valid_chroms,omitempty"`
+	TestChroms  []string `json:"test_chroms,omitempty"`
+	SplitBED    string   `json:"split_bed,omitempty"`
+	SplitBEDSHA string   `json:"split_bed_sha256,omitempty"`
+	ShardBytes  int64    `json:"shard_bytes"`
+}
+
+// SplitInfo counts one split.
+type SplitInfo struct {
+	Windows   int64   `json:"windows"`
+	Tokens    int64   `json:"tokens"`
+	NFraction float64 `json:"n_fraction"` // fraction of the split's tokens that are N
+	Shards    []Shard `json:"shards"`
+}
+
+// Shard is one file of fixed-length rows.
+type Shard struct {
+	File  string `json:"file"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+// Fixup records a block moved to a split that the hash left empty.
+type Fixup struct {
+	Chrom string `json:"chrom"`
+	Block int    `json:"block"`
+	From  string `json:"from"`
+	To    string `json:"to"`
+}
+
+// splitHashDoc is recorded in the manifest so that a reader of it knows the
+// block rule without reading this code.
+const splitHashDoc = `murmur3_fmix64(fnv1a64(canonical_chrom + ":" + block_index)) % 20: 0 valid, 1 test, else train; if a split has no block and there are >= 3 non-empty blocks, it takes the last block (FASTA order) of the split holding the most blocks (ties: train, valid, test)`
+
+// ReadManifest reads and checks dir/manifest.json (format, element type,
+// seq_len, the three splits); it does not look at the shard files.
+func ReadManifest(dir string) (*Manifest, error) {
+	path := filepath.Join(dir, ManifestName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("prep dir %s: %w", dir, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	if m.Format != ManifestFormat {
+		return nil, fmt.Errorf("manifest %s: format %q, want %q", path, m.Format, ManifestFormat)
+	}
+	if m.ElementType != "uint8" {
+		return nil, fmt.Errorf("manifest %s: element type %q, this reader reads uint8", path, m.ElementType)
+	}
+	if m.SeqLen < 1 {
+		return nil, fmt.Errorf("manifest %s: seq_len %d", path, m.SeqLen)
+	}
+	for _, s := range SplitNames {
+		if m.Splits[s] == nil {
+			return nil, fmt.Errorf("manifest %s: no %q split", path, s)
+		}
+	}
+	return &m, nil
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
