@@ -1,0 +1,209 @@
+package cpu
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/seqdiff/seqdiff/compute"
+)
+
+// Backend implements compute.Backend on the host CPU. Kernels split their
+// work over a fixed number of goroutines; the partition depends only on the
+// shapes and the thread count, so the same inputs and thread count give
+// bit-identical outputs. A Backend is not safe for concurrent use: kernels
+// share its scratch buffers.
+type Backend struct {
+	threads int
+	blas    sgemmer
+
+	// Attention tiling: query rows and key columns per block. Tests shrink
+	// them to exercise the multi-block paths on tiny shapes.
+	attnBq, attnBk int
+
+	rope ropeTable
+
+	// Scratch reused across calls, grown on first use (see scratch).
+	workerScratch [][]float32
+	partials      []float32
+	partials64    []float64
+}
+
+var _ compute.Backend = (*Backend)(nil)
+
+// New returns a CPU backend using threads goroutines (0 = all cores).
+// Matrix products go to OpenBLAS when the shared library is found at run
+// time and to gonum's pure-Go BLAS otherwise; SEQDIFF_BLAS=go forces the
+// latter.
+func New(threads int) *Backend {
+	mode := blasAuto
+	if os.Getenv("SEQDIFF_BLAS") == "go" {
+		mode = blasGo
+	}
+	return newBackend(threads, mode)
+}
+
+type blasMode int
+
+const (
+	blasAuto blasMode = iota
+	blasGo
+)
+
+func newBackend(threads int, mode blasMode) *Backend {
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	b := &Backend{threads: threads, attnBq: 64, attnBk: 256}
+	if mode == blasAuto {
+		if ob, err := loadOpenBLAS(); err == nil {
+			b.blas = ob
+		}
+	}
+	if b.blas == nil {
+		b.blas = gonumBLAS{}
+	}
+	b.workerScratch = make([][]float32, threads)
+	return b
+}
+
+// Threads is the number of goroutines kernels use.
+func (b *Backend) Threads() int { return b.threads }
+
+// BLAS names the matrix-product library in use, e.g. "openblas (OpenBLAS 0.3.21 ... SkylakeX)" or "gonum".
+func (b *Backend) BLAS() string { return b.blas.name() }
+
+// Name describes the backend, e.g. "cpu (2 threads, openblas SkylakeX, simd avx512)".
+func (b *Backend) Name() string {
+	return fmt.Sprintf("cpu (%d threads, blas %s, simd %s)", b.threads, b.blas.name(), simdLevel())
+}
+
+// ---------------------------------------------------------------- memory
+
+func (b *Backend) Alloc(n int) compute.F32 { return compute.F32{Host: make([]float32, n), N: n} }
+func (b *Backend) AllocI32(n int) compute.I32 {
+	return compute.I32{Host: make([]int32, n), N: n}
+}
+
+// Free and FreeI32 drop nothing: host memory belongs to the Go collector.
+func (b *Backend) Free(t compute.F32)    {}
+func (b *Backend) FreeI32(t compute.I32) {}
+
+func (b *Backend) Upload(dst compute.F32, src []float32)   { copy(dst.Host[:dst.N], src) }
+func (b *Backend) Download(dst []float32, src compute.F32) { copy(dst, src.Host[:src.N]) }
+func (b *Backend) UploadI32(dst compute.I32, src []int32)  { copy(dst.Host[:dst.N], src) }
+func (b *Backend) Copy(dst, src compute.F32)               { copy(dst.Host[:dst.N], src.Host[:src.N]) }
+func (b *Backend) Sync() error                             { return nil }
+func (b *Backend) Zero(t compute.F32) {
+	b.parallelRange(t.N, 1<<14, func(lo, hi int) { clear(t.Host[lo:hi]) })
+}
+
+// ---------------------------------------------------------------- threads
+
+// chunks splits n items into at most b.threads contiguous ranges of at
+// least minChunk items (the last ones may be shorter). It depends only on
+// n, minChunk and the thread count.
+func (b *Backend) chunks(n, minChunk int) int {
+	if minChunk < 1 {
+		minChunk = 1
+	}
+	k := (n + minChunk - 1) / minChunk
+	if k > b.threads {
+		k = b.threads
+	}
+	if k < 1 {
+		k = 1
+	}
+	return k
+}
+
+// parallelRange runs fn over [0,n) split into fixed contiguous ranges, one
+// goroutine each; the calling goroutine takes the first range.
+func (b *Backend) parallelRange(n, minChunk int, fn func(lo, hi int)) {
+	b.parallelChunks(n, minChunk, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// parallelChunks is parallelRange that also passes the chunk index (for
+// per-chunk partial sums, summed afterwards in chunk order).
+func (b *Backend) parallelChunks(n, minChunk int, fn func(chunk, lo, hi int)) int {
+	if n <= 0 {
+		return 0
+	}
+	k := b.chunks(n, minChunk)
+	if k == 1 {
+		fn(0, 0, n)
+		return 1
+	}
+	var wg sync.WaitGroup
+	wg.Add(k - 1)
+	for c := 1; c < k; c++ {
+		lo, hi := c*n/k, (c+1)*n/k
+		go func(c, lo, hi int) {
+			defer wg.Done()
+			fn(c, lo, hi)
+		}(c, lo, hi)
+	}
+	fn(0, 0, n/k)
+	wg.Wait()
+	return k
+}
+
+// parallelItems hands items 0..n-1 to b.threads workers dynamically. Each
+// item must write only memory no other item writes, so the result does not
+// depend on which worker ran it. worker indexes per-worker scratch.
+func (b *Backend) parallelItems(n int, fn func(worker, item int)) {
+	if n <= 0 {
+		return
+	}
+	w := b.threads
+	if w > n {
+		w = n
+	}
+	if w == 1 {
+		for i := 0; i < n; i++ {
+			fn(0, i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	run := func(worker int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= n {
+				return
+			}
+			fn(worker, i)
+		}
+	}
+	wg.Add(w - 1)
+	for k := 1; k < w; k++ {
+		go func(k int) {
+			defer wg.Done()
+			run(k)
+		}(k)
+	}
+	run(0)
+	wg.Wait()
+}
+
+// scratch returns worker w's scratch buffer of at least n floats, grown
+// (never shrunk) on demand; contents are undefined.
+func (b *Backend) scratch(w, n int) []float32 {
+	if cap(b.workerScratch[w]) < n {
+		b.workerScratch[w] = make([]float32, n)
+	}
+	return b.workerScratch[w][:n]
+}
+
+// partialBuf returns a shared buffer of n floats, zeroed.
+func (b *Backend) partialBuf(n int) []float32 {
+	if cap(b.partials) < n {
+		b.partials = make([]float32, n)
+	}
+	p := b.partials[:n]
+	clear(p)
+	return p
+}

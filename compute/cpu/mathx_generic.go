@@ -1,0 +1,32 @@
+//go:build !(goexperiment.simd && amd64)
+
+package cpu
+
+// Scalar builds (no GOEXPERIMENT=simd, or not amd64).
+
+func simdLevel() string { return "none" }
+
+// expSubSum sets x[i] = exp(x[i]-m) and returns the sum.
+func expSubSum(x []float32, m float32) float32 { return expSubSumScalar(x, m) }
+
+// maxf is the largest element (-Inf for none; NaNs are skipped).
+func maxf(x []float32) float32 { return maxScalar(x) }
+
+// dotf is sum a[i]*b[i] over len(a).
+func dotf(a, b []float32) float32 { return dotScalar(a, b) }
+
+// geluFwd: out = gelu(in).
+func geluFwd(out, in []float32) {
+	out = out[:len(in)]
+	for i, x := range in {
+		out[i] = geluScalar(x)
+	}
+}
+
+// geluBwd: dinp = dout * gelu'(in); dinp may alias dout.
+func geluBwd(dinp, in, dout []float32) {
+	dinp, dout = dinp[:len(in)], dout[:len(in)]
+	for i, x := range in {
+		dinp[i] = dout[i] * geluGradScalar(x)
+	}
+}

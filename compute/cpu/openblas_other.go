@@ -1,0 +1,11 @@
+//go:build !((linux || darwin) && (amd64 || arm64))
+
+package cpu
+
+import "errors"
+
+// loadOpenBLAS: dynamic loading without cgo is wired up for linux and
+// darwin on amd64/arm64 only; elsewhere the pure-Go BLAS is used.
+func loadOpenBLAS() (sgemmer, error) {
+	return nil, errors.New("OpenBLAS loading not supported on this platform")
+}
