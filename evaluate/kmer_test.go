@@ -1,0 +1,358 @@
+package evaluate
+
+import (
+	"bufio"
+	"compress/gzip"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestKmerHandCounts checks the counts, the context breaks and add-alpha on
+// a row small enough to count by hand.
+func TestKmerHandCounts(t *testing.T) {
+	m, err := NewKmer(KmerConfig{Order: 1, Smoothing: AddAlpha, Alpha: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A C A PAD A C N A: PAD and N break the context and are not scored.
+	m.Add([]uint8{7, 8, 7, 4, 7, 8, 11, 7})
+	if m.Targets != 6 {
+		t.Fatalf("targets %d want 6", m.Targets)
+	}
+	if got := m.counts[0][:4]; got[0] != 4 || got[1] != 2 || got[2] != 0 || got[3] != 0 {
+		t.Fatalf("unigram counts %v", got)
+	}
+	// Order-1 context A (0): followed by C twice.
+	if got := m.counts[1][0:4]; got[1] != 2 || got[0]+got[2]+got[3] != 0 {
+		t.Fatalf("counts after A %v", got)
+	}
+	// Unigram with alpha=1, S=4: (c_w + 4*alpha*1/4)/(6+4).
+	p, _ := m.Prob(nil, 0)
+	if !close(p, 5.0/10, 1e-12) {
+		t.Fatalf("p(A) %v want 0.5", p)
+	}
+	// After A: (c(A,C)=2 + 4*p0(C)) / (2 + 4), p0(C) = 3/10.
+	p, _ = m.Prob([]int{0}, 1)
+	if !close(p, (2+4*0.3)/6, 1e-12) {
+		t.Fatalf("p(C|A) %v", p)
+	}
+}
+
+// TestKmerNormalised checks that every smoothing gives a distribution that
+// sums to one in seen and unseen contexts.
+func TestKmerNormalised(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	row := make([]uint8, 3000)
+	for i := range row {
+		row[i] = uint8(7 + rng.IntN(5))
+	}
+	for _, scoreN := range []bool{false, true} {
+		for _, sm := range []Smoothing{Discount, KneserNey, WittenBell, AddAlpha} {
+			m, _ := NewKmer(KmerConfig{Order: 5, Smoothing: sm, ScoreN: scoreN})
+			m.Add(row)
+			for trial := 0; trial < 50; trial++ {
+				ctx := make([]int, rng.IntN(7))
+				for i := range ctx {
+					ctx[i] = rng.IntN(4)
+				}
+				var s float64
+				for w := 0; w < m.S; w++ {
+					p, err := m.Prob(ctx, w)
+					if err != nil || p <= 0 {
+						t.Fatalf("%v: p %v err %v", sm, p, err)
+					}
+					s += p
+				}
+				if !close(s, 1, 1e-9) {
+					t.Fatalf("%v scoreN=%v context %v: sum %v", sm, scoreN, ctx, s)
+				}
+			}
+		}
+	}
+}
+
+// markovRows draws rows from a second-order Markov chain over ACGT and
+// returns its exact entropy rate (nats) under the stationary distribution.
+func markovRows(rng *rand.Rand, rows, length int) ([][]uint8, [][4]float64, float64) {
+	trans := make([][4]float64, 16)
+	for c := range trans {
+		var s float64
+		for w := range trans[c] {
+			trans[c][w] = 0.05 + rng.Float64()*rng.Float64()
+			s += trans[c][w]
+		}
+		for w := range trans[c] {
+			trans[c][w] /= s
+		}
+	}
+	// Stationary distribution over pair states by power iteration.
+	pi := make([]float64, 16)
+	for i := range pi {
+		pi[i] = 1.0 / 16
+	}
+	for it := 0; it < 2000; it++ {
+		next := make([]float64, 16)
+		for c := range pi {
+			for w := 0; w < 4; w++ {
+				next[(c<<2|w)&15] += pi[c] * trans[c][w]
+			}
+		}
+		pi = next
+	}
+	var h float64
+	for c := range pi {
+		for _, p := range trans[c] {
+			h -= pi[c] * p * math.Log(p)
+		}
+	}
+	out := make([][]uint8, rows)
+	for r := range out {
+		row := make([]uint8, length)
+		c := rng.IntN(16)
+		for i := 0; i < 100; i++ { // burn in to stationarity
+			c = (c<<2 | draw(rng, trans[c][:])) & 15
+		}
+		for i := range row {
+			w := draw(rng, trans[c][:])
+			row[i] = uint8(7 + w)
+			c = (c<<2 | w) & 15
+		}
+		out[r] = row
+	}
+	return out, trans, h
+}
+
+func draw(rng *rand.Rand, p []float64) int {
+	u := rng.Float64()
+	for i, q := range p {
+		if u < q {
+			return i
+		}
+		u -= q
+	}
+	return len(p) - 1
+}
+
+// TestKmerMarkovEntropy fits a model on a known second-order chain: order 2
+// reaches the entropy rate, order 0 and 1 are worse, higher orders do not
+// overfit much under Kneser-Ney or Witten-Bell.
+func TestKmerMarkovEntropy(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	train, _, h := markovRows(rng, 200, 1000)
+	test, _, _ := markovRows(rand.New(rand.NewPCG(7, 7)), 1, 1) // same chain, fresh draws below
+	_ = test
+	rng2 := rand.New(rand.NewPCG(7, 7))
+	_, _, _ = markovRows(rng2, 0, 0)
+	test = sampleMore(rng2, train, 40, 1000)
+	for _, sm := range []Smoothing{Discount, KneserNey, WittenBell, AddAlpha} {
+		m, _ := NewKmer(KmerConfig{Order: 6, Smoothing: sm})
+		for _, r := range train {
+			m.Add(r)
+		}
+		nll := make([]float64, 7)
+		for k := 0; k <= 6; k++ {
+			acc, err := m.Perplexity(test, k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nll[k] = acc.PerToken()
+		}
+		t.Logf("%v: entropy rate %.4f, NLL by order %.4f", sm, h, nll)
+		// Row starts use shorter contexts, so order 2 sits slightly above h.
+		if nll[2] < h-0.01 || nll[2] > h+0.02 {
+			t.Errorf("%v: order-2 NLL %.4f, entropy rate %.4f", sm, nll[2], h)
+		}
+		if nll[0] < nll[1]+0.01 || nll[1] < nll[2]+0.01 {
+			t.Errorf("%v: NLL does not fall with order up to the true one: %v", sm, nll)
+		}
+		if sm != AddAlpha && nll[6] > h+0.05 {
+			t.Errorf("%v: order-6 NLL %.4f overfits (entropy %.4f)", sm, nll[6], h)
+		}
+	}
+}
+
+// sampleMore draws test rows from the same chain as train by reusing the
+// empirical next-symbol frequencies of train would be circular; instead it
+// re-creates the chain from the same seed.
+func sampleMore(_ *rand.Rand, _ [][]uint8, rows, length int) [][]uint8 {
+	rng := rand.New(rand.NewPCG(7, 7))
+	_, trans, _ := markovRows(rng, 0, 0)
+	out := make([][]uint8, rows)
+	src := rand.New(rand.NewPCG(99, 1))
+	for r := range out {
+		row := make([]uint8, length)
+		c := src.IntN(16)
+		for i := 0; i < 100; i++ {
+			c = (c<<2 | draw(src, trans[c][:])) & 15
+		}
+		for i := range row {
+			w := draw(src, trans[c][:])
+			row[i] = uint8(7 + w)
+			c = (c<<2 | w) & 15
+		}
+		out[r] = row
+	}
+	return out
+}
+
+func TestKmerErrors(t *testing.T) {
+	if _, err := NewKmer(KmerConfig{Order: 13}); err == nil {
+		t.Fatal("order 13 accepted")
+	}
+	m, _ := NewKmer(KmerConfig{Order: 2})
+	if _, err := m.Perplexity([][]uint8{{7, 8}}, 3); err == nil {
+		t.Fatal("order above the fitted one accepted")
+	}
+	if _, err := m.Prob([]int{5}, 0); err == nil {
+		t.Fatal("bad context symbol accepted")
+	}
+}
+
+// sharedData finds ../shared/data beside the module root.
+func sharedData(t testing.TB) string {
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("kmer: module root not found")
+		}
+		dir = parent
+	}
+	d := filepath.Join(dir, "..", "shared", "data")
+	if _, err := os.Stat(d); err != nil {
+		t.Skip("kmer: ../shared/data absent")
+	}
+	return d
+}
+
+// readChr20 decompresses up to max bases of GRCh37 chr20 (BGZF is valid
+// multi-member gzip) as token ids; max <= 0 reads it all.
+func readChr20(t testing.TB, max int) []uint8 {
+	path := filepath.Join(sharedData(t), "genome", "grch37_chr20.fa.gz")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Skipf("kmer: %s absent", path)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	var lut [256]uint8
+	for i := range lut {
+		lut[i] = 255
+	}
+	for i, c := range "ACGTN" {
+		lut[c] = uint8(7 + i)
+		lut[c+'a'-'A'] = uint8(7 + i)
+	}
+	seq := make([]uint8, 0, 64<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(b) > 0 && b[0] == '>' {
+			continue
+		}
+		for _, c := range b {
+			id := lut[c]
+			if id == 255 {
+				id = 11 // IUPAC codes read as N
+			}
+			seq = append(seq, id)
+		}
+		if max > 0 && len(seq) >= max {
+			return seq[:max]
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s line %d: %v", path, line, err)
+	}
+	return seq
+}
+
+func rowsOf(seq []uint8, l int) [][]uint8 {
+	var rows [][]uint8
+	for i := 0; i < len(seq); i += l {
+		rows = append(rows, seq[i:min(i+l, len(seq))])
+	}
+	return rows
+}
+
+// TestKmerChr20Slice fits on 2 Mb of real chr20 (after its leading N run)
+// and checks the perplexities fall in the range real DNA gives.
+func TestKmerChr20Slice(t *testing.T) {
+	seq := readChr20(t, 2_400_000)
+	seq = seq[60_000:] // chr20 starts with 60 kb of N
+	train, test := rowsOf(seq[:2_000_000], 1024), rowsOf(seq[2_000_000:], 1024)
+	m, _ := NewKmer(KmerConfig{Order: 8})
+	for _, r := range train {
+		m.Add(r)
+	}
+	var ppl [9]float64
+	for k := range ppl {
+		acc, _ := m.Perplexity(test, k)
+		ppl[k] = acc.Perplexity()
+	}
+	t.Logf("chr20 2 Mb train / 340 kb test, rows of 1024, discount: ppl by order %.4f", ppl)
+	if ppl[0] < 3.8 || ppl[0] > 4.0 {
+		t.Errorf("unigram ppl %.4f outside [3.8, 4.0]", ppl[0])
+	}
+	if ppl[4] >= ppl[0]-0.05 || ppl[6] > ppl[4] {
+		t.Errorf("context does not help: %v", ppl)
+	}
+}
+
+// TestKmerChr20Full reproduces the reference numbers on the whole
+// chromosome (train = first 90%, test = last 5%). It needs ~1 GB and a
+// minute, so it runs only with SEQDIFF_LONG=1.
+func TestKmerChr20Full(t *testing.T) {
+	if os.Getenv("SEQDIFF_LONG") == "" {
+		t.Skip("kmer: set SEQDIFF_LONG=1 for the whole-chr20 reproduction")
+	}
+	seq := readChr20(t, 0)
+	n := len(seq)
+	trainSeq, testSeq := seq[:n*9/10], seq[n*95/100:]
+	sm := Discount
+	if s := os.Getenv("SEQDIFF_SMOOTHING"); s != "" {
+		var err error
+		if sm, err = ParseSmoothing(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, rowLen := range []int{0, 1024} {
+		train, test := [][]uint8{trainSeq}, [][]uint8{testSeq}
+		if rowLen > 0 {
+			train, test = rowsOf(trainSeq, rowLen), rowsOf(testSeq, rowLen)
+		}
+		m, err := NewKmer(KmerConfig{Order: 12, Smoothing: sm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range train {
+			m.Add(r)
+		}
+		ppl := map[int]float64{}
+		for _, k := range []int{0, 2, 4, 6, 8, 10, 12} {
+			acc, _ := m.Perplexity(test, k)
+			ppl[k] = acc.Perplexity()
+			t.Logf("%v rows=%d k=%2d ppl %.4f (%d tokens)", sm, rowLen, k, ppl[k], acc.Count)
+		}
+		if rowLen == 0 {
+			if !close(ppl[0], 4.09, 0.01) || ppl[4] > 3.90 || ppl[10] > 3.72 {
+				t.Errorf("contiguous split: %v, reference unigram 4.09, k=4 3.84, k=10 3.65", ppl)
+			}
+		}
+	}
+}

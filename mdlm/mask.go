@@ -1,0 +1,156 @@
+package mdlm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// SampleT fills t with MDLM's antithetic (low-discrepancy) times over a
+// batch: t_b = eps + (1 - eps) * ((u + b/B) mod 1), one u ~ U(0, 1) for the
+// whole batch, so the B times cover [eps, 1] evenly and the loss has less
+// variance than with independent draws.
+func SampleT(rng *rand.Rand, eps float64, t []float32) {
+	B := float64(len(t))
+	u := rng.Float64()
+	for b := range t {
+		f := math.Mod(u+float64(b)/B, 1)
+		t[b] = float32(eps + (1-eps)*f)
+	}
+}
+
+// Batch is one training (or evaluation) batch for a weighted cross-entropy:
+//
+//	loss = sum_i Weights[i] * CE(logits_i, Targets[i]) / Norm
+//
+// where logits_i are the model's outputs on Input (the [MASK] logit banned
+// for MDLM). Norm == 0 (a batch of only [PAD]) means the batch contributes
+// nothing: every weight is then 0 and Scale returns 0, so no caller divides
+// by zero.
+type Batch struct {
+	B, L    int
+	Input   []int32   // B*L: z_t for MDLM, the corrupted tokens for MLM
+	Targets []int32   // B*L: the clean tokens x0
+	Weights []float32 // B*L: w(t_b) at masked non-PAD positions (MDLM), 1 at chosen positions (MLM), else 0
+	Masked  []uint8   // B*L: 1 where the position was masked (MDLM) or chosen (MLM); torch_ref's "masked" file
+	T       []float32 // B: the time of each row (MDLM; nil for MLM)
+	Norm    int       // MDLM: non-PAD tokens in the batch; MLM: chosen positions
+}
+
+// Scale is 1/Norm, or 0 for an empty batch.
+func (b *Batch) Scale() float32 {
+	if b.Norm == 0 {
+		return 0
+	}
+	return 1 / float32(b.Norm)
+}
+
+// Empty reports whether the batch holds nothing to learn from.
+func (b *Batch) Empty() bool { return b.Norm == 0 }
+
+func (b *Batch) resize(B, L int, withT bool) {
+	n := B * L
+	b.B, b.L, b.Norm = B, L, 0
+	b.Input = grow(b.Input, n)
+	b.Targets = grow(b.Targets, n)
+	b.Weights = grow(b.Weights, n)
+	b.Masked = grow(b.Masked, n)
+	if withT {
+		b.T = grow(b.T, B)
+	} else {
+		b.T = nil
+	}
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// Forward applies the MDLM forward process to clean tokens x0 (B x L,
+// row-major): every non-PAD token of row b is replaced by [MASK]
+// independently with probability 1 - alpha(t[b]). It fills out (reusing
+// its buffers) with z_t, the targets x0, the weights w(t[b]) at masked
+// non-PAD positions and Norm = the number of non-PAD tokens. t must hold B
+// times in (0, 1] (SampleT draws them). x0 must not contain [MASK].
+func Forward(v Vocab, sch Schedule, x0 []int32, B, L int, t []float32, rng *rand.Rand, out *Batch) error {
+	if err := v.checkTokens(x0, B, L, true); err != nil {
+		return fmt.Errorf("mdlm forward: %w", err)
+	}
+	if len(t) != B {
+		return fmt.Errorf("mdlm forward: %d times for %d rows", len(t), B)
+	}
+	out.resize(B, L, true)
+	for b := 0; b < B; b++ {
+		tb := float64(t[b])
+		if !(tb > 0 && tb <= 1) {
+			return fmt.Errorf("mdlm forward: row %d: t = %g outside (0, 1]", b, tb)
+		}
+		out.T[b] = t[b]
+		pmask := 1 - sch.Alpha(tb)
+		w := float32(sch.Weight(tb))
+		for i := b * L; i < (b+1)*L; i++ {
+			x := x0[i]
+			out.Targets[i] = x
+			out.Input[i] = x
+			out.Weights[i] = 0
+			out.Masked[i] = 0
+			if x == v.Pad {
+				continue
+			}
+			out.Norm++
+			if rng.Float64() < pmask {
+				out.Input[i] = v.Mask
+				out.Weights[i] = w
+				out.Masked[i] = 1
+			}
+		}
+	}
+	return nil
+}
+
+// MLMConfig is BERT's corruption: Rate of the non-PAD positions are chosen
+// (each independently, as in BERT's and HuggingFace's collators); of those,
+// MaskFrac become [MASK], RandomFrac a random samplable token and the rest
+// stay unchanged.
+type MLMConfig struct {
+	Rate, MaskFrac, RandomFrac float64
+}
+
+// DefaultMLM is 15% chosen, 80% [MASK], 10% random, 10% unchanged.
+var DefaultMLM = MLMConfig{Rate: 0.15, MaskFrac: 0.8, RandomFrac: 0.1}
+
+// MLM applies BERT/Caduceus masking to x0 (B x L) and fills out: weights 1
+// and Masked 1 at the chosen positions, Norm = the number of chosen
+// positions (the loss is the mean cross-entropy over them), T nil.
+func MLM(v Vocab, cfg MLMConfig, x0 []int32, B, L int, rng *rand.Rand, out *Batch) error {
+	if err := v.checkTokens(x0, B, L, true); err != nil {
+		return fmt.Errorf("mlm: %w", err)
+	}
+	if cfg.Rate <= 0 || cfg.Rate > 1 || cfg.MaskFrac < 0 || cfg.RandomFrac < 0 || cfg.MaskFrac+cfg.RandomFrac > 1 {
+		return fmt.Errorf("mlm: rate %g, mask %g, random %g are not probabilities", cfg.Rate, cfg.MaskFrac, cfg.RandomFrac)
+	}
+	ids := v.samplable()
+	out.resize(B, L, false)
+	for i, x := range x0 {
+		out.Targets[i] = x
+		out.Input[i] = x
+		out.Weights[i] = 0
+		out.Masked[i] = 0
+		if x == v.Pad || rng.Float64() >= cfg.Rate {
+			continue
+		}
+		out.Norm++
+		out.Weights[i] = 1
+		out.Masked[i] = 1
+		switch u := rng.Float64(); {
+		case u < cfg.MaskFrac:
+			out.Input[i] = v.Mask
+		case u < cfg.MaskFrac+cfg.RandomFrac:
+			out.Input[i] = ids[rng.IntN(len(ids))]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+package mdlm
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/seqdiff/seqdiff/evaluate"
+)
+
+func allSchedules(t *testing.T) []Schedule {
+	var out []Schedule
+	for _, n := range []string{"loglinear", "linear", "cosine", "geometric"} {
+		s, err := NewSchedule(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestSchedules(t *testing.T) {
+	for _, s := range allSchedules(t) {
+		if a := s.Alpha(0); math.Abs(a-1) > 1e-3 {
+			t.Errorf("%s: alpha(0) = %v", s.Name(), a)
+		}
+		if a := s.Alpha(1); a > 1.01e-3 {
+			t.Errorf("%s: alpha(1) = %v, not near 0", s.Name(), a)
+		}
+		for _, x := range []float64{1e-3, 0.01, 0.2, 0.5, 0.9, 0.999} {
+			h := 1e-6
+			fd := (s.Alpha(x+h) - s.Alpha(x-h)) / (2 * h)
+			if d := s.DAlpha(x); math.Abs(d-fd) > 1e-5*math.Max(1, math.Abs(fd)) {
+				t.Errorf("%s: alpha'(%v) = %v, finite difference %v", s.Name(), x, d, fd)
+			}
+			w := -s.DAlpha(x) / (1 - s.Alpha(x))
+			if math.Abs(s.Weight(x)-w) > 1e-6*w {
+				t.Errorf("%s: w(%v) = %v, -alpha'/(1-alpha) = %v", s.Name(), x, s.Weight(x), w)
+			}
+			if s.Alpha(x) < s.Alpha(math.Min(x+0.1, 1)) {
+				t.Errorf("%s: alpha increases at %v", s.Name(), x)
+			}
+			r := RevealProb(s, x, x/2)
+			if r < 0 || r > 1 {
+				t.Errorf("%s: reveal probability %v", s.Name(), r)
+			}
+		}
+		if RevealProb(s, 0.3, 0) != 1 {
+			t.Errorf("%s: the last step must reveal everything", s.Name())
+		}
+	}
+	ll := LogLinear{Eps: DefaultEps}
+	if ll.Weight(0.25) != 4 || math.Abs(ll.Alpha(0.5)-(1-0.999*0.5)) > 1e-15 {
+		t.Fatal("log-linear weight is not 1/t")
+	}
+	// (alpha_s - alpha_t)/(1 - alpha_t) for t=0.5, s=0.25: (0.999*0.25)/(0.999*0.5) = 0.5.
+	if r := RevealProb(ll, 0.5, 0.25); math.Abs(r-0.5) > 1e-12 {
+		t.Fatalf("reveal probability %v, want 0.5", r)
+	}
+	if _, err := NewSchedule("sqrt"); err == nil {
+		t.Fatal("unknown schedule accepted")
+	}
+}
+
+func TestSampleTAntithetic(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	ts := make([]float32, 8)
+	SampleT(rng, DefaultEps, ts)
+	s := slices.Clone(ts)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if s[0] < float32(DefaultEps) || s[7] > 1 {
+		t.Fatalf("t outside [eps, 1]: %v", s)
+	}
+	for i := 1; i < 8; i++ {
+		if gap := float64(s[i] - s[i-1]); math.Abs(gap-(1-DefaultEps)/8) > 1e-6 {
+			t.Fatalf("antithetic gaps %v not (1-eps)/B", s)
+		}
+	}
+}
+
+func dnaRows(rng *rand.Rand, B, L int) []int32 {
+	x := make([]int32, B*L)
+	for i := range x {
+		x[i] = int32(7 + rng.IntN(5))
+	}
+	return x
+}
+
+func TestForwardMasking(t *testing.T) {
+	v := DNA()
+	rng := rand.New(rand.NewPCG(2, 2))
+	B, L := 4, 5000
+	x := dnaRows(rng, B, L)
+	for i := 0; i < L/2; i++ {
+		x[3*L+i] = v.Pad // half of row 3 is padding
+	}
+	ts := []float32{0.1, 0.5, 0.9, 0.7}
+	var out Batch
+	if err := Forward(v, LogLinear{DefaultEps}, x, B, L, ts, rng, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Norm != B*L-L/2 {
+		t.Fatalf("norm %d, want the %d non-PAD tokens", out.Norm, B*L-L/2)
+	}
+	for b := 0; b < B; b++ {
+		masked, n := 0, 0
+		for i := b * L; i < (b+1)*L; i++ {
+			if out.Targets[i] != x[i] {
+				t.Fatal("targets are not x0")
+			}
+			switch {
+			case x[i] == v.Pad:
+				if out.Input[i] != v.Pad || out.Weights[i] != 0 || out.Masked[i] != 0 {
+					t.Fatal("a PAD position was masked or weighted")
+				}
+				continue
+			case out.Input[i] == v.Mask:
+				masked++
+				if out.Weights[i] != 1/ts[b] || out.Masked[i] != 1 {
+					t.Fatalf("masked position weight %v, want 1/t = %v", out.Weights[i], 1/ts[b])
+				}
+			default:
+				if out.Input[i] != x[i] || out.Weights[i] != 0 || out.Masked[i] != 0 {
+					t.Fatal("unmasked position changed or weighted")
+				}
+			}
+			n++
+		}
+		p := 1 - (LogLinear{DefaultEps}).Alpha(float64(ts[b]))
+		sd := math.Sqrt(float64(n) * p * (1 - p))
+		if math.Abs(float64(masked)-float64(n)*p) > 4*sd {
+			t.Errorf("row %d: %d of %d masked, expected %.0f +- %.0f", b, masked, n, float64(n)*p, sd)
+		}
+	}
+	if err := Forward(v, LogLinear{DefaultEps}, []int32{7, 3}, 1, 2, []float32{0.5}, rng, &out); err == nil {
+		t.Fatal("[MASK] in clean data accepted")
+	}
+	if err := Forward(v, LogLinear{DefaultEps}, []int32{7, 8}, 1, 2, []float32{0}, rng, &out); err == nil {
+		t.Fatal("t = 0 accepted")
+	}
+	if err := Forward(v, LogLinear{DefaultEps}, []int32{7, 12}, 1, 2, []float32{0.5}, rng, &out); err == nil {
+		t.Fatal("id outside the vocabulary accepted")
+	}
+}
+
+// TestAllPad: a batch of only [PAD] has zero weights and zero normaliser
+// and scales to 0, never NaN; the NELBO of such rows is 0 over 0 tokens
+// and calls no model.
+func TestAllPad(t *testing.T) {
+	v := DNA()
+	B, L := 3, 7
+	x := make([]int32, B*L)
+	for i := range x {
+		x[i] = v.Pad
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	ts := make([]float32, B)
+	SampleT(rng, DefaultEps, ts)
+	var out Batch
+	if err := Forward(v, LogLinear{DefaultEps}, x, B, L, ts, rng, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.Norm != 0 || !out.Empty() || out.Scale() != 0 {
+		t.Fatalf("norm %d scale %v", out.Norm, out.Scale())
+	}
+	var loss float32
+	for i, w := range out.Weights {
+		if w != 0 {
+			t.Fatal("non-zero weight on PAD")
+		}
+		loss += w * 1.5 // any cross-entropy
+		_ = i
+	}
+	if loss*out.Scale() != 0 || math.IsNaN(float64(loss*out.Scale())) {
+		t.Fatal("all-PAD loss is not 0")
+	}
+	var mlm Batch
+	if err := MLM(v, DefaultMLM, x, B, L, rng, &mlm); err != nil || mlm.Norm != 0 || mlm.Scale() != 0 {
+		t.Fatalf("MLM on PAD: norm %d err %v", mlm.Norm, err)
+	}
+	d := newIndep(rng, v, L)
+	ev, _ := NewEvaluator(d, v, NELBOConfig{K: 4})
+	if err := ev.Add(x, B, L); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Tokens != 0 || ev.PerToken() != 0 || math.IsNaN(ev.Perplexity()) || d.calls != 0 {
+		t.Fatalf("NELBO of PAD rows: %v, %d model calls", ev.Bound, d.calls)
+	}
+}
+
+func TestMLMRates(t *testing.T) {
+	v := DNA()
+	rng := rand.New(rand.NewPCG(4, 4))
+	B, L := 10, 4000
+	x := dnaRows(rng, B, L)
+	for i := 0; i < L; i++ {
+		x[i] = v.Pad
+	}
+	var out Batch
+	if err := MLM(v, DefaultMLM, x, B, L, rng, &out); err != nil {
+		t.Fatal(err)
+	}
+	var kinds [3]int // [MASK], random, unchanged
+	for i := range x {
+		if out.Masked[i] == 0 {
+			if out.Input[i] != x[i] || out.Weights[i] != 0 {
+				t.Fatal("unchosen position changed or weighted")
+			}
+			continue
+		}
+		if x[i] == v.Pad {
+			t.Fatal("PAD chosen")
+		}
+		if out.Weights[i] != 1 {
+			t.Fatal("chosen position weight not 1")
+		}
+		switch {
+		case out.Input[i] == v.Mask:
+			kinds[0]++
+		case out.Input[i] == x[i]:
+			kinds[2]++ // unchanged, or a random draw equal to x: 1/5 of the random ones
+		default:
+			kinds[1]++
+		}
+	}
+	n := (B - 1) * L
+	if sd := math.Sqrt(float64(n) * 0.15 * 0.85); math.Abs(float64(out.Norm)-0.15*float64(n)) > 4*sd {
+		t.Fatalf("%d chosen of %d", out.Norm, n)
+	}
+	// With 5 samplable ids, a random replacement equals x0 1/5 of the time.
+	_, _, p, err := evaluate.ChiSquareGOF(kinds[:], []float64{0.8, 0.1 * 4 / 5, 0.1 + 0.1/5})
+	if err != nil || p < 1e-3 {
+		t.Fatalf("80/10/10 split %v: p = %v", kinds, p)
+	}
+}
+
+// TestNELBOIID: for an i.i.d. source and the true model, the NELBO per
+// token is (1 - eps) times the exact NLL per token in expectation (the
+// log-linear schedule makes w(t)(1 - alpha(t)) = 1 - eps for every t).
+func TestNELBOIID(t *testing.T) {
+	v := DNA()
+	rng := rand.New(rand.NewPCG(5, 5))
+	L := 32
+	m := newMarkov(rng, L)
+	for a := range m.P { // rows equal to pi: an i.i.d. source
+		m.P[a] = [4]float64{0.1, 0.2, 0.3, 0.4}
+	}
+	m.pi = [4]float64{0.1, 0.2, 0.3, 0.4}
+	d := &markovDenoiser{m: newMarkov(rng, 0), V: v.Size, mask: v.Mask, iid: true}
+	d.m.pi = m.pi
+	checkNELBO(t, v, m, d, 2000, L, 16, 0)
+}
+
+// TestNELBOMarkov: with the exact conditionals of a Markov chain the NELBO
+// is unbiased for -log p(x) (any unmasking order obeys the chain rule), so
+// it approaches the exact NLL; a model that ignores the context (the
+// stationary marginals) sits clearly above.
+func TestNELBOMarkov(t *testing.T) {
+	v := DNA()
+	rng := rand.New(rand.NewPCG(6, 6))
+	L := 24
+	m := newMarkov(rng, L)
+	d := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
+	gap := checkNELBO(t, v, m, d, 2000, L, 16, 0)
+	wrong := &markovDenoiser{m: m, V: v.Size, mask: v.Mask, iid: true}
+	gapWrong := checkNELBO(t, v, m, wrong, 2000, L, 16, -1)
+	if gapWrong < gap+0.02 {
+		t.Fatalf("context-free model's NELBO gap %.4f is not above the true model's %.4f", gapWrong, gap)
+	}
+	t.Logf("entropy rate %.4f nats", m.entropyRate())
+}
+
+// checkNELBO draws n sequences, estimates each one's NELBO and compares
+// with the exact NLL. With want 0 it asserts the mean gap is zero within
+// 4 standard errors (plus the eps bias); it returns the mean gap per token.
+func checkNELBO(t *testing.T, v Vocab, m *markov, d Denoiser, n, L, K int, want float64) float64 {
+	t.Helper()
+	src := rand.New(rand.NewPCG(10, 10))
+	ev, err := NewEvaluator(d, v, NELBOConfig{K: K, Seed: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaps := make([]float64, n)
+	var exact float64
+	for r := 0; r < n; r++ {
+		row := m.sample(src, L)
+		before := ev.NLL
+		if err := ev.Add(row, 1, L); err != nil {
+			t.Fatal(err)
+		}
+		gaps[r] = (ev.NLL - before - m.nll(row)) / float64(L)
+		exact += m.nll(row)
+	}
+	s, _ := evaluate.Summarize(gaps)
+	se := s.Std / math.Sqrt(float64(n))
+	exactTok := exact / float64(n*L)
+	t.Logf("NELBO %.4f nats/token, exact NLL %.4f, gap %.4f +- %.4f (K=%d, n=%d)", ev.PerToken(), exactTok, s.Mean, se, K, n)
+	if want == 0 && math.Abs(s.Mean+DefaultEps*exactTok) > 4*se {
+		t.Errorf("NELBO gap %.4f exceeds 4 standard errors (%.4f)", s.Mean, se)
+	}
+	if ev.Tokens != int64(n*L) {
+		t.Errorf("tokens %d, want %d", ev.Tokens, n*L)
+	}
+	return s.Mean
+}
+
+// TestNELBOBatchInvariant: the estimate does not depend on how rows are
+// batched (each row seeds its own draws).
+func TestNELBOBatchInvariant(t *testing.T) {
+	v := DNA()
+	rng := rand.New(rand.NewPCG(7, 7))
+	m := newMarkov(rng, 16)
+	d := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
+	var x []int32
+	for r := 0; r < 6; r++ {
+		x = append(x, m.sample(rng, 16)...)
+	}
+	a, _ := NewEvaluator(d, v, NELBOConfig{K: 3, Seed: 9})
+	b, _ := NewEvaluator(d, v, NELBOConfig{K: 3, Seed: 9})
+	if err := a.Add(x, 6, 16); err != nil {
+		t.Fatal(err)
+	}
+	for r := 0; r < 6; r += 2 {
+		if err := b.Add(x[r*16:(r+2)*16], 2, 16); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if math.Abs(a.NLL-b.NLL) > 1e-9 || a.Tokens != b.Tokens {
+		t.Fatalf("batched %v vs unbatched %v", a.Bound, b.Bound)
+	}
+}

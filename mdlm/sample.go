@@ -1,0 +1,215 @@
+package mdlm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// SampleConfig configures ancestral (ddpm) sampling.
+type SampleConfig struct {
+	Steps       int      // T, the number of denoising steps (>= 1)
+	Schedule    Schedule // nil means LogLinear{DefaultEps}
+	Temperature float64  // divides the logits; 0 means 1
+	// Cache is ddpm_cache: when no position changed in a step, the logits
+	// of the previous step are reused instead of calling the model (only
+	// for a Denoiser without time conditioning; otherwise it is ignored).
+	Cache bool
+	Seed  uint64
+}
+
+// Sampler draws sequences from a Denoiser by MDLM's ancestral sampler.
+//
+// Time runs from t = 1 to 0 in Steps equal steps. At the step t -> s each
+// position still [MASK] is revealed with probability
+// (alpha(s) - alpha(t)) / (1 - alpha(t)) (1 at the last step, so nothing
+// stays masked), its token drawn from the model's distribution at time t
+// restricted to the vocabulary's samplable ids (the SUBS parameterization:
+// [MASK] has probability zero) and sharpened by the temperature. Revealed
+// and clamped tokens never change. The same seed gives the same samples,
+// with or without the cache (the cache only skips calls whose output
+// would be identical).
+type Sampler struct {
+	d      Denoiser
+	v      Vocab
+	cfg    SampleConfig
+	rng    *rand.Rand
+	ids    []int32
+	logits []float32
+	probs  []float64
+	tvec   []float32
+	calls  int
+}
+
+// NewSampler checks the configuration.
+func NewSampler(d Denoiser, v Vocab, cfg SampleConfig) (*Sampler, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Steps < 1 {
+		return nil, fmt.Errorf("sample: %d steps, need at least 1", cfg.Steps)
+	}
+	if cfg.Schedule == nil {
+		cfg.Schedule = LogLinear{Eps: DefaultEps}
+	}
+	if cfg.Temperature == 0 {
+		cfg.Temperature = 1
+	}
+	if cfg.Temperature < 0 || math.IsNaN(cfg.Temperature) || math.IsInf(cfg.Temperature, 0) {
+		return nil, fmt.Errorf("sample: temperature %g must be positive", cfg.Temperature)
+	}
+	if cfg.Cache && isTimeConditioned(d) {
+		cfg.Cache = false
+	}
+	ids := v.samplable()
+	return &Sampler{d: d, v: v, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), ids: ids, probs: make([]float64, len(ids))}, nil
+}
+
+// Calls is the number of model calls made so far.
+func (s *Sampler) Calls() int { return s.calls }
+
+// Template is a row of length L for Sample: the prefix at the start, the
+// suffix at the end, [MASK] (to be generated) between them.
+func Template(v Vocab, L int, prefix, suffix []int32) ([]int32, error) {
+	if len(prefix)+len(suffix) > L {
+		return nil, fmt.Errorf("template: prefix %d + suffix %d exceed length %d", len(prefix), len(suffix), L)
+	}
+	row := make([]int32, L)
+	for i := range row {
+		row[i] = v.Mask
+	}
+	copy(row, prefix)
+	copy(row[L-len(suffix):], suffix)
+	return row, nil
+}
+
+// Sample generates in place: z (B x L) holds [MASK] at the positions to
+// generate and the clamped tokens (prompt, suffix, any fixed position,
+// [PAD]) elsewhere; on return no [MASK] is left. An all-[MASK] z is
+// unconditional generation.
+func (s *Sampler) Sample(z []int32, B, L int) error {
+	v := s.v
+	if err := v.checkTokens(z, B, L, false); err != nil {
+		return fmt.Errorf("sample: %w", err)
+	}
+	V := v.Size
+	s.logits = grow(s.logits, B*L*V)
+	s.tvec = grow(s.tvec, B)
+	T := s.cfg.Steps
+	fresh := false // logits valid for the current z
+	for step := 0; step < T; step++ {
+		t := 1 - float64(step)/float64(T)
+		sNext := 1 - float64(step+1)/float64(T)
+		masked := 0
+		for _, id := range z {
+			if id == v.Mask {
+				masked++
+			}
+		}
+		if masked == 0 {
+			return nil
+		}
+		if !(s.cfg.Cache && fresh) {
+			for b := range s.tvec {
+				s.tvec[b] = float32(t)
+			}
+			if err := s.d.Logits(z, B, L, s.tvec, s.logits); err != nil {
+				return fmt.Errorf("sample: step %d of %d: %w", step+1, T, err)
+			}
+			s.calls++
+			fresh = true
+		}
+		p := RevealProb(s.cfg.Schedule, t, sNext)
+		if step == T-1 {
+			p = 1
+		}
+		for i, id := range z {
+			if id != v.Mask || s.rng.Float64() >= p {
+				continue
+			}
+			z[i] = s.draw(s.logits[i*V : (i+1)*V])
+			fresh = false
+		}
+	}
+	return nil
+}
+
+// draw samples a samplable id from softmax(logits / temperature) over the
+// samplable ids.
+func (s *Sampler) draw(logits []float32) int32 {
+	inv := 1 / s.cfg.Temperature
+	mx := math.Inf(-1)
+	for _, id := range s.ids {
+		if l := float64(logits[id]) * inv; l > mx {
+			mx = l
+		}
+	}
+	var sum float64
+	for j, id := range s.ids {
+		s.probs[j] = math.Exp(float64(logits[id])*inv - mx)
+		sum += s.probs[j]
+	}
+	u := s.rng.Float64() * sum
+	for j, q := range s.probs {
+		if u < q {
+			return s.ids[j]
+		}
+		u -= q
+	}
+	return s.ids[len(s.ids)-1]
+}
+
+// SampleLong generates B rows of total tokens with a model whose context
+// is L, semi-autoregressively. prompt (B x P, P may be 0) is clamped at the
+// start. The first window [0, min(L, total)) is generated at once (around
+// the prompt); then each later window of L tokens keeps the last L - n
+// tokens generated so far as a clamped prefix and generates the next n =
+// min(stride, what is left) tokens, until total is reached. So every call
+// to the model sees exactly L tokens (or total, if shorter), and larger
+// strides trade context for speed.
+func (s *Sampler) SampleLong(prompt []int32, B, P, L, total, stride int) ([]int32, error) {
+	if B < 1 || L < 1 || total < 1 || P < 0 || P > total || len(prompt) != B*P {
+		return nil, fmt.Errorf("sample long: prompt of %d ids is not %d x %d, or length %d, context %d invalid", len(prompt), B, P, total, L)
+	}
+	if stride < 1 || stride > L {
+		return nil, fmt.Errorf("sample long: stride %d outside 1..%d", stride, L)
+	}
+	out := make([]int32, B*total)
+	for b := 0; b < B; b++ {
+		row := out[b*total : (b+1)*total]
+		for i := range row {
+			row[i] = s.v.Mask
+		}
+		copy(row, prompt[b*P:(b+1)*P])
+	}
+	win := make([]int32, 0, B*L)
+	run := func(start, width int) error {
+		win = win[:0]
+		for b := 0; b < B; b++ {
+			win = append(win, out[b*total+start:b*total+start+width]...)
+		}
+		if err := s.Sample(win, B, width); err != nil {
+			return err
+		}
+		for b := 0; b < B; b++ {
+			copy(out[b*total+start:b*total+start+width], win[b*width:(b+1)*width])
+		}
+		return nil
+	}
+	pos := P
+	if pos < min(L, total) {
+		if err := run(0, min(L, total)); err != nil {
+			return nil, fmt.Errorf("sample long: window at 0: %w", err)
+		}
+		pos = min(L, total)
+	}
+	for pos < total {
+		n := min(stride, total-pos)
+		start := pos + n - L
+		if err := run(start, L); err != nil {
+			return nil, fmt.Errorf("sample long: window at %d: %w", start, err)
+		}
+		pos += n
+	}
+	return out, nil
+}
