@@ -140,9 +140,9 @@ func rewriteHeader(t *testing.T, path string, edit func(h map[string]any), data 
 func TestCheckpointBadInputs(t *testing.T) {
 	entry := func(h map[string]any, name string) map[string]any { return h[name].(map[string]any) }
 	cases := []struct {
-		name  string
+		name   string
 		break_ func(t *testing.T, dir string)
-		want  []string
+		want   []string
 	}{
 		{"missing tensor", func(t *testing.T, dir string) {
 			rewriteHeader(t, filepath.Join(dir, ModelFile), func(h map[string]any) {

@@ -48,8 +48,8 @@ func MDLMSample(rng *rand.Rand, x0 []int32, B, T, padID int) (t []float32, maske
 
 // MDLMInputs builds the MDLM (SUBS, continuous time, log-linear schedule)
 // loss inputs for clean tokens x0 (B,T), per-row times t (B) and a mask
-// (B,T): z_t has [MASK] at masked non-PAD positions; the loss is
-// sum over those of (1/t_b) * -log p(x0 | z_t), with [MASK] banned, over
+// (B,T): z_t has [MASK] at masked positions; the loss is
+// sum over masked non-PAD positions of (1/t_b) * -log p(x0 | z_t), with [MASK] banned, over
 // the number of non-PAD tokens.
 func MDLMInputs(x0 []int32, B, T int, t []float32, masked []uint8, maskID, padID int) LossInputs {
 	li := LossInputs{Input: make([]int32, B*T), Targets: make([]int32, B*T), Weights: make([]float32, B*T),
@@ -60,12 +60,16 @@ func MDLMInputs(x0 []int32, B, T int, t []float32, masked []uint8, maskID, padID
 		for i := b * T; i < (b+1)*T; i++ {
 			x := x0[i]
 			li.Input[i], li.Targets[i] = x, IgnoreTarget
+			if masked[i] != 0 {
+				// The mask is honoured as given (MDLMSample never masks PAD),
+				// but a PAD position never carries loss.
+				li.Input[i] = int32(maskID)
+			}
 			if int(x) == padID {
 				continue
 			}
 			nonPad++
 			if masked[i] != 0 {
-				li.Input[i] = int32(maskID)
 				li.Targets[i] = x
 				li.Weights[i] = w
 			}

@@ -52,8 +52,10 @@ func (p *Profiler) Rows() []ProfileRow {
 	return out
 }
 
-func (p *Profiler) Zero(t compute.F32)        { p.time("zero/copy", func() { p.Backend.Zero(t) }) }
-func (p *Profiler) Copy(dst, src compute.F32) { p.time("zero/copy", func() { p.Backend.Copy(dst, src) }) }
+func (p *Profiler) Zero(t compute.F32) { p.time("zero/copy", func() { p.Backend.Zero(t) }) }
+func (p *Profiler) Copy(dst, src compute.F32) {
+	p.time("zero/copy", func() { p.Backend.Copy(dst, src) })
+}
 func (p *Profiler) EmbeddingForward(out compute.F32, tok compute.I32, wte compute.F32, N, C int) {
 	p.time("embedding_fwd", func() { p.Backend.EmbeddingForward(out, tok, wte, N, C) })
 }

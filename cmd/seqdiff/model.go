@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/seqdiff/seqdiff/nn"
+)
+
+func init() { register(newModelCmd) }
+
+// newModelCmd is the `seqdiff model` group: checkpoints of the shared backbone.
+func newModelCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model",
+		Short: "Create and evaluate checkpoints of the shared transformer",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newModelInitCmd(), newModelLogitsCmd(), newModelLossCmd())
+	return cmd
+}
+
+// shapeOptions picks a model shape: a preset by name, a config file (JSON
+// or YAML), or a preset with individual dimensions overridden by flags.
+type shapeOptions struct {
+	preset string
+	config string
+	dModel int
+	layers int
+	heads  int
+	seqLen int
+	vocab  int
+}
+
+func (o *shapeOptions) bind(fs *pflag.FlagSet, defaultPreset string) {
+	fs.StringVar(&o.preset, "preset", defaultPreset, "model shape preset: dna-small, dna-base")
+	fs.StringVar(&o.config, "config", "", "model config file (JSON or YAML; keys as in config.json); overrides --preset")
+	fs.IntVar(&o.dModel, "d-model", 0, "model width (overrides the preset)")
+	fs.IntVar(&o.layers, "n-layers", 0, "number of blocks (overrides the preset)")
+	fs.IntVar(&o.heads, "n-heads", 0, "attention heads (overrides the preset)")
+	fs.IntVar(&o.seqLen, "seq-len", 0, "context length (overrides the preset)")
+	fs.IntVar(&o.vocab, "vocab", 0, "vocabulary size (overrides the preset)")
+}
+
+// resolve returns the configuration for mode.
+func (o *shapeOptions) resolve(mode string) (nn.Config, error) {
+	var cfg nn.Config
+	var err error
+	if o.config != "" {
+		cfg, err = nn.ReadConfigFile(o.config, mode)
+	} else {
+		cfg, err = nn.Preset(o.preset, mode)
+	}
+	if err != nil {
+		return cfg, err
+	}
+	custom := false
+	for _, f := range []struct {
+		v   int
+		dst *int
+	}{{o.dModel, &cfg.DModel}, {o.layers, &cfg.NLayers}, {o.heads, &cfg.NHeads}, {o.seqLen, &cfg.SeqLen}, {o.vocab, &cfg.VocabSize}} {
+		if f.v < 0 {
+			return cfg, fmt.Errorf("model dimensions must be positive, got %d", f.v)
+		}
+		if f.v > 0 {
+			*f.dst = f.v
+			custom = true
+		}
+	}
+	if custom {
+		cfg.Preset = ""
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
