@@ -5,6 +5,14 @@ go 1.26
 require github.com/spf13/cobra v1.10.2
 
 require (
+	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
+	github.com/schollz/progressbar/v3 v3.19.1
+	golang.org/x/sys v0.46.0 // indirect
+	golang.org/x/term v0.44.0
+)
+
+require (
 	github.com/biogo/hts v1.4.5 // indirect
 	github.com/ebitengine/purego v0.11.3 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/genome"
+	"github.com/seqdiff/seqdiff/internal/assets"
+)
+
+func init() { register(newPrepCmd) }
+
+// embeddedBlock is the split block size for the embedded 1 Mb slice when
+// --block is not given: 1 Mb blocks would put the whole slice in one split.
+const embeddedBlock = 100_000
+
+type prepOptions struct {
+	fasta, out  string
+	force       bool
+	seqLen      int
+	stride      int
+	maxN        float64
+	block       int
+	validChroms []string
+	testChroms  []string
+	splitBED    string
+	shardMiB    int
+	quiet       bool
+	json        bool
+}
+
+func newPrepCmd() *cobra.Command {
+	o := &prepOptions{}
+	cmd := &cobra.Command{
+		Use:   "prep --out DIR [--fasta FILE]",
+		Short: "Cut a genome FASTA into token shards (train/valid/test)",
+		Long: `prep reads a FASTA (plain, gzip or BGZF; the embedded 1 Mb human chr22 slice
+when --fasta is not given), cuts every record into windows of --seq-len bases
+every --stride bases, drops windows with more than --max-n N (and all-N
+windows), tokenizes them (DNA ids of DESIGN.md: A=7 C=8 G=9 T=10 N=11) and
+writes fixed-length uint8 rows into train/valid/test shards plus
+manifest.json in DIR.
+
+Splits, in order of precedence:
+  --split-bed FILE      BED of chrom, start, end, split (train/valid/test), as the
+                        Caduceus/Enformer intervals; windows lie wholly inside
+                        one interval
+  --valid-chroms/--test-chroms
+                        whole chromosomes (chr1 = 1, chrM = MT); the rest is train
+  default               blocks of --block bases, each assigned 90/5/5 by a fixed
+                        hash of chromosome and block index; every split gets a
+                        block when there are at least three
+
+DIR is written in a temporary directory beside it and renamed into place at
+the end; an existing DIR is refused unless --force.`,
+		Example: `  # The embedded human slice
+  seqdiff prep --out data/demo
+
+  # A whole genome, chromosomes as validation and test sets
+  seqdiff prep --fasta hg38.fa.gz --out data/hg38 --valid-chroms chr8 --test-chroms chr9
+
+  # The Enformer/Caduceus intervals
+  seqdiff prep --fasta hg38.fa.gz --out data/hg38 --split-bed sequences_human.bed`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.fasta, "fasta", "", "input FASTA (plain, gzip or BGZF); default: the embedded 1 Mb human chr22 slice")
+	f.StringVarP(&o.out, "out", "o", "", "output directory (required)")
+	f.BoolVar(&o.force, "force", false, "replace an existing output directory")
+	f.IntVar(&o.seqLen, "seq-len", dataprep.DefaultSeqLen, "window length in bases (at least 8)")
+	f.IntVar(&o.stride, "stride", 0, "bases between window starts (default --seq-len)")
+	f.Float64Var(&o.maxN, "max-n", dataprep.DefaultMaxN, "drop windows with a larger fraction of N")
+	f.IntVar(&o.block, "block", dataprep.DefaultBlock, "bases per split block (default split mode; 100000 for the embedded slice)")
+	f.StringSliceVar(&o.validChroms, "valid-chroms", nil, "comma-separated chromosomes for the valid split")
+	f.StringSliceVar(&o.testChroms, "test-chroms", nil, "comma-separated chromosomes for the test split")
+	f.StringVar(&o.splitBED, "split-bed", "", "BED file of chrom, start, end, split")
+	f.IntVar(&o.shardMiB, "shard-mib", dataprep.DefaultShardBytes>>20, "largest shard file in MiB")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no summary line")
+	f.BoolVar(&o.json, "json", false, "print the summary (splits, input, time) as JSON on stdout")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func (o *prepOptions) run(cmd *cobra.Command) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	opts := dataprep.Options{
+		Fasta: o.fasta, Out: o.out, Force: o.force,
+		SeqLen: o.seqLen, Stride: o.stride, MaxN: o.maxN, NoMaxN: o.maxN == 0,
+		Block: o.block, ValidChroms: o.validChroms, TestChroms: o.testChroms,
+		SplitBED: o.splitBED, ShardBytes: int64(o.shardMiB) << 20,
+	}
+	if o.shardMiB < 1 {
+		return fmt.Errorf("prep: --shard-mib %d: must be at least 1", o.shardMiB)
+	}
+	if o.fasta == "" {
+		p, err := assets.WriteTemp("", assets.Human)
+		if err != nil {
+			return fmt.Errorf("prep: %w", err)
+		}
+		defer os.Remove(p)
+		opts.Fasta, opts.InputName = p, "embedded:"+assets.Human
+		if !cmd.Flags().Changed("block") {
+			opts.Block = embeddedBlock
+		}
+	}
+
+	stderr := cmd.ErrOrStderr()
+	var bar *progressbar.ProgressBar
+	if !o.quiet && isTerminal(stderr) {
+		bar = newPrepBar(stderr, opts.Fasta)
+		opts.Progress = func(n int64) { bar.Add64(n) }
+	}
+	start := time.Now()
+	m, err := dataprep.Prep(ctx, opts)
+	if bar != nil {
+		bar.Finish()
+		bar.Clear()
+	}
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+
+	if o.json {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(prepSummary{
+			Out: o.out, Seconds: secs, Input: m.Input.Path, SHA256: m.Input.SHA256, Bases: m.Input.Bases,
+			SeqLen: m.SeqLen, SplitMode: m.Params.SplitMode, Splits: m.Splits,
+		})
+	}
+	if !o.quiet {
+		var parts []string
+		for _, s := range dataprep.SplitNames {
+			si := m.Splits[s]
+			parts = append(parts, fmt.Sprintf("%s %d windows (%d tokens, %.1f%% N)", s, si.Windows, si.Tokens, 100*si.NFraction))
+		}
+		fmt.Fprintf(stderr, "prep: %s -> %s: %s; %.1f Mb in %.2fs\n",
+			m.Input.Path, o.out, strings.Join(parts, ", "), float64(m.Input.Bases)/1e6, secs)
+	}
+	return nil
+}
+
+// prepSummary is what --json prints.
+type prepSummary struct {
+	Out       string                         `json:"out"`
+	Seconds   float64                        `json:"seconds"`
+	Input     string                         `json:"input"`
+	SHA256    string                         `json:"sha256"`
+	Bases     int64                          `json:"bases"`
+	SeqLen    int                            `json:"seq_len"`
+	SplitMode string                         `json:"split_mode"`
+	Splits    map[string]*dataprep.SplitInfo `json:"splits"`
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// newPrepBar shows bases done, speed and ETA; the total comes from FILE.fai
+// when there is one, else the bar is a counter.
+func newPrepBar(w io.Writer, fasta string) *progressbar.ProgressBar {
+	total := int64(-1)
+	if fai, err := genome.ReadFai(fasta + ".fai"); err == nil {
+		total = 0
+		for _, e := range fai {
+			total += e.Length
+		}
+	}
+	return progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("prep"),
+		progressbar.OptionShowBytes(true), // bases shown as B/kB/MB, speed as MB/s
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionShowElapsedTimeOnFinish(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionSetWidth(30),
+	)
+}
