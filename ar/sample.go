@@ -1,0 +1,167 @@
+package ar
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// StepModel is a causal model run one position at a time with its own key
+// and value cache: Reset starts B empty rows; each Step appends one token
+// per row (tokens has B ids) and writes the logits of the next token of
+// every row into out (B*V, row-major).
+type StepModel interface {
+	Reset(B int) error
+	Step(tokens []int32, out []float32) error
+}
+
+// SampleConfig configures ancestral sampling.
+type SampleConfig struct {
+	Temperature float64 // divides the logits; 0 means 1
+	TopK        int     // keep the K most likely ids; 0 keeps all; 1 is greedy
+	TopP        float64 // keep the smallest most-likely set of mass >= TopP; 0 or 1 keeps all
+	Seed        uint64
+}
+
+// Sampler draws continuations from a StepModel.
+type Sampler struct {
+	v     Vocab
+	cfg   SampleConfig
+	rng   *rand.Rand
+	ids   []int32
+	p     []float64
+	order []int
+	calls int
+}
+
+// NewSampler checks the configuration.
+func NewSampler(v Vocab, cfg SampleConfig) (*Sampler, error) {
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Temperature == 0 {
+		cfg.Temperature = 1
+	}
+	if cfg.Temperature < 0 || math.IsNaN(cfg.Temperature) || math.IsInf(cfg.Temperature, 0) {
+		return nil, fmt.Errorf("ar sample: temperature %g must be positive", cfg.Temperature)
+	}
+	if cfg.TopK < 0 {
+		return nil, fmt.Errorf("ar sample: top-k %d is negative", cfg.TopK)
+	}
+	if cfg.TopP < 0 || cfg.TopP > 1 || math.IsNaN(cfg.TopP) {
+		return nil, fmt.Errorf("ar sample: top-p %g outside [0, 1]", cfg.TopP)
+	}
+	ids := v.samplable()
+	return &Sampler{v: v, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0xa5)), ids: ids,
+		p: make([]float64, len(ids)), order: make([]int, len(ids))}, nil
+}
+
+// Steps is the number of StepModel.Step calls made so far.
+func (s *Sampler) Steps() int { return s.calls }
+
+// Sample continues B prompts of P tokens each (prompt is B x P, P >= 1:
+// the first token of a row is never predicted, so a model trained with a
+// leading [BOS] takes [BOS] here, and one trained on raw windows takes at
+// least one base) by n tokens, and returns the B x (P+n) rows. The prompt
+// is fed one position at a time (P steps), then each drawn token is fed
+// back: P + n - 1 steps in all.
+func (s *Sampler) Sample(m StepModel, prompt []int32, B, P, n int) ([]int32, error) {
+	if P < 1 {
+		return nil, fmt.Errorf("ar sample: empty prompt; give at least one token per row ([BOS] or a base)")
+	}
+	if err := s.v.check(prompt, B, P); err != nil {
+		return nil, fmt.Errorf("ar sample: prompt: %w", err)
+	}
+	if n < 0 {
+		return nil, fmt.Errorf("ar sample: %d new tokens", n)
+	}
+	V := s.v.Size
+	W := P + n
+	out := make([]int32, B*W)
+	for b := 0; b < B; b++ {
+		copy(out[b*W:], prompt[b*P:(b+1)*P])
+	}
+	if n == 0 {
+		return out, nil
+	}
+	if err := m.Reset(B); err != nil {
+		return nil, fmt.Errorf("ar sample: reset: %w", err)
+	}
+	tok := make([]int32, B)
+	logits := make([]float32, B*V)
+	for pos := 0; pos < W-1; pos++ {
+		for b := 0; b < B; b++ {
+			tok[b] = out[b*W+pos]
+		}
+		if err := m.Step(tok, logits); err != nil {
+			return nil, fmt.Errorf("ar sample: position %d: %w", pos, err)
+		}
+		s.calls++
+		if pos+1 < P {
+			continue // still reading the prompt
+		}
+		for b := 0; b < B; b++ {
+			out[b*W+pos+1] = s.Draw(logits[b*V : (b+1)*V])
+		}
+	}
+	return out, nil
+}
+
+// Draw samples one id from a row of V logits after restricting to the
+// samplable ids and applying temperature, top-k and top-p.
+func (s *Sampler) Draw(logits []float32) int32 {
+	k := s.filter(logits)
+	var sum float64
+	for _, j := range s.order[:k] {
+		sum += s.p[j]
+	}
+	u := s.rng.Float64() * sum
+	for _, j := range s.order[:k] {
+		if u < s.p[j] {
+			return s.ids[j]
+		}
+		u -= s.p[j]
+	}
+	return s.ids[s.order[k-1]]
+}
+
+// filter fills s.p with the tempered probabilities of the samplable ids
+// and s.order with their indices, most likely first; it returns how many
+// survive top-k and top-p (at least one).
+func (s *Sampler) filter(logits []float32) int {
+	inv := 1 / s.cfg.Temperature
+	mx := math.Inf(-1)
+	for _, id := range s.ids {
+		mx = math.Max(mx, float64(logits[id])*inv)
+	}
+	var sum float64
+	for j, id := range s.ids {
+		s.p[j] = math.Exp(float64(logits[id])*inv - mx)
+		sum += s.p[j]
+		s.order[j] = j
+	}
+	for j := range s.p {
+		s.p[j] /= sum
+	}
+	sort.SliceStable(s.order, func(a, b int) bool { return s.p[s.order[a]] > s.p[s.order[b]] })
+	k := len(s.ids)
+	if s.cfg.TopK > 0 && s.cfg.TopK < k {
+		k = s.cfg.TopK
+	}
+	if p := s.cfg.TopP; p > 0 && p < 1 {
+		var kept float64
+		for _, j := range s.order[:k] {
+			kept += s.p[j]
+		}
+		var cum float64
+		for i, j := range s.order[:k] {
+			cum += s.p[j] / kept
+			if cum >= p-1e-12 {
+				k = i + 1
+				break
+			}
+		}
+	}
+	return k
+}
