@@ -290,7 +290,7 @@ func newBGZFSource(f io.ReadCloser, path string, workers int) *bgzfSource {
 		defer close(work)
 		br := bufio.NewReaderSize(f, 1<<20)
 		var coff int64
-		lastEmpty := false
+		lastEmpty := false // the last block is the EOF marker, as htslib checks
 		for {
 			b, _ := s.pool.Get().(*bgzfBlock)
 			if b == nil {
@@ -318,7 +318,7 @@ func newBGZFSource(f io.ReadCloser, path string, workers int) *bgzfSource {
 				return
 			}
 			coff += int64(len(b.raw))
-			lastEmpty = binary.LittleEndian.Uint32(b.raw[len(b.raw)-4:]) == 0
+			lastEmpty = bytes.Equal(b.raw, bgzfEOF)
 			select {
 			case s.order <- b:
 			case <-s.stop:

@@ -256,9 +256,18 @@ func (r *Reader) first() error {
 		case c == '\n':
 			r.pos++
 			r.line++
-		case c == '\r' && r.pos+1 < len(r.chunk) && r.chunk[r.pos+1] == '\n':
-			r.pos += 2
-			r.line++
+		case c == '\r': // a CRLF blank line, perhaps split between chunks
+			r.pos++
+			if err := r.fill(); err != nil {
+				return err
+			}
+			if !r.eof {
+				if r.chunk[r.pos] != '\n' {
+					return formatErr(ErrNoHeader, r.path, "", r.line, "sequence before the first '>' header (line starts with carriage return); is this a FASTA file?")
+				}
+				r.pos++
+				r.line++
+			}
 		case c == '>':
 			return r.header()
 		default:
@@ -343,7 +352,7 @@ func (r *Reader) sequence(seq []byte, h header) ([]byte, error) {
 				return seq, nil
 			case '\n':
 				r.pos++
-				if g.lines > 0 && g.blank == 0 {
+				if g.blank == 0 {
 					g.blank = r.line
 				}
 				r.line++
@@ -440,10 +449,13 @@ func (r *Reader) endLine(h header, atEOF bool) error {
 	r.bol = true
 	g.curBases = 0
 	if bases == 0 { // a line holding only "\r"
-		if g.lines > 0 && g.blank == 0 {
+		if g.blank == 0 {
 			g.blank = line
 		}
 		return nil
+	}
+	if r.index && g.blank != 0 {
+		return formatErr(ErrNotIndexable, r.path, h.name, g.blank, "blank line inside the record: cannot index it (samtools faidx refuses too); remove the blank lines")
 	}
 	g.lines++
 	if g.lines == 1 {
@@ -454,8 +466,6 @@ func (r *Reader) endLine(h header, atEOF bool) error {
 		return nil
 	}
 	switch {
-	case g.blank != 0:
-		return formatErr(ErrNotIndexable, r.path, h.name, g.blank, "blank line inside the sequence: cannot index it (samtools faidx refuses too); remove the blank lines")
 	case g.short != 0:
 		return formatErr(ErrNotIndexable, r.path, h.name, g.short, "line is shorter (%d bases) than the first line (%d) but is not the last: cannot index lines of different lengths; rewrap the file (e.g. seqkit seq -w 60)", g.shortBases, g.lineBases)
 	case width > g.lineWidth:

@@ -1,6 +1,7 @@
 package genome
 
 import (
+	"bytes"
 	"bufio"
 	"encoding/binary"
 	"fmt"
@@ -72,7 +73,7 @@ func BuildGzi(path string) ([]GziEntry, error) {
 		isize := int64(binary.LittleEndian.Uint32(buf[len(buf)-4:]))
 		coff += int64(len(buf))
 		uoff += isize
-		lastEmpty = isize == 0
+		lastEmpty = bytes.Equal(buf, bgzfEOF)
 		idx = append(idx, GziEntry{coff, uoff})
 	}
 	if !lastEmpty {

@@ -113,7 +113,7 @@ func (x *Indexed) bgzfSize() (int64, error) {
 		isize := int64(binary.LittleEndian.Uint32(buf[len(buf)-4:]))
 		coff += int64(len(buf))
 		uoff += isize
-		lastEmpty = isize == 0
+		lastEmpty = bytes.Equal(buf, bgzfEOF)
 	}
 	if !lastEmpty {
 		return 0, &FormatError{Path: x.path, Msg: fmt.Sprintf("BGZF data ends at byte %d without the end-of-file marker block: the file is truncated", coff), Err: ErrTruncated}
@@ -322,3 +322,6 @@ func (x *Indexed) block(coff int64) ([]byte, int, error) {
 	x.cache[0] = cachedBlock{coff: coff, data: data, size: len(x.raw), ok: true}
 	return data, len(x.raw), nil
 }
+
+// Close releases the file.
+func (x *Indexed) Close() error { return x.f.Close() }
