@@ -113,6 +113,9 @@ func Prep(ctx context.Context, opts Options) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prep: %w", err)
 	}
+	if err := opts.precheck(sp); err != nil {
+		return nil, fmt.Errorf("prep: %w", err)
+	}
 
 	// The output side is checked before any work: an unwritable Out fails
 	// here, when the temporary directory cannot be made.
@@ -151,6 +154,46 @@ func Prep(ctx context.Context, opts Options) (*Manifest, error) {
 	}
 	ok = true
 	return m, nil
+}
+
+// precheck uses FASTA.fai, when there is one, to find before any work the
+// errors the stream would otherwise find at its end: chromosome names that
+// the FASTA lacks (in the chromosome lists or the split BED), BED intervals
+// past a record's end, and a --seq-len longer than every record.
+func (o *Options) precheck(sp splitter) error {
+	fai, err := genome.ReadFai(o.Fasta + ".fai")
+	if err != nil {
+		return nil // no usable index: the stream checks
+	}
+	names := make([]string, len(fai))
+	longest := genome.FaiEntry{Length: -1}
+	for i, e := range fai {
+		names[i] = e.Name
+		if e.Length > longest.Length {
+			longest = e
+		}
+	}
+	if len(fai) > 0 && longest.Length < int64(o.SeqLen) {
+		return fmt.Errorf("%s: --seq-len %d is longer than every record (the longest is %s, %d bp)", o.Fasta, o.SeqLen, longest.Name, longest.Length)
+	}
+	if bs, ok := sp.(*bedSplitter); ok {
+		for _, e := range fai {
+			if _, err := bs.segments(nil, e.Name, int(e.Length)); err != nil {
+				return err
+			}
+		}
+		err := bs.finish()
+		clear(bs.seen)
+		return err
+	}
+	if o.SplitBED == "" {
+		for _, n := range append(append([]string(nil), o.ValidChroms...), o.TestChroms...) {
+			if _, err := genome.ResolveName(n, names); err != nil {
+				return fmt.Errorf("--valid-chroms/--test-chroms: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // splitter builds the split rule of opts.

@@ -521,3 +521,34 @@ func ExamplePrep() {
 	// ACGTNNNN
 	// GGGGCCCC
 }
+
+// With FASTA.fai present, bad chromosome names and a too long --seq-len
+// are found before the FASTA is read.
+func TestPrecheckWithFai(t *testing.T) {
+	dir := t.TempDir()
+	fa := writeFASTA(t, dir, rec{"chr1", randSeq(100, 1)}, rec{"chr2", randSeq(70, 2)})
+	// A stale index that disagrees with the file: the precheck trusts it,
+	// which shows that it ran before the stream.
+	os.WriteFile(fa+".fai", []byte("chr1\t10\t6\t60\t61\nchr2\t20\t30\t60\t61\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	_, err := Prep(context.Background(), Options{Fasta: fa, Out: out, SeqLen: 64})
+	if err == nil || !strings.Contains(err.Error(), "longest is chr2, 20 bp") {
+		t.Errorf("seq-len: err %v", err)
+	}
+	_, err = Prep(context.Background(), Options{Fasta: fa, Out: out, SeqLen: 8, TestChroms: []string{"chr3"}})
+	if err == nil || !strings.Contains(err.Error(), `"chr3"`) || !strings.Contains(err.Error(), `"chr1"`) {
+		t.Errorf("unknown chrom: err %v", err)
+	}
+	bed := filepath.Join(dir, "s.bed")
+	os.WriteFile(bed, []byte("chr1\t0\t10\ttrain\nchr2\t0\t25\ttest\n"), 0o644)
+	_, err = Prep(context.Background(), Options{Fasta: fa, Out: out, SeqLen: 8, SplitBED: bed})
+	if err == nil || !strings.Contains(err.Error(), bed+":2: interval chr2:0-25 ends past the end of record chr2 (20 bp)") {
+		t.Errorf("BED past the end: err %v", err)
+	}
+	os.WriteFile(bed, []byte("chr1\t0\t10\ttrain\nchr5\t0\t5\ttest\n"), 0o644)
+	_, err = Prep(context.Background(), Options{Fasta: fa, Out: out, SeqLen: 8, SplitBED: bed})
+	if err == nil || !strings.Contains(err.Error(), bed+":2: unknown chromosome") {
+		t.Errorf("BED unknown chrom: err %v", err)
+	}
+	assertNoOutput(t, out)
+}
