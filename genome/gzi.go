@@ -1,8 +1,8 @@
 package genome
 
 import (
-	"bytes"
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -44,8 +44,10 @@ func ReadGzi(path string) ([]GziEntry, error) {
 }
 
 // BuildGzi scans the block headers of a BGZF file (without inflating) and
-// returns its block index, starting with {0, 0}, as bgzip -r and samtools
-// faidx write it.
+// returns its block index, starting with {0, 0}, as samtools faidx and
+// bgzip -r write it: one entry per non-empty block. (bgzip -i, indexing
+// while compressing, also lists the empty end-of-file block; ReadGzi and
+// OpenIndexed take either.)
 func BuildGzi(path string) ([]GziEntry, error) {
 	f, _, err := openFile(path)
 	if err != nil {
@@ -71,16 +73,17 @@ func BuildGzi(path string) ([]GziEntry, error) {
 			return nil, bgzfReadErr(path, coff, err)
 		}
 		isize := int64(binary.LittleEndian.Uint32(buf[len(buf)-4:]))
+		if isize > 0 && coff > 0 {
+			idx = append(idx, GziEntry{coff, uoff})
+		}
 		coff += int64(len(buf))
 		uoff += isize
 		lastEmpty = bytes.Equal(buf, bgzfEOF)
-		idx = append(idx, GziEntry{coff, uoff})
 	}
 	if !lastEmpty {
 		return nil, &FormatError{Path: path, Msg: fmt.Sprintf("BGZF data ends at byte %d without the end-of-file marker block: the file is truncated", coff), Err: ErrTruncated}
 	}
-	// The last entry points past the end of the file; samtools leaves it out.
-	return idx[:len(idx)-1], nil
+	return idx, nil
 }
 
 // WriteGzi writes a block index (as from BuildGzi, starting with {0, 0})

@@ -2,8 +2,8 @@ package genome
 
 import (
 	"bytes"
-	"io"
 	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
