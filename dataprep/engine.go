@@ -233,13 +233,7 @@ func (e *engine) tokenize(j job) *segBuf {
 		n := len(b.data)
 		row := b.data[n : n+L]
 		src := j.seq[s : s+L]
-		var acc uint8
-		for i := range row {
-			id := baseID[src[i]]
-			row[i] = id
-			acc |= id
-		}
-		if acc >= DNAVocabSize {
+		if !encodeRow(row, src) {
 			for i, c := range src {
 				if baseID[c] == invalid {
 					b.err = fmt.Errorf("record %s: position %d: invalid base %q", j.name, s+i+1, c)

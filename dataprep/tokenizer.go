@@ -158,6 +158,18 @@ func EncodeBases(dst, seq []byte) (nN int, err error) {
 	return countN(dst), nil
 }
 
+// encodeRowLUT is encodeRow through the lookup table.
+func encodeRowLUT(dst, src []byte) bool {
+	dst = dst[:len(src)]
+	var acc uint8
+	for i, c := range src {
+		id := baseID[c]
+		dst[i] = id
+		acc |= id
+	}
+	return acc&0x80 == 0 // valid ids are below 12, invalid is 0xff
+}
+
 // countN returns the number of N ids in ids.
 func countN(ids []byte) int {
 	n := 0
