@@ -36,8 +36,10 @@ const (
 	// of distinct symbols seen after context h; raw counts at every order.
 	WittenBell
 	// AddAlpha is a Dirichlet prior centred on the next lower order:
-	// p(w|h) = (c(h,w) + alpha*S*p(w|h')) / (c(h) + alpha*S), S the number of
-	// symbols; at order -1 it is add-alpha on a uniform distribution.
+	// p(w|h) = (c(h,w) + beta_j*p(w|h')) / (c(h) + beta_j), beta_j = alpha*S
+	// (S the number of symbols) unless TuneAlpha fitted one concentration
+	// beta_j per order on held-out rows; at order -1 it is add-alpha on a
+	// uniform distribution.
 	AddAlpha
 )
 
@@ -98,12 +100,24 @@ type KmerConfig struct {
 //
 // Counts of all orders 0..k are kept, so one fitted model evaluates any
 // order up to k (Perplexity's order argument).
+//
+// Which smoothing: without held-out data, Discount (the default). With a
+// validation split, TuneAlpha (a Dirichlet concentration per order fitted
+// on it) is clearly better at high orders, where fixed discounts overfit
+// the sparse counts. On GRCh37 chr20 (train the first 90%, test the last
+// 5%; see TestKmerChr20Full) the perplexities are, for k = 0 2 4 6 8 10 12:
+//
+//	Discount        4.091 3.902 3.845 3.773 3.678 3.733 4.280
+//	tuned Dirichlet 4.091 3.902 3.847 3.774 3.669 3.597 3.574
+//
+// against the reference 4.09 (k = 0), 3.84 (k = 4), 3.65 (k = 10).
 type Kmer struct {
 	cfg     KmerConfig
 	S       int
 	counts  [][]uint32 // counts[j][ctx*S+w], ctx the base-4 context of length j, most recent base least significant
 	afterN  []uint32   // counts after an N (ScoreN only), S entries
 	cont    [][]uint8  // KneserNey continuation counts per order j < k (built by finish)
+	beta    []float64  // AddAlpha concentration per order (index k+1: the [N] context)
 	disc    [][3]float64
 	contD   [][3]float64
 	ready   bool
@@ -133,6 +147,10 @@ func NewKmer(cfg KmerConfig) (*Kmer, error) {
 		m.counts[j] = make([]uint32, (1<<(2*j))*m.S)
 	}
 	m.afterN = make([]uint32, m.S)
+	m.beta = make([]float64, cfg.Order+2)
+	for j := range m.beta {
+		m.beta[j] = cfg.Alpha * float64(m.S)
+	}
 	return m, nil
 }
 
@@ -296,7 +314,7 @@ func (m *Kmer) mix(j, top, c, w int, lower float64, row []uint32) float64 {
 		for _, v := range row {
 			tot += float64(v)
 		}
-		b := m.cfg.Alpha * float64(S)
+		b := m.beta[j]
 		return (float64(row[w]) + b*lower) / (tot + b)
 	}
 	// Discount and KneserNey

@@ -74,55 +74,62 @@ func TestKmerNormalised(t *testing.T) {
 	}
 }
 
-// markovRows draws rows from a second-order Markov chain over ACGT and
-// returns its exact entropy rate (nats) under the stationary distribution.
-func markovRows(rng *rand.Rand, rows, length int) ([][]uint8, [][4]float64, float64) {
-	trans := make([][4]float64, 16)
-	for c := range trans {
+// chain2 is a second-order Markov chain over ACGT.
+type chain2 struct {
+	trans [16][4]float64 // trans[previous two bases][next]
+	h     float64        // entropy rate under the stationary distribution, nats
+}
+
+func newChain2(rng *rand.Rand) *chain2 {
+	c := &chain2{}
+	for ctx := range c.trans {
 		var s float64
-		for w := range trans[c] {
-			trans[c][w] = 0.05 + rng.Float64()*rng.Float64()
-			s += trans[c][w]
+		for w := range c.trans[ctx] {
+			c.trans[ctx][w] = 0.05 + rng.Float64()*rng.Float64()
+			s += c.trans[ctx][w]
 		}
-		for w := range trans[c] {
-			trans[c][w] /= s
+		for w := range c.trans[ctx] {
+			c.trans[ctx][w] /= s
 		}
 	}
-	// Stationary distribution over pair states by power iteration.
-	pi := make([]float64, 16)
+	pi := make([]float64, 16) // stationary distribution of pair states
 	for i := range pi {
 		pi[i] = 1.0 / 16
 	}
 	for it := 0; it < 2000; it++ {
 		next := make([]float64, 16)
-		for c := range pi {
+		for ctx := range pi {
 			for w := 0; w < 4; w++ {
-				next[(c<<2|w)&15] += pi[c] * trans[c][w]
+				next[(ctx<<2|w)&15] += pi[ctx] * c.trans[ctx][w]
 			}
 		}
 		pi = next
 	}
-	var h float64
-	for c := range pi {
-		for _, p := range trans[c] {
-			h -= pi[c] * p * math.Log(p)
+	for ctx := range pi {
+		for _, p := range c.trans[ctx] {
+			c.h -= pi[ctx] * p * math.Log(p)
 		}
 	}
-	out := make([][]uint8, rows)
+	return c
+}
+
+// rows draws rows of token ids, each started at (near) stationarity.
+func (c *chain2) rows(rng *rand.Rand, n, length int) [][]uint8 {
+	out := make([][]uint8, n)
 	for r := range out {
 		row := make([]uint8, length)
-		c := rng.IntN(16)
-		for i := 0; i < 100; i++ { // burn in to stationarity
-			c = (c<<2 | draw(rng, trans[c][:])) & 15
+		ctx := rng.IntN(16)
+		for i := 0; i < 100; i++ {
+			ctx = (ctx<<2 | draw(rng, c.trans[ctx][:])) & 15
 		}
 		for i := range row {
-			w := draw(rng, trans[c][:])
+			w := draw(rng, c.trans[ctx][:])
 			row[i] = uint8(7 + w)
-			c = (c<<2 | w) & 15
+			ctx = (ctx<<2 | w) & 15
 		}
 		out[r] = row
 	}
-	return out, trans, h
+	return out
 }
 
 func draw(rng *rand.Rand, p []float64) int {
@@ -137,16 +144,12 @@ func draw(rng *rand.Rand, p []float64) int {
 }
 
 // TestKmerMarkovEntropy fits a model on a known second-order chain: order 2
-// reaches the entropy rate, order 0 and 1 are worse, higher orders do not
-// overfit much under Kneser-Ney or Witten-Bell.
+// reaches the entropy rate, orders 0 and 1 are worse, higher orders do not
+// overfit much.
 func TestKmerMarkovEntropy(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 7))
-	train, _, h := markovRows(rng, 200, 1000)
-	test, _, _ := markovRows(rand.New(rand.NewPCG(7, 7)), 1, 1) // same chain, fresh draws below
-	_ = test
-	rng2 := rand.New(rand.NewPCG(7, 7))
-	_, _, _ = markovRows(rng2, 0, 0)
-	test = sampleMore(rng2, train, 40, 1000)
+	c := newChain2(rand.New(rand.NewPCG(7, 7)))
+	train := c.rows(rand.New(rand.NewPCG(1, 1)), 200, 1000)
+	test := c.rows(rand.New(rand.NewPCG(2, 2)), 40, 1000)
 	for _, sm := range []Smoothing{Discount, KneserNey, WittenBell, AddAlpha} {
 		m, _ := NewKmer(KmerConfig{Order: 6, Smoothing: sm})
 		for _, r := range train {
@@ -160,42 +163,49 @@ func TestKmerMarkovEntropy(t *testing.T) {
 			}
 			nll[k] = acc.PerToken()
 		}
-		t.Logf("%v: entropy rate %.4f, NLL by order %.4f", sm, h, nll)
+		t.Logf("%v: entropy rate %.4f, NLL by order %.4f", sm, c.h, nll)
 		// Row starts use shorter contexts, so order 2 sits slightly above h.
-		if nll[2] < h-0.01 || nll[2] > h+0.02 {
-			t.Errorf("%v: order-2 NLL %.4f, entropy rate %.4f", sm, nll[2], h)
+		if nll[2] < c.h-0.01 || nll[2] > c.h+0.02 {
+			t.Errorf("%v: order-2 NLL %.4f, entropy rate %.4f", sm, nll[2], c.h)
 		}
 		if nll[0] < nll[1]+0.01 || nll[1] < nll[2]+0.01 {
 			t.Errorf("%v: NLL does not fall with order up to the true one: %v", sm, nll)
 		}
-		if sm != AddAlpha && nll[6] > h+0.05 {
-			t.Errorf("%v: order-6 NLL %.4f overfits (entropy %.4f)", sm, nll[6], h)
+		if nll[6] > c.h+0.05 {
+			t.Errorf("%v: order-6 NLL %.4f overfits (entropy %.4f)", sm, nll[6], c.h)
 		}
 	}
 }
 
-// sampleMore draws test rows from the same chain as train by reusing the
-// empirical next-symbol frequencies of train would be circular; instead it
-// re-creates the chain from the same seed.
-func sampleMore(_ *rand.Rand, _ [][]uint8, rows, length int) [][]uint8 {
-	rng := rand.New(rand.NewPCG(7, 7))
-	_, trans, _ := markovRows(rng, 0, 0)
-	out := make([][]uint8, rows)
-	src := rand.New(rand.NewPCG(99, 1))
-	for r := range out {
-		row := make([]uint8, length)
-		c := src.IntN(16)
-		for i := 0; i < 100; i++ {
-			c = (c<<2 | draw(src, trans[c][:])) & 15
-		}
-		for i := range row {
-			w := draw(src, trans[c][:])
-			row[i] = uint8(7 + w)
-			c = (c<<2 | w) & 15
-		}
-		out[r] = row
+// TestKmerTuneAlpha: betas tuned on held-out rows make a high order that
+// overfits with a small fixed alpha come back to the entropy rate.
+func TestKmerTuneAlpha(t *testing.T) {
+	c := newChain2(rand.New(rand.NewPCG(8, 8)))
+	train := c.rows(rand.New(rand.NewPCG(3, 3)), 50, 1000)
+	valid := c.rows(rand.New(rand.NewPCG(4, 4)), 20, 1000)
+	test := c.rows(rand.New(rand.NewPCG(5, 5)), 20, 1000)
+	m, _ := NewKmer(KmerConfig{Order: 8, Smoothing: AddAlpha, Alpha: 0.05})
+	for _, r := range train {
+		m.Add(r)
 	}
-	return out
+	before, _ := m.Perplexity(test, 8)
+	betas, err := m.TuneAlpha(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := m.Perplexity(test, 8)
+	t.Logf("order 8: NLL %.4f with alpha 0.05, %.4f tuned (betas %.3g); entropy rate %.4f", before.PerToken(), after.PerToken(), betas, c.h)
+	if after.PerToken() > before.PerToken()-0.02 || after.PerToken() > c.h+0.02 {
+		t.Fatalf("tuning did not help: %.4f -> %.4f (entropy %.4f)", before.PerToken(), after.PerToken(), c.h)
+	}
+	// The chain is second order: contexts beyond 2 carry nothing, so their
+	// betas should be large (trust the lower order).
+	if betas[5] < 10*betas[2] {
+		t.Errorf("betas %v: order 5 not smoothed harder than order 2", betas)
+	}
+	if _, err := m.TuneAlpha([][]uint8{{4, 4}}); err == nil {
+		t.Fatal("tuning on nothing accepted")
+	}
 }
 
 func TestKmerErrors(t *testing.T) {
@@ -315,43 +325,49 @@ func TestKmerChr20Slice(t *testing.T) {
 }
 
 // TestKmerChr20Full reproduces the reference numbers on the whole
-// chromosome (train = first 90%, test = last 5%). It needs ~1 GB and a
-// minute, so it runs only with SEQDIFF_LONG=1.
+// chromosome (train = first 90%, validation = the next 5%, test = the last
+// 5%): untuned Discount smoothing and AddAlpha with betas tuned on the
+// validation split, on one contiguous row per split and on rows of 1024.
+// It needs ~1 GB and a few minutes, so it runs only with SEQDIFF_LONG=1.
 func TestKmerChr20Full(t *testing.T) {
 	if os.Getenv("SEQDIFF_LONG") == "" {
 		t.Skip("kmer: set SEQDIFF_LONG=1 for the whole-chr20 reproduction")
 	}
 	seq := readChr20(t, 0)
 	n := len(seq)
-	trainSeq, testSeq := seq[:n*9/10], seq[n*95/100:]
-	sm := Discount
-	if s := os.Getenv("SEQDIFF_SMOOTHING"); s != "" {
-		var err error
-		if sm, err = ParseSmoothing(s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	trainSeq, validSeq, testSeq := seq[:n*9/10], seq[n*9/10:n*95/100], seq[n*95/100:]
+	orders := []int{0, 2, 4, 6, 8, 10, 12}
 	for _, rowLen := range []int{0, 1024} {
-		train, test := [][]uint8{trainSeq}, [][]uint8{testSeq}
+		train, valid, test := [][]uint8{trainSeq}, [][]uint8{validSeq}, [][]uint8{testSeq}
 		if rowLen > 0 {
-			train, test = rowsOf(trainSeq, rowLen), rowsOf(testSeq, rowLen)
+			train, valid, test = rowsOf(trainSeq, rowLen), rowsOf(validSeq, rowLen), rowsOf(testSeq, rowLen)
 		}
-		m, err := NewKmer(KmerConfig{Order: 12, Smoothing: sm})
+		m, err := NewKmer(KmerConfig{Order: 12, Smoothing: Discount})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range train {
 			m.Add(r)
 		}
-		ppl := map[int]float64{}
-		for _, k := range []int{0, 2, 4, 6, 8, 10, 12} {
-			acc, _ := m.Perplexity(test, k)
-			ppl[k] = acc.Perplexity()
-			t.Logf("%v rows=%d k=%2d ppl %.4f (%d tokens)", sm, rowLen, k, ppl[k], acc.Count)
+		score := func(name string) map[int]float64 {
+			ppl := map[int]float64{}
+			for _, k := range orders {
+				acc, _ := m.Perplexity(test, k)
+				ppl[k] = acc.Perplexity()
+				t.Logf("%-13s rows=%-4d k=%2d ppl %.4f (%d tokens)", name, rowLen, k, ppl[k], acc.Count)
+			}
+			return ppl
 		}
+		disc := score("discount")
+		betas, err := m.TuneAlpha(valid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("betas tuned on the validation 5%%: %.3g", betas)
+		tuned := score("tuned-dirichlet")
 		if rowLen == 0 {
-			if !close(ppl[0], 4.09, 0.01) || ppl[4] > 3.90 || ppl[10] > 3.72 {
-				t.Errorf("contiguous split: %v, reference unigram 4.09, k=4 3.84, k=10 3.65", ppl)
+			if !close(disc[0], 4.09, 0.01) || !close(disc[4], 3.84, 0.02) || tuned[10] > 3.66 {
+				t.Errorf("contiguous split: discount %v, tuned %v; reference unigram 4.09, k=4 3.84, k=10 3.65", disc, tuned)
 			}
 		}
 	}
