@@ -12,6 +12,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 )
@@ -30,16 +31,18 @@ func newBenchCmd() *cobra.Command {
 }
 
 type benchTrainOptions struct {
-	shape   shapeOptions
-	mode    string
-	steps   int
-	warmup  int
-	batch   int
-	threads int
-	seed    uint64
-	lr      float32
-	json    bool
-	profile bool
+	shape    shapeOptions
+	mode     string
+	steps    int
+	warmup   int
+	batch    int
+	threads  int
+	seed     uint64
+	lr       float32
+	json     bool
+	profile  bool
+	data     string
+	logEvery int
 }
 
 func newBenchTrainCmd() *cobra.Command {
@@ -54,10 +57,16 @@ targets, causal attention), then backward and an AdamW update, as
 shared/reference/torch_ref.py bench does. Reports tokens/s of the median
 step (batch x seq_len / step time), and the process's peak resident memory
 (VmHWM). --profile syncs after every kernel and prints the time per kernel
-class (it slows the step slightly).`,
+class (it slows the step slightly).
+
+With --data PREPDIR the batches come from the prep directory's train split
+(seqdiff prep; rows of its seq_len, shuffled per epoch) and every --log-every
+steps the mean train loss and the loss on a fixed valid batch (fixed t and
+mask for mdlm) are printed: a short real training run.`,
 		Example: `  seqdiff bench train --mode mdlm --preset dna-small --steps 5 --warmup 2
   seqdiff bench train --mode ar --preset dna-small --json
-  seqdiff bench train --mode mdlm --d-model 64 --n-layers 2 --seq-len 256 --profile`,
+  seqdiff bench train --mode mdlm --d-model 64 --n-layers 2 --seq-len 256 --profile
+  seqdiff bench train --mode ar --data prep/demo --d-model 64 --n-layers 2 --seq-len 256 --steps 300 --lr 1e-3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd.OutOrStdout())
@@ -74,6 +83,8 @@ class (it slows the step slightly).`,
 	f.Float32Var(&o.lr, "lr", 3e-4, "AdamW learning rate")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.BoolVar(&o.profile, "profile", false, "time each kernel class (syncs after every kernel)")
+	f.StringVar(&o.data, "data", "", "train on real batches from this prep directory's train split (instead of random tokens) and log the loss")
+	f.IntVar(&o.logEvery, "log-every", 20, "with --data: print the mean train loss and a fixed-batch valid loss every this many steps")
 	return cmd
 }
 
@@ -109,8 +120,8 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 	if o.mode != nn.ModeMDLM && o.mode != nn.ModeAR {
 		return fmt.Errorf("--mode %q: want mdlm or ar", o.mode)
 	}
-	if o.steps < 1 || o.warmup < 0 || o.batch < 1 {
-		return fmt.Errorf("--steps must be >= 1, --warmup >= 0 and --batch >= 1")
+	if o.steps < 1 || o.warmup < 0 || o.batch < 1 || o.logEvery < 1 {
+		return fmt.Errorf("--steps and --log-every must be >= 1, --warmup >= 0 and --batch >= 1")
 	}
 	cfg, err := o.shape.resolve(o.mode)
 	if err != nil {
@@ -134,6 +145,13 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 	opt := nn.NewOptimizer(model, ocfg)
 	rng := rand.New(rand.NewPCG(o.seed, 1))
 	B, L := o.batch, cfg.SeqLen
+	var data *benchData
+	if o.data != "" {
+		if data, err = openBenchData(o.data, cfg, B, o.seed); err != nil {
+			return err
+		}
+		L = data.seqLen
+	}
 	x0 := make([]int32, B*L)
 	vocab := mdlm.Vocab{Size: cfg.VocabSize, Mask: int32(cfg.MaskID), Pad: int32(cfg.PadID)}
 	sched := mdlm.LogLinear{Eps: nn.MDLMEps}
@@ -141,19 +159,26 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 	var batch mdlm.Batch
 	var times []float64
 	var loss float64
-	for step := 0; step < o.warmup+o.steps; step++ {
-		for i := range x0 {
-			x0[i] = 7 + int32(rng.IntN(4)) // A C G T, as torch_ref's randint(7, 11)
+	if data != nil {
+		vl, err := data.validLoss(model, o.mode, cfg)
+		if err != nil {
+			return err
 		}
-		var li nn.LossInputs
-		if o.mode == nn.ModeAR {
-			li = nn.ARInputs(x0, B, L, cfg.PadID)
-		} else {
-			mdlm.SampleT(rng, nn.MDLMEps, tb)
-			if err := mdlm.Forward(vocab, sched, x0, B, L, tb, rng, &batch); err != nil {
+		fmt.Fprintf(stdout, "step %5d  %-17s  valid loss %.4f\n", 0, "", vl)
+	}
+	for step := 0; step < o.warmup+o.steps; step++ {
+		if data != nil {
+			if err := data.train.Next(x0); err != nil {
 				return err
 			}
-			li = benchMDLMInputs(&batch, cfg)
+		} else {
+			for i := range x0 {
+				x0[i] = 7 + int32(rng.IntN(4)) // A C G T, as torch_ref's randint(7, 11)
+			}
+		}
+		li, err := benchLossInputs(o.mode, x0, B, L, cfg, vocab, sched, tb, rng, &batch)
+		if err != nil {
+			return err
 		}
 		if step == o.warmup && prof != nil {
 			prof.Reset()
@@ -164,6 +189,18 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 		}
 		if step >= o.warmup {
 			times = append(times, time.Since(t0).Seconds())
+		}
+		if data != nil {
+			data.sum += loss
+			data.n++
+			if done := step + 1; done%o.logEvery == 0 || done == o.warmup+o.steps {
+				vl, err := data.validLoss(model, o.mode, cfg)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "step %5d  train loss %.4f  valid loss %.4f\n", done, data.sum/float64(data.n), vl)
+				data.sum, data.n = 0, 0
+			}
 		}
 	}
 	sorted := append([]float64(nil), times...)
@@ -200,6 +237,75 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 		fmt.Fprintf(stdout, "  %-14s %8.4f s/step %5.1f%% %5d calls/step\n", r.Class, r.Seconds, r.Percent, r.Calls)
 	}
 	return nil
+}
+
+// benchLossInputs builds one batch's loss inputs for mode from clean rows x0.
+func benchLossInputs(mode string, x0 []int32, B, L int, cfg nn.Config, vocab mdlm.Vocab, sched mdlm.Schedule,
+	tb []float32, rng *rand.Rand, batch *mdlm.Batch) (nn.LossInputs, error) {
+	if mode == nn.ModeAR {
+		return nn.ARInputs(x0, B, L, cfg.PadID), nil
+	}
+	mdlm.SampleT(rng, nn.MDLMEps, tb)
+	if err := mdlm.Forward(vocab, sched, x0, B, L, tb, rng, batch); err != nil {
+		return nn.LossInputs{}, err
+	}
+	return benchMDLMInputs(batch, cfg), nil
+}
+
+// benchData draws training batches from a prep directory and scores a fixed
+// valid batch.
+type benchData struct {
+	seqLen int
+	train  *dataprep.Loader
+	valid  []int32 // B rows of the valid split (PAD-filled if it is short)
+	B      int
+	sum    float64
+	n      int
+}
+
+func openBenchData(dir string, cfg nn.Config, B int, seed uint64) (*benchData, error) {
+	ds, err := dataprep.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := ds.Manifest
+	if m.VocabSize > cfg.VocabSize || m.MaskID != cfg.MaskID || m.PadID != cfg.PadID {
+		return nil, fmt.Errorf("prep dir %s: vocabulary %d (mask %d, pad %d) does not fit the model's %d (mask %d, pad %d)",
+			dir, m.VocabSize, m.MaskID, m.PadID, cfg.VocabSize, cfg.MaskID, cfg.PadID)
+	}
+	if m.SeqLen > cfg.SeqLen {
+		return nil, fmt.Errorf("prep dir %s: rows of %d tokens exceed the model's seq_len %d (pass --seq-len)", dir, m.SeqLen, cfg.SeqLen)
+	}
+	tr, err := ds.Split("train")
+	if err != nil {
+		return nil, err
+	}
+	ld, err := tr.NewLoader(dataprep.LoaderOptions{Batch: B, Seed: seed, RC: true})
+	if err != nil {
+		return nil, fmt.Errorf("prep dir %s: %w", dir, err)
+	}
+	va, err := ds.Split("valid")
+	if err != nil {
+		return nil, err
+	}
+	d := &benchData{seqLen: m.SeqLen, train: ld, valid: make([]int32, B*m.SeqLen), B: B}
+	if va.ReadRows(d.valid, 0) == 0 {
+		return nil, fmt.Errorf("prep dir %s: valid split is empty", dir)
+	}
+	return d, nil
+}
+
+// validLoss is the loss on the fixed valid batch (for mdlm with t and mask
+// drawn from a fixed seed, so that successive values are comparable).
+func (d *benchData) validLoss(model *nn.Model, mode string, cfg nn.Config) (float64, error) {
+	rng := rand.New(rand.NewPCG(12345, 6789))
+	var batch mdlm.Batch
+	vocab := mdlm.Vocab{Size: cfg.VocabSize, Mask: int32(cfg.MaskID), Pad: int32(cfg.PadID)}
+	li, err := benchLossInputs(mode, d.valid, d.B, d.seqLen, cfg, vocab, mdlm.LogLinear{Eps: nn.MDLMEps}, make([]float32, d.B), rng, &batch)
+	if err != nil || li.Norm == 0 {
+		return 0, err
+	}
+	return model.Loss(li, nil, false)
 }
 
 // benchMDLMInputs turns an MDLM batch (z_t, x0 targets, w(t) at masked

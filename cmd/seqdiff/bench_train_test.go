@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -35,5 +36,37 @@ func TestBenchTrain(t *testing.T) {
 	}
 	if _, _, err := run(t, "bench", "train", "--mode", "mlm"); err == nil || !strings.Contains(err.Error(), "mdlm or ar") {
 		t.Errorf("mode mlm: %v", err)
+	}
+}
+
+func TestBenchTrainData(t *testing.T) {
+	prep := t.TempDir() + "/prep"
+	if _, _, err := run(t, "prep", "--out", prep, "--seq-len", "64"); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := run(t, "bench", "train", "--mode", "ar", "--data", prep, "--d-model", "16", "--n-layers", "1",
+		"--n-heads", "2", "--seq-len", "64", "--batch", "4", "--steps", "30", "--warmup", "0", "--lr", "3e-3",
+		"--log-every", "15", "--threads", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var valid []float64
+	for _, line := range strings.Split(stdout, "\n") {
+		var step int
+		var v float64
+		if i := strings.Index(line, "valid loss "); i >= 0 {
+			if _, err := fmt.Sscanf(line, "step %d", &step); err == nil {
+				fmt.Sscanf(line[i:], "valid loss %g", &v)
+				valid = append(valid, v)
+			}
+		}
+	}
+	// step 0, 15 and 30
+	if len(valid) != 3 || !(valid[2] < valid[0]-0.3) {
+		t.Fatalf("valid losses %v do not fall:\n%s", valid, stdout)
+	}
+	if _, _, err := run(t, "bench", "train", "--data", prep, "--seq-len", "32", "--d-model", "16", "--n-layers", "1",
+		"--n-heads", "2"); err == nil || !strings.Contains(err.Error(), "exceed the model's seq_len 32") {
+		t.Fatalf("short model: %v", err)
 	}
 }
