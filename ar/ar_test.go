@@ -376,3 +376,19 @@ func TestSampleErrors(t *testing.T) {
 		t.Fatalf("out %v steps %d err %v", out, m.steps, err)
 	}
 }
+
+func TestNaNLogits(t *testing.T) {
+	v := DNA()
+	logits := make([]float32, v.Size)
+	for i := range logits {
+		logits[i] = float32(math.NaN())
+	}
+	s, _ := NewSampler(v, SampleConfig{})
+	if _, err := s.Sample(&fixedStep{logits}, []int32{7}, 1, 1, 3); err == nil {
+		t.Fatal("NaN logits sampled silently")
+	}
+	var n NLL
+	if err := n.Add(logits, []int32{7}, v.Size, v.Pad); err == nil {
+		t.Fatal("NaN logits scored silently")
+	}
+}

@@ -102,16 +102,24 @@ func (s *Sampler) Sample(m StepModel, prompt []int32, B, P, n int) ([]int32, err
 			continue // still reading the prompt
 		}
 		for b := 0; b < B; b++ {
-			out[b*W+pos+1] = s.Draw(logits[b*V : (b+1)*V])
+			id, err := s.Draw(logits[b*V : (b+1)*V])
+			if err != nil {
+				return nil, fmt.Errorf("ar sample: row %d position %d: %w", b, pos+1, err)
+			}
+			out[b*W+pos+1] = id
 		}
 	}
 	return out, nil
 }
 
 // Draw samples one id from a row of V logits after restricting to the
-// samplable ids and applying temperature, top-k and top-p.
-func (s *Sampler) Draw(logits []float32) int32 {
-	k := s.filter(logits)
+// samplable ids and applying temperature, top-k and top-p. NaN logits, or
+// no finite logit among the samplable ids, are an error (a broken model).
+func (s *Sampler) Draw(logits []float32) (int32, error) {
+	k, err := s.filter(logits)
+	if err != nil {
+		return 0, err
+	}
 	var sum float64
 	for _, j := range s.order[:k] {
 		sum += s.p[j]
@@ -119,17 +127,17 @@ func (s *Sampler) Draw(logits []float32) int32 {
 	u := s.rng.Float64() * sum
 	for _, j := range s.order[:k] {
 		if u < s.p[j] {
-			return s.ids[j]
+			return s.ids[j], nil
 		}
 		u -= s.p[j]
 	}
-	return s.ids[s.order[k-1]]
+	return s.ids[s.order[k-1]], nil
 }
 
 // filter fills s.p with the tempered probabilities of the samplable ids
 // and s.order with their indices, most likely first; it returns how many
 // survive top-k and top-p (at least one).
-func (s *Sampler) filter(logits []float32) int {
+func (s *Sampler) filter(logits []float32) (int, error) {
 	inv := 1 / s.cfg.Temperature
 	mx := math.Inf(-1)
 	for _, id := range s.ids {
@@ -140,6 +148,9 @@ func (s *Sampler) filter(logits []float32) int {
 		s.p[j] = math.Exp(float64(logits[id])*inv - mx)
 		sum += s.p[j]
 		s.order[j] = j
+	}
+	if !(sum > 0) || math.IsInf(sum, 0) {
+		return 0, fmt.Errorf("model gives no finite probability to any samplable id")
 	}
 	for j := range s.p {
 		s.p[j] /= sum
@@ -163,5 +174,5 @@ func (s *Sampler) filter(logits []float32) int {
 			}
 		}
 	}
-	return k
+	return k, nil
 }

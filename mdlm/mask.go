@@ -154,3 +154,31 @@ func MLM(v Vocab, cfg MLMConfig, x0 []int32, B, L int, rng *rand.Rand, out *Batc
 	}
 	return nil
 }
+
+// Loss is the plain (unfused) weighted cross-entropy of logits (B*L*V,
+// computed on Input) against the batch:
+// sum_i Weights[i] * -log softmax(logits_i)[Targets[i]] / Norm, the logit
+// of ban left out of the softmax (the vocabulary's [MASK] for MDLM's SUBS;
+// -1 bans nothing, for MLM). It is the yardstick a fused kernel is checked
+// against, and it equals shared/reference/torch_ref.py's mdlm_loss for the
+// same t and mask. An empty batch gives 0.
+func (b *Batch) Loss(logits []float32, V int, ban int32) (float64, error) {
+	if V < 1 || len(logits) != b.B*b.L*V || len(b.Targets) != b.B*b.L {
+		return 0, fmt.Errorf("loss: %d logits for a %d x %d batch of vocabulary %d", len(logits), b.B, b.L, V)
+	}
+	if b.Norm == 0 {
+		return 0, nil
+	}
+	var sum float64
+	for i, w := range b.Weights {
+		if w == 0 {
+			continue
+		}
+		lp := logProbOf(logits[i*V:(i+1)*V], int(b.Targets[i]), ban)
+		if math.IsNaN(lp) {
+			return 0, fmt.Errorf("loss: row %d position %d: NaN log-probability", i/b.L, i%b.L)
+		}
+		sum -= float64(w) * lp
+	}
+	return sum / float64(b.Norm), nil
+}

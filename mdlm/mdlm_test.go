@@ -332,3 +332,51 @@ func TestNELBOBatchInvariant(t *testing.T) {
 		t.Fatalf("batched %v vs unbatched %v", a.Bound, b.Bound)
 	}
 }
+
+// TestBatchLoss checks the reference weighted cross-entropy by hand: two
+// positions, one masked at t = 0.5 (weight 2), [MASK]'s logit banned.
+func TestBatchLoss(t *testing.T) {
+	b := Batch{B: 1, L: 2, Targets: []int32{1, 2}, Weights: []float32{2, 0}, Norm: 2}
+	// Vocabulary 4 with [MASK] = 3: logits of position 0 are (0, ln 3, 0, 100).
+	logits := []float32{0, float32(math.Log(3)), 0, 100, 5, 5, 5, 5}
+	got, err := b.Loss(logits, 4, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 2 * -math.Log(3.0/5) / 2 // p(1) = 3/(1+3+1) with [MASK] banned
+	if math.Abs(got-want) > 1e-6 {
+		t.Fatalf("loss %v want %v", got, want)
+	}
+	empty := Batch{B: 1, L: 2, Targets: []int32{4, 4}, Weights: []float32{0, 0}}
+	if l, err := empty.Loss(logits, 4, 3); err != nil || l != 0 {
+		t.Fatalf("empty batch loss %v %v", l, err)
+	}
+	logits[1] = float32(math.NaN())
+	if _, err := b.Loss(logits, 4, 3); err == nil {
+		t.Fatal("NaN logits accepted")
+	}
+}
+
+// nanModel returns NaN logits: samplers and the NELBO must report it.
+type nanModel struct{}
+
+func (nanModel) Logits(z []int32, B, L int, t []float32, out []float32) error {
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
+	return nil
+}
+
+func TestNaNModel(t *testing.T) {
+	v := DNA()
+	s, _ := NewSampler(nanModel{}, v, SampleConfig{Steps: 4})
+	z, _ := Template(v, 8, nil, nil)
+	if err := s.Sample(z, 1, 8); err == nil {
+		t.Fatal("NaN logits sampled silently")
+	}
+	ev, _ := NewEvaluator(nanModel{}, v, NELBOConfig{K: 2})
+	x := []int32{7, 8, 9, 10, 7, 8, 9, 10}
+	if err := ev.Add(x, 1, 8); err == nil {
+		t.Fatal("NaN logits scored silently")
+	}
+}

@@ -126,6 +126,9 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 				continue
 			}
 			lp := logProbOf(e.logits[i*V:(i+1)*V], int(x0[i]), v.Mask)
+			if math.IsNaN(lp) {
+				return fmt.Errorf("nelbo: draw %d, row %d position %d: NaN log-probability", k, i/L, i%L)
+			}
 			sums[i/L] -= e.w[i/L] * lp
 		}
 	}

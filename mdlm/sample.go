@@ -127,7 +127,11 @@ func (s *Sampler) Sample(z []int32, B, L int) error {
 			if id != v.Mask || s.rng.Float64() >= p {
 				continue
 			}
-			z[i] = s.draw(s.logits[i*V : (i+1)*V])
+			id, err := s.draw(s.logits[i*V : (i+1)*V])
+			if err != nil {
+				return fmt.Errorf("sample: step %d, row %d position %d: %w", step+1, i/L, i%L, err)
+			}
+			z[i] = id
 			fresh = false
 		}
 	}
@@ -135,8 +139,9 @@ func (s *Sampler) Sample(z []int32, B, L int) error {
 }
 
 // draw samples a samplable id from softmax(logits / temperature) over the
-// samplable ids.
-func (s *Sampler) draw(logits []float32) int32 {
+// samplable ids. Logits that are NaN, or -Inf at every samplable id, are
+// an error (a broken model), never a silent choice.
+func (s *Sampler) draw(logits []float32) (int32, error) {
 	inv := 1 / s.cfg.Temperature
 	mx := math.Inf(-1)
 	for _, id := range s.ids {
@@ -149,14 +154,17 @@ func (s *Sampler) draw(logits []float32) int32 {
 		s.probs[j] = math.Exp(float64(logits[id])*inv - mx)
 		sum += s.probs[j]
 	}
+	if !(sum > 0) || math.IsInf(sum, 0) {
+		return 0, fmt.Errorf("model gives no finite probability to any samplable id")
+	}
 	u := s.rng.Float64() * sum
 	for j, q := range s.probs {
 		if u < q {
-			return s.ids[j]
+			return s.ids[j], nil
 		}
 		u -= q
 	}
-	return s.ids[len(s.ids)-1]
+	return s.ids[len(s.ids)-1], nil
 }
 
 // SampleLong generates B rows of total tokens with a model whose context
