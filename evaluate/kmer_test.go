@@ -372,3 +372,38 @@ func TestKmerChr20Full(t *testing.T) {
 		}
 	}
 }
+
+// TestKmerScoreN: by default N is skipped like PAD; with ScoreN it is a
+// fifth symbol and a run of N costs little after its first N (the [N]
+// context), while an N inside the context truncates it.
+func TestKmerScoreN(t *testing.T) {
+	row := make([]uint8, 0, 3000)
+	rng := rand.New(rand.NewPCG(9, 9))
+	for len(row) < 3000 {
+		for i := 0; i < 200; i++ {
+			row = append(row, uint8(7+rng.IntN(4)))
+		}
+		for i := 0; i < 100; i++ {
+			row = append(row, 11)
+		}
+	}
+	skip, _ := NewKmer(KmerConfig{Order: 3})
+	score, _ := NewKmer(KmerConfig{Order: 3, ScoreN: true})
+	skip.Add(row)
+	score.Add(row)
+	a, _ := skip.Perplexity([][]uint8{row}, 3)
+	b, _ := score.Perplexity([][]uint8{row}, 3)
+	if a.Count != 2000 || b.Count != 3000 {
+		t.Fatalf("scored %d and %d positions, want 2000 (bases) and 3000", a.Count, b.Count)
+	}
+	// Per N in a run: 99 of every 100 follow an N, predicted with p close to 1.
+	nRun := []uint8{11, 11, 11, 11, 11, 11, 11, 11, 11, 11}
+	var acc NLL
+	_ = score.Score(nRun, 3, &acc)
+	if first := -math.Log(1.0 / 3); acc.Sum > first+9*0.05 {
+		t.Fatalf("a run of 10 N costs %.3f nats", acc.Sum)
+	}
+	if p, _ := score.Prob([]int{0, 1, 2}, 4); p > 0.05 {
+		t.Fatalf("N after bases has probability %v", p)
+	}
+}
