@@ -185,18 +185,3 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse compute.F32, keyMa
 		}
 	})
 }
-
-// dsRow: dp = p * (dp - d).
-func dsRow(dp, p []float32, d float32) {
-	p = p[:len(dp)]
-	for i, v := range dp {
-		dp[i] = p[i] * (v - d)
-	}
-}
-
-// scal: x *= s.
-func scal(x []float32, s float32) {
-	for i := range x {
-		x[i] *= s
-	}
-}

@@ -84,11 +84,3 @@ func (b *Backend) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd compu
 		}
 	}
 }
-
-// acc: dst += src.
-func acc(dst, src []float32) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] += v
-	}
-}

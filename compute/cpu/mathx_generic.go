@@ -30,3 +30,30 @@ func geluBwd(dinp, in, dout []float32) {
 		dinp[i] = dout[i] * geluGradScalar(x)
 	}
 }
+
+// dsRow: dp = p * (dp - d) (the softmax backward of one attention row).
+func dsRow(dp, p []float32, d float32) {
+	p = p[:len(dp)]
+	for i, v := range dp {
+		dp[i] = p[i] * (v - d)
+	}
+}
+
+// scal: x *= s.
+func scal(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// acc: dst += src.
+func acc(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] += v
+	}
+}
+
+// level mirrors the SIMD build's dispatch variable so tests can iterate
+// over levels in both builds; here only 0 (scalar) exists.
+var level = 0

@@ -36,13 +36,13 @@ func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
 	n := xc.Mul(archsimd.BroadcastFloat32x16(log2e)).RoundToEvenScaled(0)
 	r := n.MulAdd(archsimd.BroadcastFloat32x16(-expC1), xc)
 	r = n.MulAdd(archsimd.BroadcastFloat32x16(-expC2), r)
-	p := archsimd.BroadcastFloat32x16(expP0)
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP1))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP2))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP4))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expP5))
-	p = p.MulAdd(r.Mul(r), r.Add(archsimd.BroadcastFloat32x16(1)))
+	one := archsimd.BroadcastFloat32x16(1)
+	p := archsimd.BroadcastFloat32x16(expQ4)
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ3))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ2))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ1))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ0))
+	p = p.MulAdd(r, one).MulAdd(r, one)
 	res := p.Scale(n).Masked(x.GreaterEqual(archsimd.BroadcastFloat32x16(expLo)))
 	return res.Merge(x, x.Equal(x))
 }
@@ -71,12 +71,43 @@ func hmax8(a archsimd.Float32x8) float32 {
 	return m
 }
 
+// The loops below spell the exp polynomial out inline with its constants
+// hoisted: the Go compiler neither inlines exp16 (too big) nor hoists
+// broadcasts out of loops, and a call per vector spills everything to the
+// stack (measured 3x slower).
+
+// expSubSum16 is written for softmax rows, where x - m <= 0: no upper
+// clamp, and ln2 in one constant (r = x - n ln2 by one FMA; the error,
+// under 3e-7 relative only for results below e^-87, is far below what a
+// probability carries). That keeps the loop within the 16 vector
+// registers the Go compiler allocates, with no spills.
 func expSubSum16(x []float32, m float32) float32 {
 	mv := archsimd.BroadcastFloat32x16(m)
 	acc := archsimd.BroadcastFloat32x16(0)
+	l2e := archsimd.BroadcastFloat32x16(log2e)
+	ln2 := archsimd.BroadcastFloat32x16(-0.693147180559945)
+	q0 := archsimd.BroadcastFloat32x16(expQ0)
+	q1 := archsimd.BroadcastFloat32x16(expQ1)
+	q2 := archsimd.BroadcastFloat32x16(expQ2)
+	q3 := archsimd.BroadcastFloat32x16(expQ3)
+	q4 := archsimd.BroadcastFloat32x16(expQ4)
+	one := archsimd.BroadcastFloat32x16(1)
 	i := 0
 	for ; i+16 <= len(x); i += 16 {
-		e := exp16(archsimd.LoadFloat32x16Slice(x[i:]).Sub(mv))
+		v := archsimd.LoadFloat32x16Slice(x[i:]).Sub(mv)
+		// No clamp: for -Inf or hugely negative v the scaled result is 0
+		// or NaN (Inf-Inf in r); NaN lanes are zeroed, then lanes whose
+		// input was NaN are put back.
+		isNum := v.Equal(v)
+		n := v.Mul(l2e).RoundToEvenScaled(0)
+		r := n.MulAdd(ln2, v)
+		p := q4.MulAdd(r, q3)
+		p = p.MulAdd(r, q2)
+		p = p.MulAdd(r, q1)
+		p = p.MulAdd(r, q0)
+		p = p.MulAdd(r, one).MulAdd(r, one)
+		e := p.Scale(n)
+		e = e.Masked(e.Equal(e)).Merge(v, isNum)
 		e.StoreSlice(x[i:])
 		acc = acc.Add(e)
 	}
@@ -87,16 +118,6 @@ func expSubSum16(x []float32, m float32) float32 {
 	return s
 }
 
-func gelu16(x archsimd.Float32x16) (t, x2 archsimd.Float32x16) {
-	x2 = x.Mul(x)
-	// 2u = 2k x (1 + a x^2)
-	u2 := x.Mul(x2.MulAdd(archsimd.BroadcastFloat32x16(2*geluK*geluA), archsimd.BroadcastFloat32x16(2*geluK)))
-	one := archsimd.BroadcastFloat32x16(1)
-	e := exp16(u2)
-	t = one.Sub(archsimd.BroadcastFloat32x16(2).Div(e.Add(one)))
-	return t, x2
-}
-
 // ------------------------------------------------------------ AVX2
 
 func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
@@ -104,13 +125,13 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 	n := xc.Mul(archsimd.BroadcastFloat32x8(log2e)).RoundToEven()
 	r := n.MulAdd(archsimd.BroadcastFloat32x8(-expC1), xc)
 	r = n.MulAdd(archsimd.BroadcastFloat32x8(-expC2), r)
-	p := archsimd.BroadcastFloat32x8(expP0)
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP1))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP2))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP4))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expP5))
-	p = p.MulAdd(r.Mul(r), r.Add(archsimd.BroadcastFloat32x8(1)))
+	one := archsimd.BroadcastFloat32x8(1)
+	p := archsimd.BroadcastFloat32x8(expQ4)
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expQ3))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expQ2))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expQ1))
+	p = p.MulAdd(r, archsimd.BroadcastFloat32x8(expQ0))
+	p = p.MulAdd(r, one).MulAdd(r, one)
 	pow := n.ConvertToInt32().Add(archsimd.BroadcastInt32x8(127)).ShiftAllLeft(23).AsFloat32x8()
 	res := p.Mul(pow).Masked(x.GreaterEqual(archsimd.BroadcastFloat32x8(expLo)))
 	return res.Merge(x, x.Equal(x))
@@ -119,9 +140,32 @@ func exp8(x archsimd.Float32x8) archsimd.Float32x8 {
 func expSubSum8(x []float32, m float32) float32 {
 	mv := archsimd.BroadcastFloat32x8(m)
 	acc := archsimd.BroadcastFloat32x8(0)
+	lo := archsimd.BroadcastFloat32x8(expLo)
+	hi := archsimd.BroadcastFloat32x8(expHi)
+	l2e := archsimd.BroadcastFloat32x8(log2e)
+	c1 := archsimd.BroadcastFloat32x8(-expC1)
+	c2 := archsimd.BroadcastFloat32x8(-expC2)
+	q0 := archsimd.BroadcastFloat32x8(expQ0)
+	q1 := archsimd.BroadcastFloat32x8(expQ1)
+	q2 := archsimd.BroadcastFloat32x8(expQ2)
+	q3 := archsimd.BroadcastFloat32x8(expQ3)
+	q4 := archsimd.BroadcastFloat32x8(expQ4)
+	one := archsimd.BroadcastFloat32x8(1)
+	b127 := archsimd.BroadcastInt32x8(127)
 	i := 0
 	for ; i+8 <= len(x); i += 8 {
-		e := exp8(archsimd.LoadFloat32x8Slice(x[i:]).Sub(mv))
+		v := archsimd.LoadFloat32x8Slice(x[i:]).Sub(mv)
+		xc := v.Max(lo).Min(hi)
+		n := xc.Mul(l2e).RoundToEven()
+		r := n.MulAdd(c1, xc)
+		r = n.MulAdd(c2, r)
+		p := q4.MulAdd(r, q3)
+		p = p.MulAdd(r, q2)
+		p = p.MulAdd(r, q1)
+		p = p.MulAdd(r, q0)
+		p = p.MulAdd(r, one).MulAdd(r, one)
+		pow := n.ConvertToInt32().Add(b127).ShiftAllLeft(23).AsFloat32x8()
+		e := p.Mul(pow).Masked(v.GreaterEqual(lo)).Merge(v, v.Equal(v))
 		e.StoreSlice(x[i:])
 		acc = acc.Add(e)
 	}
@@ -130,15 +174,6 @@ func expSubSum8(x []float32, m float32) float32 {
 		s += expSubSumScalar(x[i:], m)
 	}
 	return s
-}
-
-func gelu8(x archsimd.Float32x8) (t, x2 archsimd.Float32x8) {
-	x2 = x.Mul(x)
-	u2 := x.Mul(x2.MulAdd(archsimd.BroadcastFloat32x8(2*geluK*geluA), archsimd.BroadcastFloat32x8(2*geluK)))
-	one := archsimd.BroadcastFloat32x8(1)
-	e := exp8(u2)
-	t = one.Sub(archsimd.BroadcastFloat32x8(2).Div(e.Add(one)))
-	return t, x2
 }
 
 // ------------------------------------------------------------ dispatch
@@ -191,26 +226,97 @@ func dotf(a, b []float32) float32 {
 	return s
 }
 
+// dsRow: dp = p * (dp - d) (the softmax backward of one attention row).
+func dsRow(dp, p []float32, d float32) {
+	p = p[:len(dp)]
+	i := 0
+	if level == 2 {
+		dv := archsimd.BroadcastFloat32x16(d)
+		for ; i+16 <= len(dp); i += 16 {
+			v := archsimd.LoadFloat32x16Slice(dp[i:]).Sub(dv)
+			v.Mul(archsimd.LoadFloat32x16Slice(p[i:])).StoreSlice(dp[i:])
+		}
+	} else if level == 1 {
+		dv := archsimd.BroadcastFloat32x8(d)
+		for ; i+8 <= len(dp); i += 8 {
+			v := archsimd.LoadFloat32x8Slice(dp[i:]).Sub(dv)
+			v.Mul(archsimd.LoadFloat32x8Slice(p[i:])).StoreSlice(dp[i:])
+		}
+	}
+	for ; i < len(dp); i++ {
+		dp[i] = p[i] * (dp[i] - d)
+	}
+}
+
+// scal: x *= s.
+func scal(x []float32, s float32) {
+	i := 0
+	if level >= 1 {
+		sv := archsimd.BroadcastFloat32x8(s)
+		for ; i+8 <= len(x); i += 8 {
+			archsimd.LoadFloat32x8Slice(x[i:]).Mul(sv).StoreSlice(x[i:])
+		}
+	}
+	for ; i < len(x); i++ {
+		x[i] *= s
+	}
+}
+
+// acc: dst += src.
+func acc(dst, src []float32) {
+	dst = dst[:len(src)]
+	i := 0
+	if level >= 1 {
+		for ; i+8 <= len(src); i += 8 {
+			archsimd.LoadFloat32x8Slice(dst[i:]).Add(archsimd.LoadFloat32x8Slice(src[i:])).StoreSlice(dst[i:])
+		}
+	}
+	for ; i < len(src); i++ {
+		dst[i] += src[i]
+	}
+}
+
+// GELU (tanh form) as x * s with s = sigmoid(2u) = 1/(1+exp(-2u)),
+// u = sqrt(2/pi) (x + 0.044715 x^3): the same function as
+// 0.5 x (1 + tanh u), one exp and one division. -2u is clamped to
+// [-88, 88] so exp stays finite and nonzero; s then saturates cleanly.
+// d/dx = s + x s (1-s) d(2u)/dx, d(2u)/dx = 2k (1 + 3a x^2).
+
 // geluFwd: out = gelu(in).
 func geluFwd(out, in []float32) {
 	out = out[:len(in)]
 	i := 0
-	switch level {
-	case 2:
-		half := archsimd.BroadcastFloat32x16(0.5)
+	if level == 2 {
+		c0 := archsimd.BroadcastFloat32x16(-2 * geluK)
+		c1 := archsimd.BroadcastFloat32x16(-2 * geluK * geluA)
+		hi := archsimd.BroadcastFloat32x16(88)
+		lo := archsimd.BroadcastFloat32x16(-88)
+		l2e := archsimd.BroadcastFloat32x16(log2e)
+		ln2 := archsimd.BroadcastFloat32x16(-0.693147180559945)
+		q0 := archsimd.BroadcastFloat32x16(expQ0)
+		q1 := archsimd.BroadcastFloat32x16(expQ1)
+		q2 := archsimd.BroadcastFloat32x16(expQ2)
+		q3 := archsimd.BroadcastFloat32x16(expQ3)
+		q4 := archsimd.BroadcastFloat32x16(expQ4)
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= len(in); i += 16 {
 			x := archsimd.LoadFloat32x16Slice(in[i:])
-			t, _ := gelu16(x)
-			half.Mul(x).Mul(one.Add(t)).StoreSlice(out[i:])
+			v := x.Mul(x).MulAdd(c1, c0).Mul(x).Min(hi).Max(lo) // -2u
+			n := v.Mul(l2e).RoundToEvenScaled(0)
+			r := n.MulAdd(ln2, v)
+			p := q4.MulAdd(r, q3)
+			p = p.MulAdd(r, q2)
+			p = p.MulAdd(r, q1)
+			p = p.MulAdd(r, q0)
+			p = p.MulAdd(r, one).MulAdd(r, one)
+			e := p.Scale(n)
+			x.Div(e.Add(one)).StoreSlice(out[i:])
 		}
-	case 1:
-		half := archsimd.BroadcastFloat32x8(0.5)
-		one := archsimd.BroadcastFloat32x8(1)
+	} else if level == 1 {
 		for ; i+8 <= len(in); i += 8 {
 			x := archsimd.LoadFloat32x8Slice(in[i:])
-			t, _ := gelu8(x)
-			half.Mul(x).Mul(one.Add(t)).StoreSlice(out[i:])
+			s := sigmoid2u8(x)
+			x.Mul(s).StoreSlice(out[i:])
 		}
 	}
 	for ; i < len(in); i++ {
@@ -222,36 +328,57 @@ func geluFwd(out, in []float32) {
 func geluBwd(dinp, in, dout []float32) {
 	dinp, dout = dinp[:len(in)], dout[:len(in)]
 	i := 0
-	switch level {
-	case 2:
-		half := archsimd.BroadcastFloat32x16(0.5)
+	if level == 2 {
+		c0 := archsimd.BroadcastFloat32x16(-2 * geluK)
+		c1 := archsimd.BroadcastFloat32x16(-2 * geluK * geluA)
+		hi := archsimd.BroadcastFloat32x16(88)
+		lo := archsimd.BroadcastFloat32x16(-88)
+		l2e := archsimd.BroadcastFloat32x16(log2e)
+		ln2 := archsimd.BroadcastFloat32x16(-0.693147180559945)
+		q0 := archsimd.BroadcastFloat32x16(expQ0)
+		q1 := archsimd.BroadcastFloat32x16(expQ1)
+		q2 := archsimd.BroadcastFloat32x16(expQ2)
+		q3 := archsimd.BroadcastFloat32x16(expQ3)
+		q4 := archsimd.BroadcastFloat32x16(expQ4)
 		one := archsimd.BroadcastFloat32x16(1)
-		k := archsimd.BroadcastFloat32x16(geluK)
-		a3 := archsimd.BroadcastFloat32x16(geluA3)
 		for ; i+16 <= len(in); i += 16 {
 			x := archsimd.LoadFloat32x16Slice(in[i:])
-			t, x2 := gelu16(x)
-			// 0.5(1+t) + 0.5 x (1-t^2) k (1 + 3a x^2)
-			sech2 := one.Sub(t.Mul(t))
-			inner := k.Mul(x2.MulAdd(a3, one))
-			g := half.Mul(one.Add(t).Add(x.Mul(sech2).Mul(inner)))
+			x2 := x.Mul(x)
+			v := x2.MulAdd(c1, c0).Mul(x).Min(hi).Max(lo) // -2u
+			n := v.Mul(l2e).RoundToEvenScaled(0)
+			r := n.MulAdd(ln2, v)
+			p := q4.MulAdd(r, q3)
+			p = p.MulAdd(r, q2)
+			p = p.MulAdd(r, q1)
+			p = p.MulAdd(r, q0)
+			p = p.MulAdd(r, one).MulAdd(r, one)
+			s := one.Div(p.Scale(n).Add(one))
+			// d(2u)/dx = -(c0 + 3 c1 x^2)
+			du := x2.Mul(c1).MulAdd(archsimd.BroadcastFloat32x16(-3), c0.Mul(archsimd.BroadcastFloat32x16(-1)))
+			g := x.Mul(s).Mul(one.Sub(s)).MulAdd(du, s)
 			g.Mul(archsimd.LoadFloat32x16Slice(dout[i:])).StoreSlice(dinp[i:])
 		}
-	case 1:
-		half := archsimd.BroadcastFloat32x8(0.5)
+	} else if level == 1 {
+		k0 := archsimd.BroadcastFloat32x8(2 * geluK)
+		k1 := archsimd.BroadcastFloat32x8(2 * geluK * geluA3)
 		one := archsimd.BroadcastFloat32x8(1)
-		k := archsimd.BroadcastFloat32x8(geluK)
-		a3 := archsimd.BroadcastFloat32x8(geluA3)
 		for ; i+8 <= len(in); i += 8 {
 			x := archsimd.LoadFloat32x8Slice(in[i:])
-			t, x2 := gelu8(x)
-			sech2 := one.Sub(t.Mul(t))
-			inner := k.Mul(x2.MulAdd(a3, one))
-			g := half.Mul(one.Add(t).Add(x.Mul(sech2).Mul(inner)))
+			s := sigmoid2u8(x)
+			du := x.Mul(x).MulAdd(k1, k0)
+			g := x.Mul(s).Mul(one.Sub(s)).MulAdd(du, s)
 			g.Mul(archsimd.LoadFloat32x8Slice(dout[i:])).StoreSlice(dinp[i:])
 		}
 	}
 	for ; i < len(in); i++ {
 		dinp[i] = dout[i] * geluGradScalar(in[i])
 	}
+}
+
+// sigmoid2u8 is s = 1/(1+exp(-2u)) for 8 lanes (AVX2).
+func sigmoid2u8(x archsimd.Float32x8) archsimd.Float32x8 {
+	v := x.Mul(x).MulAdd(archsimd.BroadcastFloat32x8(-2*geluK*geluA), archsimd.BroadcastFloat32x8(-2*geluK)).Mul(x)
+	v = v.Min(archsimd.BroadcastFloat32x8(88)).Max(archsimd.BroadcastFloat32x8(-88))
+	one := archsimd.BroadcastFloat32x8(1)
+	return one.Div(exp8(v).Add(one))
 }

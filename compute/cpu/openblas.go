@@ -5,6 +5,7 @@ package cpu
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -18,10 +19,24 @@ import (
 // split work over their own goroutines, and a threaded OpenBLAS called from
 // several goroutines at once would oversubscribe the cores (and serialise
 // on its thread-pool lock).
+//
+// It calls the Fortran entry sgemm_, whose arguments are all pointers, with
+// purego.SyscallN: no reflection and no allocation per call (the
+// reflect-based RegisterFunc path cost ~15 allocations a call, and
+// attention makes ~10k small calls a layer).
 type openBLAS struct {
 	config   string
 	corename string
-	gemm     func(order, tA, tB, m, n, k int32, alpha float32, a unsafe.Pointer, lda int32, b unsafe.Pointer, ldb int32, beta float32, c unsafe.Pointer, ldc int32)
+	sgemmFn  uintptr
+	args     sync.Pool // *gemmArgs
+}
+
+// gemmArgs is the memory the Fortran-style pointer arguments point to.
+type gemmArgs struct {
+	tA, tB        byte
+	m, n, k       int32
+	lda, ldb, ldc int32
+	alpha, beta   float32
 }
 
 // Library names tried in order: Debian/Ubuntu's libopenblas0-pthread and
@@ -39,12 +54,6 @@ var openBLASNames = []string{
 	"/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
 	"/usr/local/opt/openblas/lib/libopenblas.dylib",
 }
-
-const (
-	cblasRowMajor = 101
-	cblasNoTrans  = 111
-	cblasTrans    = 112
-)
 
 var errNoOpenBLAS = errors.New("OpenBLAS not found")
 
@@ -82,15 +91,16 @@ func tryOpenBLAS() (*openBLAS, error) {
 
 func bindOpenBLAS(lib uintptr) (*openBLAS, error) {
 	// Resolving OpenBLAS-only symbols tells OpenBLAS from the reference BLAS.
-	for _, sym := range []string{"cblas_sgemm", "openblas_get_config", "openblas_set_num_threads", "openblas_get_corename"} {
+	for _, sym := range []string{"sgemm_", "openblas_get_config", "openblas_set_num_threads", "openblas_get_corename"} {
 		if _, err := purego.Dlsym(lib, sym); err != nil {
 			return nil, fmt.Errorf("no %s: not OpenBLAS", sym)
 		}
 	}
-	ob := &openBLAS{}
+	fn, _ := purego.Dlsym(lib, "sgemm_")
+	ob := &openBLAS{sgemmFn: fn}
+	ob.args.New = func() any { return new(gemmArgs) }
 	var getConfig, getCore func() string
 	var setThreads func(int32)
-	purego.RegisterLibFunc(&ob.gemm, lib, "cblas_sgemm")
 	purego.RegisterLibFunc(&getConfig, lib, "openblas_get_config")
 	purego.RegisterLibFunc(&getCore, lib, "openblas_get_corename")
 	purego.RegisterLibFunc(&setThreads, lib, "openblas_set_num_threads")
@@ -123,14 +133,27 @@ func (o *openBLAS) sgemm(tA, tB bool, m, n, k int, alpha float32, a []float32, l
 	if len(a) < need(ar, ac, lda) || len(b) < need(br, bc, ldb) || len(c) < need(m, n, ldc) || lda < ac || ldb < bc || ldc < n {
 		panic("cpu: sgemm operand too short")
 	}
-	ta, tb := int32(cblasNoTrans), int32(cblasNoTrans)
+	// Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T:
+	// swap the operands and m/n, keep the transpose flags.
+	g := o.args.Get().(*gemmArgs)
+	*g = gemmArgs{tA: 'N', tB: 'N', m: int32(m), n: int32(n), k: int32(k),
+		lda: int32(lda), ldb: int32(ldb), ldc: int32(ldc), alpha: alpha, beta: beta}
 	if tA {
-		ta = cblasTrans
+		g.tA = 'T'
 	}
 	if tB {
-		tb = cblasTrans
+		g.tB = 'T'
 	}
-	o.gemm(cblasRowMajor, ta, tb, int32(m), int32(n), int32(k), alpha,
-		unsafe.Pointer(&a[0]), int32(lda), unsafe.Pointer(&b[0]), int32(ldb), beta,
-		unsafe.Pointer(&c[0]), int32(ldc))
+	purego.SyscallN(o.sgemmFn,
+		uintptr(unsafe.Pointer(&g.tB)), uintptr(unsafe.Pointer(&g.tA)),
+		uintptr(unsafe.Pointer(&g.n)), uintptr(unsafe.Pointer(&g.m)), uintptr(unsafe.Pointer(&g.k)),
+		uintptr(unsafe.Pointer(&g.alpha)),
+		uintptr(unsafe.Pointer(&b[0])), uintptr(unsafe.Pointer(&g.ldb)),
+		uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&g.lda)),
+		uintptr(unsafe.Pointer(&g.beta)),
+		uintptr(unsafe.Pointer(&c[0])), uintptr(unsafe.Pointer(&g.ldc)))
+	runtime.KeepAlive(a)
+	runtime.KeepAlive(b)
+	runtime.KeepAlive(c)
+	o.args.Put(g)
 }
