@@ -15,11 +15,11 @@ const (
 	expC2  = -2.12194440e-4 // ln2 - expC1
 	expHi  = 88.3762626647949
 	expLo  = -87.3365447505531 // below this exp underflows the normal range; return 0
-	expQ0   = 4.9999993999e-01
-	expQ1   = 1.6666520741e-01
-	expQ2   = 4.1668255833e-02
-	expQ3   = 8.3687051212e-03
-	expQ4   = 1.3821957578e-03
+	expQ0  = 4.9999993999e-01
+	expQ1  = 1.6666520741e-01
+	expQ2  = 4.1668255833e-02
+	expQ3  = 8.3687051212e-03
+	expQ4  = 1.3821957578e-03
 	geluK  = 0.7978845608028654 // sqrt(2/pi)
 	geluA  = 0.044715
 	geluA3 = 3 * 0.044715
