@@ -125,7 +125,7 @@ type source interface {
 	close() error
 }
 
-func newSource(f *os.File, comp Compression, path string) (source, error) {
+func newSource(f file, comp Compression, path string) (source, error) {
 	switch comp {
 	case BGZF:
 		return newBGZFSource(f, path, runtime.GOMAXPROCS(0)), nil
@@ -134,9 +134,19 @@ func newSource(f *os.File, comp Compression, path string) (source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		return newAsyncSource(zr, f, path, true), nil
+		return newAsyncSource(zr, f, path, true, 0), nil
 	}
-	return newAsyncSource(f, f, path, false), nil
+	// Plain text: one chunk more than the file holds lets a small file be
+	// read in one chunk, its end seen at once.
+	size := int64(0)
+	if st, ok := f.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil {
+			size = fi.Size() + 1
+		}
+	} else if sz, ok := f.(interface{ Size() int64 }); ok {
+		size = sz.Size() + 1
+	}
+	return newAsyncSource(f, f, path, false, size), nil
 }
 
 // asyncSource reads an io.Reader in a goroutine so that inflating a gzip
@@ -159,20 +169,29 @@ type chunk struct {
 
 const asyncChunk = 1 << 20
 
-func newAsyncSource(r io.Reader, file io.Closer, path string, gz bool) *asyncSource {
+// newAsyncSource reads r in chunks of size bytes (at most asyncChunk; 0
+// means asyncChunk).
+func newAsyncSource(r io.Reader, file io.Closer, path string, gz bool, size int64) *asyncSource {
 	s := &asyncSource{path: path, file: file, chunks: make(chan chunk, 2), free: make(chan []byte, 4), stop: make(chan struct{}), done: make(chan struct{})}
-	for range 4 {
-		s.free <- make([]byte, asyncChunk)
+	if size <= 0 || size > asyncChunk {
+		size = asyncChunk
 	}
 	go func() {
 		defer close(s.done)
 		defer close(s.chunks)
+		made := 0
 		for {
 			var buf []byte
-			select {
-			case buf = <-s.free:
-			case <-s.stop:
-				return
+			if made < cap(s.free) && len(s.free) == 0 {
+				// Buffers are made as needed: a small file needs one.
+				buf = make([]byte, size)
+				made++
+			} else {
+				select {
+				case buf = <-s.free:
+				case <-s.stop:
+					return
+				}
 			}
 			n := 0
 			var err error
@@ -294,7 +313,7 @@ func newBGZFSource(f io.ReadCloser, path string, workers int) *bgzfSource {
 		for {
 			b, _ := s.pool.Get().(*bgzfBlock)
 			if b == nil {
-				b = &bgzfBlock{raw: make([]byte, 0, 1<<16), data: make([]byte, 0, 1<<16)}
+				b = &bgzfBlock{} // buffers grow to the block sizes met, then are reused
 			}
 			b.coff, b.err, b.done = coff, nil, make(chan struct{})
 			var err error

@@ -119,7 +119,8 @@ func TestBuildFaiErrors(t *testing.T) {
 		record   string
 		msg      string
 	}{
-		{"long line", ">a\nACGT\nACGTA\nA\n", ErrNotIndexable, 3, "a", "longer than the record's first line"},
+		{"long line", ">a\nACGT\nACGTA\nA\n", ErrNotIndexable, 3, "a", "more than the record's first line"},
+		{"mixed line ends", ">a\nA\r\nAA", ErrNotIndexable, 3, "a", "2 bases in 3 bytes, more than the record's first line (1 in 3)"},
 		{"short middle line", ">a\nACGT\nAC\nACGT\n", ErrNotIndexable, 3, "a", "shorter (2 bases) than the first line (4)"},
 		{"blank inside", ">a\nACGT\n\nACGT\n", ErrNotIndexable, 3, "a", "blank line inside the record"},
 		{"blank after header", ">a\n\nACGT\n", ErrNotIndexable, 2, "a", "blank line inside the record"},

@@ -97,6 +97,17 @@ func open(path string, keep bool) (*Reader, error) {
 		f.Close()
 		return nil, &FormatError{Path: path, Msg: "empty file: no FASTA records", Err: ErrEmptyFile}
 	}
+	return newReader(path, f, keep)
+}
+
+// file is what a Reader reads: an *os.File, or bytes in tests.
+type file interface {
+	io.Reader
+	io.ReaderAt
+	io.Closer
+}
+
+func newReader(path string, f file, keep bool) (*Reader, error) {
 	comp, err := sniff(f)
 	if err != nil {
 		f.Close()
@@ -468,9 +479,9 @@ func (r *Reader) endLine(h header, atEOF bool) error {
 	switch {
 	case g.short != 0:
 		return formatErr(ErrNotIndexable, r.path, h.name, g.short, "line is shorter (%d bases) than the first line (%d) but is not the last: cannot index lines of different lengths; rewrap the file (e.g. seqkit seq -w 60)", g.shortBases, g.lineBases)
-	case width > g.lineWidth:
-		return formatErr(ErrNotIndexable, r.path, h.name, line, "line is %d bytes long, longer than the record's first line (%d bytes): cannot index lines of different lengths; rewrap the file (e.g. seqkit seq -w 60)", width, g.lineWidth)
-	case width < g.lineWidth:
+	case width > g.lineWidth || bases > g.lineBases:
+		return formatErr(ErrNotIndexable, r.path, h.name, line, "line has %d bases in %d bytes, more than the record's first line (%d in %d): cannot index lines of different lengths; rewrap the file (e.g. seqkit seq -w 60)", bases, width, g.lineBases, g.lineWidth)
+	case width < g.lineWidth || bases < g.lineBases:
 		g.short, g.shortBases = line, bases
 	}
 	return nil

@@ -95,77 +95,104 @@ func FuzzFASTA(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, block uint8) {
 		ref := refParse(data)
-		dir := t.TempDir()
-		check := func(c Compression, b int) {
-			p := writeFile(t, dir, "f.fa", compress(t, data, c, b))
-			got, err := readAll(p)
-			for _, rec := range got {
-				if !IsNormalised(rec.Seq) {
-					t.Fatalf("%s: record %q has bytes outside ACGTN: %q", c, rec.Name, rec.Seq)
-				}
+		plain, err := readBytes(data)
+		checkRef(t, "plain", plain, err, ref)
+		bg, err := readBytes(quickBGZF(data, int(block%16)+1))
+		checkRef(t, "BGZF", bg, err, ref)
+		if ref.err != nil {
+			return
+		}
+		// When samtools-style indexing succeeds, the index must describe
+		// the records, and random access must agree with streaming.
+		p := writeFile(t, t.TempDir(), "f.fa", data)
+		idx, err := BuildFai(p)
+		if err != nil {
+			if !errors.Is(err, ErrNotIndexable) {
+				t.Fatalf("BuildFai failed where Open succeeded: %v", err)
 			}
-			if (err == nil) != (ref.err == nil) {
-				t.Fatalf("%s/%d: reader error %v, reference error %v", c, b, err, ref.err)
+			return
+		}
+		if len(idx) != len(plain) {
+			t.Fatalf("index has %d records, file %d", len(idx), len(plain))
+		}
+		if err := WriteFai(p+".fai", idx); err != nil {
+			t.Fatal(err)
+		}
+		x, err := OpenIndexed(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		for i, e := range idx {
+			if e.Name != plain[i].Name || e.Length != int64(len(plain[i].Seq)) {
+				t.Fatalf("index entry %v for record %q of %d bases", e, plain[i].Name, len(plain[i].Seq))
 			}
-			if err != nil {
-				var fe *FormatError
-				if !errors.As(err, &fe) || fe.Path != p {
-					t.Fatalf("%s: error %v is not a *FormatError naming the file", c, err)
-				}
-				if !errors.Is(err, ref.err) {
-					t.Fatalf("%s: reader error %v, reference error %v", c, err, ref.err)
-				}
-				return
-			}
-			if len(got) != len(ref.recs) {
-				t.Fatalf("%s: %d records, reference %d", c, len(got), len(ref.recs))
-			}
-			for i, rec := range got {
-				if rec.Name != ref.recs[i].name || string(rec.Seq) != ref.recs[i].seq {
-					t.Fatalf("%s: record %d = %q %q, reference %q %q", c, i, rec.Name, rec.Seq, ref.recs[i].name, ref.recs[i].seq)
-				}
-			}
-			if c != Plain {
-				return
-			}
-			// When samtools-style indexing succeeds, the index must
-			// describe the records, and random access must agree.
-			idx, err := BuildFai(p)
-			if err != nil {
-				if !errors.Is(err, ErrNotIndexable) {
-					t.Fatalf("BuildFai failed where Open succeeded: %v", err)
-				}
-				return
-			}
-			if len(idx) != len(got) {
-				t.Fatalf("index has %d records, file %d", len(idx), len(got))
-			}
-			if err := WriteFai(p+".fai", idx); err != nil {
-				t.Fatal(err)
-			}
-			x, err := OpenIndexed(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			for i, e := range idx {
-				if e.Name != got[i].Name || e.Length != int64(len(got[i].Seq)) {
-					t.Fatalf("index entry %v for record %q of %d bases", e, got[i].Name, len(got[i].Seq))
-				}
-				s, err := x.Fetch(e.Name, 0, int(e.Length))
-				if err != nil || !bytes.Equal(s, got[i].Seq) {
-					t.Fatalf("Fetch %s = %q, %v; streamed %q", e.Name, s, err, got[i].Seq)
-				}
-			}
-			// The streaming reader checks the .fai it finds.
-			again, err := readAll(p)
-			if err != nil || len(again) != len(got) {
-				t.Fatalf("reading with the index: %v", err)
+			s, err := x.Fetch(e.Name, 0, int(e.Length))
+			if err != nil || !bytes.Equal(s, plain[i].Seq) {
+				t.Fatalf("Fetch %s = %q, %v; streamed %q", e.Name, s, err, plain[i].Seq)
 			}
 		}
-		check(Plain, 0)
-		check(BGZF, int(block%16)+1)
+		// The streaming reader checks the .fai it finds.
+		if again, err := readAll(p); err != nil || len(again) != len(plain) {
+			t.Fatalf("reading with the index: %v", err)
+		}
 	})
 }
 
-var _ = io.EOF
+// readBytes streams the records of an in-memory file.
+func readBytes(data []byte) ([]Record, error) {
+	if len(data) == 0 {
+		return nil, &FormatError{Path: "mem.fa", Msg: "empty file", Err: ErrEmptyFile}
+	}
+	r, err := newReader("mem.fa", nopCloser{bytes.NewReader(data)}, true)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []Record
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rec)
+	}
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+// checkRef compares what the reader made of a file with the reference.
+func checkRef(t *testing.T, what string, got []Record, err error, ref refResult) {
+	t.Helper()
+	for _, rec := range got {
+		if !IsNormalised(rec.Seq) {
+			t.Fatalf("%s: record %q has bytes outside ACGTN: %q", what, rec.Name, rec.Seq)
+		}
+	}
+	if (err == nil) != (ref.err == nil) {
+		t.Fatalf("%s: reader error %v, reference error %v", what, err, ref.err)
+	}
+	if err != nil {
+		var fe *FormatError
+		if !errors.As(err, &fe) || fe.Path != "mem.fa" {
+			t.Fatalf("%s: error %v is not a *FormatError naming the file", what, err)
+		}
+		if !errors.Is(err, ref.err) {
+			t.Fatalf("%s: reader error %v, reference error %v", what, err, ref.err)
+		}
+		return
+	}
+	if len(got) != len(ref.recs) {
+		t.Fatalf("%s: %d records, reference %d", what, len(got), len(ref.recs))
+	}
+	for i, rec := range got {
+		if rec.Name != ref.recs[i].name || string(rec.Seq) != ref.recs[i].seq {
+			t.Fatalf("%s: record %d = %q %q, reference %q %q", what, i, rec.Name, rec.Seq, ref.recs[i].name, ref.recs[i].seq)
+		}
+	}
+}

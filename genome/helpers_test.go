@@ -2,6 +2,8 @@ package genome
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"compress/gzip"
 	"io"
 	"os"
@@ -76,4 +78,24 @@ func readAll(path string) ([]Record, error) {
 		}
 		out = append(out, rec)
 	}
+}
+
+// quickBGZF stores data as BGZF blocks of block bytes each without
+// compression (deflate stored blocks), plus the EOF marker: a cheap
+// writer for the fuzz target, independent of the hts one.
+func quickBGZF(data []byte, block int) []byte {
+	var out []byte
+	for p := 0; p < len(data); p += block {
+		chunk := data[p:min(p+block, len(data))]
+		// one final stored deflate block: 0x01, LEN, ^LEN, the bytes
+		z := []byte{1, byte(len(chunk)), byte(len(chunk) >> 8), ^byte(len(chunk)), ^byte(len(chunk) >> 8)}
+		z = append(z, chunk...)
+		h := []byte{0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, 'B', 'C', 2, 0, 0, 0}
+		binary.LittleEndian.PutUint16(h[16:], uint16(len(h)+len(z)+8-1))
+		out = append(out, h...)
+		out = append(out, z...)
+		out = binary.LittleEndian.AppendUint32(out, crc32.ChecksumIEEE(chunk))
+		out = binary.LittleEndian.AppendUint32(out, uint32(len(chunk)))
+	}
+	return append(out, bgzfEOF...)
 }
