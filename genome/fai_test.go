@@ -186,6 +186,7 @@ func TestStaleFai(t *testing.T) {
 		{"offset", "a\t12\t3\t8\t9\nb\t10\t24\t8\t9\n", true, "b"},
 		{"name", "a\t12\t3\t8\t9\nc\t10\t25\t8\t9\n", true, "b"},
 		{"line width", "a\t12\t3\t7\t8\nb\t10\t25\t8\t9\n", true, "a"},
+		{"huge length", "a\t999999999999\t3\t8\t9\n", false, "a"},
 		{"missing record", "a\t12\t3\t8\t9\n", false, ""},
 		{"extra record", good + "c\t1\t40\t1\t2\n", false, ""},
 	}
@@ -259,6 +260,12 @@ func TestIndexedErrors(t *testing.T) {
 	if s, err := x.Fetch("chr1", 2, 5); err != nil || string(s) != "GTA" {
 		t.Errorf("Fetch across a line end = %q, %v", s, err)
 	}
+	// A header longer than the first look back.
+	long := writeFile(t, dir, "long.fa", []byte(">x\nAC\n>chr7 "+strings.Repeat("description ", 500)+"\nACGTAC\nGT\n"))
+	if idx, err := BuildFai(long); err != nil || WriteFai(long+".fai", idx) != nil {
+		t.Fatal(err)
+	}
+	checkFetchAll(t, long)
 	bg := writeFile(t, dir, "y.fa.gz", compress(t, []byte(">a\nACGT\n"), BGZF, 0))
 	writeFile(t, dir, "y.fa.gz.fai", []byte("a\t4\t3\t4\t5\n"))
 	if _, err := OpenIndexed(bg); !errors.Is(err, ErrNoIndex) || !strings.Contains(err.Error(), ".gzi") {

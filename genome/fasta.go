@@ -46,6 +46,7 @@ type Reader struct {
 	built   []FaiEntry
 	scratch []byte
 	pendErr error // a bad header after the record being returned
+	maxSize int64 // bound on the uncompressed size, for sizing buffers
 }
 
 type header struct {
@@ -118,7 +119,20 @@ func newReader(path string, f file, keep bool) (*Reader, error) {
 		f.Close()
 		return nil, err
 	}
-	return &Reader{path: path, comp: comp, src: src, line: 1, bol: true, names: map[string]int{}, keep: keep}, nil
+	r := &Reader{path: path, comp: comp, src: src, line: 1, bol: true, names: map[string]int{}, keep: keep}
+	// The most uncompressed bytes the file can hold: deflate expands at
+	// most 1032 times.
+	if sz, ok := f.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := sz.Stat(); err == nil {
+			r.maxSize = fi.Size()
+		}
+	} else if sz, ok := f.(interface{ Size() int64 }); ok {
+		r.maxSize = sz.Size()
+	}
+	if comp != Plain {
+		r.maxSize *= 1032
+	}
+	return r, nil
 }
 
 // Path returns the path the Reader was opened with.
@@ -209,7 +223,9 @@ func (r *Reader) next() (Record, error) {
 	case !r.keep:
 		seq = r.scratch[:0]
 	case fe != nil:
-		seq = make([]byte, 0, fe.Length)
+		// Sized from the index, but never beyond what the file can hold,
+		// whatever a corrupt index says.
+		seq = make([]byte, 0, max(0, min(fe.Length, r.maxSize-h.offset)))
 	default:
 		seq = make([]byte, 0, 1<<12)
 	}

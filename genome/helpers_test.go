@@ -2,9 +2,9 @@ package genome
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"hash/crc32"
-	"compress/gzip"
 	"io"
 	"os"
 	"path/filepath"

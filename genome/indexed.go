@@ -215,27 +215,35 @@ func (x *Indexed) Fetch(name string, start, end int) ([]byte, error) {
 	return out, nil
 }
 
-// check compares record i's header and end with the data: the byte before
-// the sequence must end a header line naming the record, and the byte
-// after the last base must end the line.
+// check compares record i's header and end with the data: the line
+// before the sequence must be a header naming the record, and the last
+// base must end its line.
 func (x *Indexed) check(i int) error {
 	e := &x.fai[i]
 	if e.Offset == 0 {
 		return x.mismatch(e.Name, "sequence at byte 0 leaves no room for a header")
 	}
-	back := min(e.Offset, int64(len(e.Name))+4096)
-	b, err := x.readAt(e.Offset-back, int(back))
-	if err != nil {
-		return err
-	}
-	if b[len(b)-1] != '\n' {
-		return x.mismatch(e.Name, "byte %d before the sequence is %s, not the end of a header line", e.Offset-1, describeByte(b[len(b)-1]))
-	}
-	h := b[:len(b)-1]
-	if k := bytes.LastIndexByte(h, '\n'); k >= 0 {
-		h = h[k+1:]
-	} else if back < e.Offset {
-		return x.mismatch(e.Name, "no header line before byte %d", e.Offset)
+	// Read back far enough to hold the header line; descriptions can be long.
+	var h []byte
+	for back := min(e.Offset, int64(len(e.Name))+256); ; back = min(e.Offset, 4*back) {
+		b, err := x.readAt(e.Offset-back, int(back))
+		if err != nil {
+			return err
+		}
+		if b[len(b)-1] != '\n' {
+			return x.mismatch(e.Name, "byte %d before the sequence is %s, not the end of a header line", e.Offset-1, describeByte(b[len(b)-1]))
+		}
+		if k := bytes.LastIndexByte(b[:len(b)-1], '\n'); k >= 0 {
+			h = b[k+1 : len(b)-1]
+			break
+		}
+		if back == e.Offset {
+			h = b[:len(b)-1]
+			break
+		}
+		if back > 1<<20 {
+			return x.mismatch(e.Name, "no header line within 1 MiB before byte %d", e.Offset)
+		}
 	}
 	if len(h) == 0 || h[0] != '>' {
 		return x.mismatch(e.Name, "the line before byte %d is not a '>' header", e.Offset)
@@ -244,22 +252,15 @@ func (x *Indexed) check(i int) error {
 		return x.mismatch(e.Name, "the header before byte %d names %q", e.Offset, name)
 	}
 	end := e.end()
-	n := int(min(int64(e.LineWidth-e.LineBases)+1, x.size-end))
-	if n > 0 {
-		b, err := x.readAt(end, n)
-		if err != nil {
-			return err
-		}
-		if j := bytes.IndexByte(b, '\n'); j < 0 {
-			if len(b) == int(x.size-end) && bytes.Equal(b, []byte("\r")[:len(b)]) {
-				return nil
-			}
-			return x.mismatch(e.Name, "the record goes on past the %d bases the index gives it (byte %d is %s)", e.Length, end, describeByte(b[0]))
-		} else if !bytes.Equal(b[:j], []byte("\r")[:j]) || j > 1 {
-			return x.mismatch(e.Name, "the record goes on past the %d bases the index gives it (byte %d is %s)", e.Length, end, describeByte(b[0]))
-		}
+	b, err := x.readAt(end, int(min(2, x.size-end)))
+	if err != nil {
+		return err
 	}
-	return nil
+	switch {
+	case len(b) == 0, b[0] == '\n', b[0] == '\r' && (len(b) == 1 || b[1] == '\n'):
+		return nil
+	}
+	return x.mismatch(e.Name, "the record goes on past the %d bases the index gives it (byte %d is %s)", e.Length, end, describeByte(b[0]))
 }
 
 func (x *Indexed) mismatch(rec, format string, args ...any) error {
