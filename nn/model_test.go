@@ -362,3 +362,85 @@ func TestForwardRejectsBadInput(t *testing.T) {
 		t.Fatal("backward without training enabled")
 	}
 }
+
+// TestBackwardHidden checks the gradient path from the final hidden state
+// (for classification heads): loss = sum(R .* Hidden) with a fixed random
+// R, so dloss/dHidden = R; the finite-difference check is as in
+// TestBackwardDirectional, through the padding mask.
+func TestBackwardHidden(t *testing.T) {
+	cfg := tinyConfig(ModeMDLM)
+	be := cpu.New(2)
+	m, _ := New(be, cfg)
+	m.EnableTraining()
+	p0 := perturbedParams(cfg, 8)
+	m.SetParams(p0)
+	const B, T = 2, 8
+	x := tinyBatch(B, T, 6)
+	mask := make([]int32, B*T)
+	for i := range mask {
+		mask[i] = 1
+		if i >= 2*T-2 {
+			mask[i] = 0
+		}
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	R := make([]float32, B*T*cfg.DModel)
+	for i := range R {
+		R[i] = float32(rng.NormFloat64())
+	}
+	loss := func() float64 {
+		if err := m.Forward(x, mask, B, T, false); err != nil {
+			t.Fatal(err)
+		}
+		h := make([]float32, len(R))
+		be.Download(h, m.Hidden())
+		var s float64
+		for i := range h {
+			s += float64(h[i]) * float64(R[i])
+		}
+		return s
+	}
+	loss()
+	dh := be.Alloc(len(R))
+	be.Upload(dh, R)
+	m.ZeroGrad()
+	if err := m.BackwardHidden(dh); err != nil {
+		t.Fatal(err)
+	}
+	g := append([]float32(nil), m.Grads().Host...)
+	p := make([]float32, len(p0))
+	const h = 1e-2
+	for _, name := range []string{"embed.weight", "blocks.0.attn.qkv.weight", "blocks.1.mlp.fc1.bias", "final_ln.weight"} {
+		var tn Tensor
+		for _, x := range m.Table {
+			if x.Name == name {
+				tn = x
+			}
+		}
+		u := make([]float64, tn.Size)
+		var norm, gu float64
+		for i := range u {
+			u[i] = rng.NormFloat64()
+			norm += u[i] * u[i]
+		}
+		for i := range u {
+			u[i] /= math.Sqrt(norm)
+			gu += u[i] * float64(g[tn.Offset+i])
+		}
+		at := func(s float64) float64 {
+			copy(p, p0)
+			for i := range u {
+				p[tn.Offset+i] = float32(float64(p0[tn.Offset+i]) + s*u[i])
+			}
+			m.SetParams(p)
+			return loss()
+		}
+		fd := (at(h) - at(-h)) / (2 * h)
+		t.Logf("%s: fd %.6g backward %.6g", name, fd, gu)
+		// The loss is a sum over 16x16 hidden values of size ~1, so its
+		// float32 round-off is ~1e-4: a looser absolute floor than the CE test.
+		if d := math.Abs(fd - gu); d > 2e-2+2e-2*math.Abs(gu) {
+			t.Errorf("%s: finite difference %.6g, backward %.6g", name, fd, gu)
+		}
+	}
+}
