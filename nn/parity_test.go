@@ -1,14 +1,15 @@
 package nn
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
@@ -91,48 +92,54 @@ func TestTorchParity(t *testing.T) {
 	writeLE(t, tPath, tt)
 	os.WriteFile(mPath, masked, 0o644)
 
-	// Write both checkpoints, start the four torch runs at once (most of
-	// their time is importing torch), then compute our side meanwhile.
-	type job struct {
-		cmd  *exec.Cmd
-		out  []byte
-		err  error
-		done chan struct{}
-	}
-	start := func(args ...string) *job {
-		j := &job{cmd: exec.Command(python, args...), done: make(chan struct{})}
-		j.cmd.Env = os.Environ()
-		if os.Getenv("OPENBLAS_CORETYPE") == "" {
-			j.cmd.Env = append(j.cmd.Env, "OPENBLAS_CORETYPE=Haswell")
-		}
-		j.cmd.Env = append(j.cmd.Env, "OMP_NUM_THREADS=1")
-		go func() { j.out, j.err = j.cmd.Output(); close(j.done) }()
-		return j
-	}
-	wait := func(j *job) []byte {
-		<-j.done
-		if j.err != nil {
-			if ee, ok := j.err.(*exec.ExitError); ok {
-				t.Fatalf("%v: %v\n%s", j.cmd.Args, j.err, ee.Stderr)
-			}
-			t.Fatal(j.err)
-		}
-		return j.out
-	}
+	// Write both checkpoints, then run torch_ref's logits and loss commands
+	// for both modes in one python process (importing torch is most of the
+	// cost), while we compute our side.
 	modes := []string{ModeMDLM, ModeAR}
-	logitJobs, lossJobs := map[string]*job{}, map[string]*job{}
+	script := "import sys, argparse\nsys.path.insert(0, sys.argv[1])\nimport torch_ref as r\n"
 	for _, mode := range modes {
 		cfg, _ := Preset("dna-small", mode)
 		ck := filepath.Join(dir, mode)
 		if err := (&Checkpoint{Config: cfg, Params: perturbedParams(cfg, 5)}).Save(ck); err != nil {
 			t.Fatal(err)
 		}
-		logitJobs[mode] = start(ref, "logits", "--ckpt", ck, "--tokens", tokPath, "--rows", strconv.Itoa(rows), "--mode", mode, "--out", filepath.Join(dir, mode+".f32"))
-		args := []string{ref, "loss", "--ckpt", ck, "--tokens", x0Path, "--rows", strconv.Itoa(rows), "--mode", mode}
-		if mode == ModeMDLM {
-			args = append(args, "--t", tPath, "--masked", mPath)
+		script += fmt.Sprintf("r.cmd_logits(argparse.Namespace(ckpt=%q, tokens=%q, rows=%d, mode=%q, out=%q))\n",
+			ck, tokPath, rows, mode, filepath.Join(dir, mode+".f32"))
+		script += fmt.Sprintf("r.cmd_loss(argparse.Namespace(ckpt=%q, tokens=%q, rows=%d, mode=%q, t=%q, masked=%q))\n",
+			ck, x0Path, rows, mode, tPath, mPath)
+	}
+	cmd := exec.Command(python, "-c", script, filepath.Dir(ref))
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS=2")
+	if os.Getenv("OPENBLAS_CORETYPE") == "" {
+		cmd.Env = append(cmd.Env, "OPENBLAS_CORETYPE=Haswell")
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var torchLoss map[string]float64
+	wait := func() {
+		if torchLoss != nil {
+			return
 		}
-		lossJobs[mode] = start(args...)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("torch_ref: %v\n%s", err, stderr.String())
+		}
+		torchLoss = map[string]float64{}
+		dec := json.NewDecoder(&stdout)
+		for dec.More() {
+			var r struct {
+				Mode string
+				Loss *float64
+			}
+			if err := dec.Decode(&r); err != nil {
+				t.Fatalf("torch_ref output: %v", err)
+			}
+			if r.Loss != nil {
+				torchLoss[r.Mode] = *r.Loss
+			}
+		}
 	}
 	be := cpu.New(2)
 	for _, mode := range modes {
@@ -146,7 +153,7 @@ func TestTorchParity(t *testing.T) {
 			t.Fatal(err)
 		}
 		ours, _ := m.LogitsHost()
-		wait(logitJobs[mode])
+		wait()
 		raw, err := os.ReadFile(filepath.Join(dir, mode+".f32"))
 		if err != nil {
 			t.Fatal(err)
@@ -175,10 +182,11 @@ func TestTorchParity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r struct{ Loss float64 }
-		if err := json.Unmarshal(wait(lossJobs[mode]), &r); err != nil {
-			t.Fatal(err)
+		theirs, ok := torchLoss[mode]
+		if !ok {
+			t.Fatalf("torch_ref printed no %s loss: %s", mode, stdout.String())
 		}
+		r := struct{ Loss float64 }{theirs}
 		rel := math.Abs(loss-r.Loss) / math.Abs(r.Loss)
 		t.Logf("%s loss: seqdiff %.7f torch %.7f rel %.3g", mode, loss, r.Loss, rel)
 		if !(rel <= 1e-4) {
