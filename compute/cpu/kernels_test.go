@@ -30,8 +30,15 @@ func TestEmbeddingGrad(t *testing.T) {
 
 func TestLayerNormGrad(t *testing.T) {
 	for _, b := range testBackends(t) {
+		for _, C := range []int{12, 16} { // 16: the vector path
+			testLayerNormGrad(t, b, 7, C)
+		}
+	}
+}
+
+func testLayerNormGrad(t *testing.T, b *Backend, N, C int) {
+	{
 		r := rand.New(rand.NewPCG(3, 4))
-		const N, C = 7, 12
 		x := randn(r, N*C, 1)
 		for i := range x {
 			x[i] += float32(i%C) * 0.1 // non-zero mean per row
@@ -52,12 +59,12 @@ func TestLayerNormGrad(t *testing.T) {
 			for i := 0; i < C; i++ {
 				m += float64(x[n*C+i])
 			}
-			m /= C
+			m /= float64(C)
 			for i := 0; i < C; i++ {
 				d := float64(x[n*C+i]) - m
 				v += d * d
 			}
-			v /= C
+			v /= float64(C)
 			for i := 0; i < C; i++ {
 				want[n*C+i] = (float64(x[n*C+i])-m)/math.Sqrt(v+1e-5)*float64(w[i]) + float64(bias[i])
 			}
@@ -145,23 +152,37 @@ func TestMatmulGrad(t *testing.T) {
 	}
 }
 
-// A wide OC < IC product takes the column-split path for dw.
-func TestMatmulWideInput(t *testing.T) {
+// Larger products: several row chunks and row blocks (bias gradient
+// partials), and a wide OC < IC shape that splits dw by columns.
+func TestMatmulLarge(t *testing.T) {
 	for _, b := range testBackends(t) {
-		r := rand.New(rand.NewPCG(7, 8))
-		const N, IC, OC = 130, 40, 3
-		x, w, R := randn(r, N*IC, 1), randn(r, OC*IC, 1), randn(r, N*OC, 1)
-		dw := make([]float32, OC*IC)
-		b.MatmulBackward(f32(nil), f32(dw), f32(nil), f32(R), f32(x), f32(w), N, IC, OC)
-		want := make([]float64, OC*IC)
-		for o := 0; o < OC; o++ {
-			for i := 0; i < IC; i++ {
-				for n := 0; n < N; n++ {
-					want[o*IC+i] += float64(R[n*OC+o]) * float64(x[n*IC+i])
+		for _, sh := range [][2]int{{40, 3}, {24, 33}} {
+			r := rand.New(rand.NewPCG(7, 8))
+			const N = 600
+			IC, OC := sh[0], sh[1]
+			x, w, bias, R := randn(r, N*IC, 1), randn(r, OC*IC, 1), randn(r, OC, 1), randn(r, N*OC, 1)
+			out := make([]float32, N*OC)
+			b.MatmulForward(f32(out), f32(x), f32(w), f32(bias), N, IC, OC)
+			dx, dw, db := make([]float32, N*IC), make([]float32, OC*IC), make([]float32, OC)
+			b.MatmulBackward(f32(dx), f32(dw), f32(db), f32(R), f32(x), f32(w), N, IC, OC)
+			wout, wdx, wdw, wdb := make([]float64, N*OC), make([]float64, N*IC), make([]float64, OC*IC), make([]float64, OC)
+			for n := 0; n < N; n++ {
+				for o := 0; o < OC; o++ {
+					s := float64(bias[o])
+					for i := 0; i < IC; i++ {
+						s += float64(x[n*IC+i]) * float64(w[o*IC+i])
+						wdx[n*IC+i] += float64(R[n*OC+o]) * float64(w[o*IC+i])
+						wdw[o*IC+i] += float64(R[n*OC+o]) * float64(x[n*IC+i])
+					}
+					wout[n*OC+o] = s
+					wdb[o] += float64(R[n*OC+o])
 				}
 			}
+			closeTo(t, tag(b)+" out", out, wout, 1e-4, 1e-5)
+			closeTo(t, tag(b)+" dinp", dx, wdx, 1e-4, 1e-5)
+			closeTo(t, tag(b)+" dw", dw, wdw, 1e-3, 1e-5)
+			closeTo(t, tag(b)+" dbias", db, wdb, 1e-3, 1e-5)
 		}
-		closeTo(t, tag(b)+" dw", dw, want, 1e-4, 1e-5)
 	}
 }
 

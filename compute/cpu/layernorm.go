@@ -1,10 +1,6 @@
 package cpu
 
-import (
-	"math"
-
-	"github.com/seqdiff/seqdiff/compute"
-)
+import "github.com/seqdiff/seqdiff/compute"
 
 const lnEps = 1e-5
 
@@ -15,22 +11,7 @@ func (b *Backend) LayerNormForward(out, mean, rstd, inp, w, bias compute.F32, N,
 	o, x, wt, bs := out.Host, inp.Host, w.Host[:C], bias.Host[:C]
 	b.parallelRange(N, 64, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
-			row := x[n*C : (n+1)*C]
-			var s float32
-			for _, v := range row {
-				s += v
-			}
-			m := s / float32(C)
-			var ss float32
-			for _, v := range row {
-				d := v - m
-				ss += d * d
-			}
-			r := float32(1 / math.Sqrt(float64(ss/float32(C))+lnEps))
-			dst := o[n*C : (n+1)*C]
-			for i, v := range row {
-				dst[i] = (v-m)*r*wt[i] + bs[i]
-			}
+			m, r := lnRowFwd(o[n*C:(n+1)*C], x[n*C:(n+1)*C], wt, bs)
 			if mean.N > 0 {
 				mean.Host[n] = m
 			}
@@ -51,28 +32,11 @@ func (b *Backend) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd compu
 		pdw := part[c*2*C : c*2*C+C]
 		pdb := part[c*2*C+C : (c+1)*2*C]
 		for n := lo; n < hi; n++ {
-			xr := x[n*C : (n+1)*C]
-			dr := d[n*C : (n+1)*C]
-			m, r := mu[n], rs[n]
-			var dmean, dnormMean float32
-			for i, v := range xr {
-				norm := (v - m) * r
-				dn := wt[i] * dr[i]
-				dmean += dn
-				dnormMean += dn * norm
-				pdw[i] += dr[i] * norm
-				pdb[i] += dr[i]
-			}
-			dmean /= float32(C)
-			dnormMean /= float32(C)
+			var di []float32
 			if dinp.N > 0 {
-				di := dinp.Host[n*C : (n+1)*C]
-				for i, v := range xr {
-					norm := (v - m) * r
-					dn := wt[i] * dr[i]
-					di[i] += (dn - dmean - norm*dnormMean) * r
-				}
+				di = dinp.Host[n*C : (n+1)*C]
 			}
+			lnRowBwd(di, pdw, pdb, d[n*C:(n+1)*C], x[n*C:(n+1)*C], wt, mu[n], rs[n])
 		}
 	})
 	for c := 0; c < k; c++ {

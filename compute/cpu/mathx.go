@@ -87,3 +87,51 @@ func dotScalar(a, b []float32) float32 {
 	}
 	return s
 }
+
+// lnRowFwdScalar normalises one row: dst = (x-mean)*rstd*w + b, biased
+// variance, eps 1e-5 (two passes for accuracy).
+func lnRowFwdScalar(dst, x, w, b []float32) (mean, rstd float32) {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	m := s / float32(len(x))
+	var ss float32
+	for _, v := range x {
+		d := v - m
+		ss += d * d
+	}
+	r := float32(1 / math.Sqrt(float64(ss/float32(len(x)))+lnEps))
+	dst, w, b = dst[:len(x)], w[:len(x)], b[:len(x)]
+	for i, v := range x {
+		dst[i] = (v-m)*r*w[i] + b[i]
+	}
+	return m, r
+}
+
+// lnRowBwdScalar: with norm = (x-mean)*rstd and dn = w*dout,
+// dw += dout*norm, db += dout, and (di absent when nil)
+// di += (dn - mean(dn) - norm*mean(dn*norm)) * rstd.
+func lnRowBwdScalar(di, dw, db, dout, x, w []float32, mean, rstd float32) {
+	C := len(x)
+	dout, w, dw, db = dout[:C], w[:C], dw[:C], db[:C]
+	var dmean, dnormMean float32
+	for i, v := range x {
+		norm := (v - mean) * rstd
+		dn := w[i] * dout[i]
+		dmean += dn
+		dnormMean += dn * norm
+		dw[i] += dout[i] * norm
+		db[i] += dout[i]
+	}
+	if di == nil {
+		return
+	}
+	dmean /= float32(C)
+	dnormMean /= float32(C)
+	di = di[:C]
+	for i, v := range x {
+		norm := (v - mean) * rstd
+		di[i] += (w[i]*dout[i] - dmean - norm*dnormMean) * rstd
+	}
+}

@@ -57,3 +57,9 @@ func acc(dst, src []float32) {
 // level mirrors the SIMD build's dispatch variable so tests can iterate
 // over levels in both builds; here only 0 (scalar) exists.
 var level = 0
+
+func lnRowFwd(dst, x, w, b []float32) (mean, rstd float32) { return lnRowFwdScalar(dst, x, w, b) }
+
+func lnRowBwd(di, dw, db, dout, x, w []float32, mean, rstd float32) {
+	lnRowBwdScalar(di, dw, db, dout, x, w, mean, rstd)
+}

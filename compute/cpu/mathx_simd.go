@@ -2,7 +2,10 @@
 
 package cpu
 
-import "simd/archsimd"
+import (
+	"math"
+	"simd/archsimd"
+)
 
 // Vector versions of the hot elementwise math (exp for softmax rows, GELU),
 // chosen at run time: AVX-512 (16 lanes), AVX2+FMA (8 lanes), else scalar.
@@ -381,4 +384,66 @@ func sigmoid2u8(x archsimd.Float32x8) archsimd.Float32x8 {
 	v = v.Min(archsimd.BroadcastFloat32x8(88)).Max(archsimd.BroadcastFloat32x8(-88))
 	one := archsimd.BroadcastFloat32x8(1)
 	return one.Div(exp8(v).Add(one))
+}
+
+// lnRowFwd: LayerNorm of one row (see lnRowFwdScalar), 8 lanes at a time.
+func lnRowFwd(dst, x, w, b []float32) (mean, rstd float32) {
+	C := len(x)
+	if level == 0 || C%8 != 0 {
+		return lnRowFwdScalar(dst, x, w, b)
+	}
+	dst, w, b = dst[:C], w[:C], b[:C]
+	s := archsimd.BroadcastFloat32x8(0)
+	for i := 0; i < C; i += 8 {
+		s = s.Add(archsimd.LoadFloat32x8Slice(x[i:]))
+	}
+	m := hsum8(s) / float32(C)
+	mv := archsimd.BroadcastFloat32x8(m)
+	ss := archsimd.BroadcastFloat32x8(0)
+	for i := 0; i < C; i += 8 {
+		d := archsimd.LoadFloat32x8Slice(x[i:]).Sub(mv)
+		ss = d.MulAdd(d, ss)
+	}
+	r := float32(1 / math.Sqrt(float64(hsum8(ss)/float32(C))+lnEps))
+	rv := archsimd.BroadcastFloat32x8(r)
+	for i := 0; i < C; i += 8 {
+		d := archsimd.LoadFloat32x8Slice(x[i:]).Sub(mv).Mul(rv)
+		d.MulAdd(archsimd.LoadFloat32x8Slice(w[i:]), archsimd.LoadFloat32x8Slice(b[i:])).StoreSlice(dst[i:])
+	}
+	return m, r
+}
+
+// lnRowBwd: LayerNorm backward of one row (see lnRowBwdScalar).
+func lnRowBwd(di, dw, db, dout, x, w []float32, mean, rstd float32) {
+	C := len(x)
+	if level == 0 || C%8 != 0 {
+		lnRowBwdScalar(di, dw, db, dout, x, w, mean, rstd)
+		return
+	}
+	dout, w, dw, db = dout[:C], w[:C], dw[:C], db[:C]
+	mv := archsimd.BroadcastFloat32x8(mean)
+	rv := archsimd.BroadcastFloat32x8(rstd)
+	dm := archsimd.BroadcastFloat32x8(0)
+	dnm := archsimd.BroadcastFloat32x8(0)
+	for i := 0; i < C; i += 8 {
+		norm := archsimd.LoadFloat32x8Slice(x[i:]).Sub(mv).Mul(rv)
+		g := archsimd.LoadFloat32x8Slice(dout[i:])
+		dn := archsimd.LoadFloat32x8Slice(w[i:]).Mul(g)
+		dm = dm.Add(dn)
+		dnm = dn.MulAdd(norm, dnm)
+		g.MulAdd(norm, archsimd.LoadFloat32x8Slice(dw[i:])).StoreSlice(dw[i:])
+		g.Add(archsimd.LoadFloat32x8Slice(db[i:])).StoreSlice(db[i:])
+	}
+	if di == nil {
+		return
+	}
+	di = di[:C]
+	dmv := archsimd.BroadcastFloat32x8(hsum8(dm) / float32(C))
+	dnmv := archsimd.BroadcastFloat32x8(hsum8(dnm) / float32(C))
+	for i := 0; i < C; i += 8 {
+		norm := archsimd.LoadFloat32x8Slice(x[i:]).Sub(mv).Mul(rv)
+		dn := archsimd.LoadFloat32x8Slice(w[i:]).Mul(archsimd.LoadFloat32x8Slice(dout[i:]))
+		t := dn.Sub(dmv).Sub(norm.Mul(dnmv)).Mul(rv)
+		t.Add(archsimd.LoadFloat32x8Slice(di[i:])).StoreSlice(di[i:])
+	}
 }
