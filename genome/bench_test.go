@@ -1,10 +1,15 @@
 package genome
 
 import (
+	"bufio"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
+
+	"github.com/biogo/hts/bgzf"
 )
 
 // sharedData returns ../shared/data relative to the module root, or skips.
@@ -56,4 +61,81 @@ func BenchmarkReadChr20(b *testing.B) {
 			b.Fatalf("read %d bases", n)
 		}
 	}
+}
+
+// BenchmarkInflateChr20 compares ways of inflating chr20 in the same run:
+// this package's parallel BGZF source (klauspost/compress inflate), the
+// biogo/hts bgzf reader with as many workers, and `gzip -dc` (one core).
+func BenchmarkInflateChr20(b *testing.B) {
+	p := sharedData(b, "genome/grch37_chr20.fa.gz")
+	const size = 64075950 // uncompressed bytes
+	workers := runtime.GOMAXPROCS(0)
+	b.Run("seqdiff", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			f, err := os.Open(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			src := newBGZFSource(f, p, workers)
+			n := 0
+			for {
+				c, err := src.next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(c)
+			}
+			src.close()
+			if n != size {
+				b.Fatalf("%d bytes", n)
+			}
+		}
+	})
+	b.Run("hts", func(b *testing.B) {
+		b.SetBytes(size)
+		buf := make([]byte, 1<<20)
+		for b.Loop() {
+			f, err := os.Open(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			r, err := bgzf.NewReader(bufio.NewReaderSize(f, 1<<20), workers)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n := 0
+			for {
+				m, err := r.Read(buf)
+				n += m
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			r.Close()
+			f.Close()
+			if n != size {
+				b.Fatalf("%d bytes", n)
+			}
+		}
+	})
+	b.Run("gzip-dc", func(b *testing.B) {
+		gz, err := exec.LookPath("gzip")
+		if err != nil {
+			b.Skip("gzip not on PATH")
+		}
+		b.SetBytes(size)
+		for b.Loop() {
+			cmd := exec.Command(gz, "-dc", p)
+			if err := cmd.Run(); err != nil { // stdout to /dev/null
+				b.Fatal(err)
+			}
+		}
+	})
 }

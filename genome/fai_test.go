@@ -330,3 +330,48 @@ func TestChr20FetchMatchesStream(t *testing.T) {
 		t.Fatalf("BuildGzi differs from the shipped .gzi (%d vs %d entries)", len(gzi), len(wantGzi))
 	}
 }
+
+// TestBGZFEmptyBlocks reads a BGZF file with an end-of-file marker in the
+// middle (as from concatenating two bgzip files): an empty block is legal.
+func TestBGZFEmptyBlocks(t *testing.T) {
+	data := bigFASTA(100000)
+	k := 33333
+	dir := t.TempDir()
+	p := writeFile(t, dir, "cat.fa.gz", append(quickBGZF(data[:k], 5000), quickBGZF(data[k:], 7000)...))
+	want, err := readAll(writeFile(t, dir, "plain.fa", data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readAll(p)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("streaming across an empty block: %v", err)
+	}
+	idx, err := BuildFai(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gzi, err := BuildGzi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFai(p+".fai", idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteGzi(p+".gzi", gzi); err != nil {
+		t.Fatal(err)
+	}
+	checkFetchAll(t, p)
+	if samtools, err := exec.LookPath("samtools"); err == nil {
+		q := writeFile(t, dir, "s.fa.gz", append(quickBGZF(data[:k], 5000), quickBGZF(data[k:], 7000)...))
+		if out, err := exec.Command(samtools, "faidx", q).CombinedOutput(); err != nil {
+			t.Fatalf("samtools: %v %s", err, out)
+		}
+		for _, ext := range []string{".fai", ".gzi"} {
+			a, _ := os.ReadFile(p + ext)
+			b, _ := os.ReadFile(q + ext)
+			if !bytes.Equal(a, b) {
+				t.Errorf("%s differs from samtools'", ext)
+			}
+		}
+	}
+}

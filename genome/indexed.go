@@ -316,9 +316,6 @@ func (x *Indexed) block(coff int64) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if len(data) == 0 {
-		return nil, 0, x.mismatch("", "the data ends inside the range the index gives")
-	}
 	x.cache[1] = x.cache[0]
 	x.cache[0] = cachedBlock{coff: coff, data: data, size: len(x.raw), ok: true}
 	return data, len(x.raw), nil
