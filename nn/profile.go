@@ -14,17 +14,21 @@ type Profiler struct {
 	compute.Backend
 	Times  map[string]time.Duration
 	Counts map[string]int
+	// Flops counts the floating-point operations of the matmul and
+	// attention classes (multiply-add = 2), for achieved GFLOP/s.
+	Flops map[string]float64
 }
 
 // NewProfiler wraps be.
 func NewProfiler(be compute.Backend) *Profiler {
-	return &Profiler{Backend: be, Times: map[string]time.Duration{}, Counts: map[string]int{}}
+	return &Profiler{Backend: be, Times: map[string]time.Duration{}, Counts: map[string]int{}, Flops: map[string]float64{}}
 }
 
 // Reset clears the accumulated times.
 func (p *Profiler) Reset() {
 	clear(p.Times)
 	clear(p.Counts)
+	clear(p.Flops)
 }
 
 func (p *Profiler) time(class string, f func()) {
@@ -40,13 +44,14 @@ type ProfileRow struct {
 	Class string
 	Time  time.Duration
 	Calls int
+	Flops float64 // 0 for classes not counted
 }
 
 // Rows lists the classes by decreasing time.
 func (p *Profiler) Rows() []ProfileRow {
 	var out []ProfileRow
 	for k, v := range p.Times {
-		out = append(out, ProfileRow{k, v, p.Counts[k]})
+		out = append(out, ProfileRow{k, v, p.Counts[k], p.Flops[k]})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Time > out[j].Time })
 	return out
@@ -70,9 +75,17 @@ func (p *Profiler) LayerNormBackward(dinp, dw, db, dout, inp, w, mean, rstd comp
 }
 func (p *Profiler) MatmulForward(out, inp, w, bias compute.F32, N, IC, OC int) {
 	p.time("matmul_fwd", func() { p.Backend.MatmulForward(out, inp, w, bias, N, IC, OC) })
+	p.Flops["matmul_fwd"] += 2 * float64(N) * float64(IC) * float64(OC)
 }
 func (p *Profiler) MatmulBackward(dinp, dw, dbias, dout, inp, w compute.F32, N, IC, OC int) {
 	p.time("matmul_bwd", func() { p.Backend.MatmulBackward(dinp, dw, dbias, dout, inp, w, N, IC, OC) })
+	f := 2 * float64(N) * float64(IC) * float64(OC)
+	if dinp.N > 0 {
+		p.Flops["matmul_bwd"] += f
+	}
+	if dw.N > 0 {
+		p.Flops["matmul_bwd"] += f
+	}
 }
 func (p *Profiler) RotaryForward(qkv compute.F32, B, T, C, H, pos0 int) {
 	p.time("rotary_fwd", func() { p.Backend.RotaryForward(qkv, B, T, C, H, pos0) })
@@ -82,9 +95,13 @@ func (p *Profiler) RotaryBackward(dqkv compute.F32, B, T, C, H, pos0 int) {
 }
 func (p *Profiler) AttentionForward(out, lse, qkv compute.F32, keyMask compute.I32, B, T, C, H int, causal bool) {
 	p.time("attention_fwd", func() { p.Backend.AttentionForward(out, lse, qkv, keyMask, B, T, C, H, causal) })
+	// QK^T and PV over the (query, key) pairs attended.
+	p.Flops["attention_fwd"] += 4 * attnPairs(B, T, H, causal) * float64(C/H)
 }
 func (p *Profiler) AttentionBackward(dqkv, dout, qkv, out, lse compute.F32, keyMask compute.I32, B, T, C, H int, causal bool) {
 	p.time("attention_bwd", func() { p.Backend.AttentionBackward(dqkv, dout, qkv, out, lse, keyMask, B, T, C, H, causal) })
+	// recomputed QK^T, dO V^T, P^T dO, dS K, dS^T Q
+	p.Flops["attention_bwd"] += 10 * attnPairs(B, T, H, causal) * float64(C/H)
 }
 func (p *Profiler) GeluForward(out, inp compute.F32, n int) {
 	p.time("gelu_fwd", func() { p.Backend.GeluForward(out, inp, n) })
@@ -116,4 +133,13 @@ func (p *Profiler) SumSquares(x compute.F32, n int) float64 {
 }
 func (p *Profiler) EMA(ema, params compute.F32, n int, decay float32) {
 	p.time("optimizer", func() { p.Backend.EMA(ema, params, n, decay) })
+}
+
+// attnPairs is the number of (query, key) score entries over all heads.
+func attnPairs(B, T, H int, causal bool) float64 {
+	pairs := float64(T) * float64(T)
+	if causal {
+		pairs = float64(T) * float64(T+1) / 2
+	}
+	return float64(B*H) * pairs
 }

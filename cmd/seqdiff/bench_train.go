@@ -114,6 +114,7 @@ type profileJSON struct {
 	Seconds float64 `json:"s_per_step"`
 	Calls   int     `json:"calls_per_step"`
 	Percent float64 `json:"percent"`
+	GFlops  float64 `json:"gflop_per_s,omitempty"`
 }
 
 func (o *benchTrainOptions) run(stdout io.Writer) error {
@@ -223,7 +224,7 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 		for _, r := range prof.Rows() {
 			res.ProfileRows = append(res.ProfileRows, profileJSON{Class: r.Class,
 				Seconds: r.Time.Seconds() / float64(o.steps), Calls: r.Calls / o.steps,
-				Percent: 100 * r.Time.Seconds() / total.Seconds()})
+				Percent: 100 * r.Time.Seconds() / total.Seconds(), GFlops: r.Flops / r.Time.Seconds() / 1e9})
 		}
 	}
 	if o.json {
@@ -234,7 +235,11 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 	fmt.Fprintf(stdout, "step %.3f s median (%.3f min) over %d steps; %.0f tokens/s; peak RSS %.0f MiB; loss %.4f\n",
 		med, sorted[0], o.steps, res.TokensPerS, res.PeakRSSMiB, loss)
 	for _, r := range res.ProfileRows {
-		fmt.Fprintf(stdout, "  %-14s %8.4f s/step %5.1f%% %5d calls/step\n", r.Class, r.Seconds, r.Percent, r.Calls)
+		fmt.Fprintf(stdout, "  %-14s %8.4f s/step %5.1f%% %5d calls/step", r.Class, r.Seconds, r.Percent, r.Calls)
+		if r.GFlops > 0 {
+			fmt.Fprintf(stdout, " %7.1f GFLOP/s", r.GFlops)
+		}
+		fmt.Fprintln(stdout)
 	}
 	return nil
 }
