@@ -29,6 +29,7 @@ type Backend struct {
 	workerScratch [][]float32
 	partials      []float32
 	partials64    []float64
+	kt            []float32 // attention forward: every head's K transposed
 }
 
 var _ compute.Backend = (*Backend)(nil)
