@@ -552,3 +552,25 @@ func TestPrecheckWithFai(t *testing.T) {
 	}
 	assertNoOutput(t, out)
 }
+
+// An interrupt in the middle of a record (the context cancelled after the
+// first chunk is written) stops the workers and leaves no output.
+func TestPrepCancelMidway(t *testing.T) {
+	dir := t.TempDir()
+	fa := writeFASTA(t, dir, rec{"chr1", randSeq(64*40, 3)}, rec{"chr2", randSeq(64*10, 4)})
+	out := filepath.Join(dir, "out")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls := 0
+	_, err := Prep(ctx, Options{Fasta: fa, Out: out, SeqLen: 8, Block: 64, Progress: func(int64) {
+		calls++
+		cancel()
+	}})
+	if err == nil || !strings.Contains(err.Error(), "canceled") {
+		t.Fatalf("err %v", err)
+	}
+	if calls == 0 || calls > 20 {
+		t.Errorf("%d progress calls before stopping", calls)
+	}
+	assertNoOutput(t, out)
+}

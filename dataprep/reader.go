@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/bits"
 	"math/rand/v2"
 	"os"
@@ -121,6 +122,24 @@ func (s *SplitData) ReadRows(dst []int32, start int) int {
 		dst[i] = PAD
 	}
 	return n
+}
+
+// Batches iterates over the split in order, batch rows at a time, for
+// evaluation: it yields the number of real rows and a buffer of
+// batch*SeqLen ids (PAD past the end of the split) that is reused between
+// iterations.
+func (s *SplitData) Batches(batch int) iter.Seq2[int, []int32] {
+	return func(yield func(int, []int32) bool) {
+		if batch < 1 {
+			return
+		}
+		buf := make([]int32, batch*s.SeqLen)
+		for start := 0; start < s.Rows(); start += batch {
+			if !yield(s.ReadRows(buf, start), buf) {
+				return
+			}
+		}
+	}
 }
 
 func toInt32(dst []int32, src []byte) {

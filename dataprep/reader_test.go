@@ -161,6 +161,13 @@ func TestReadRows(t *testing.T) {
 			}
 		}
 	}
+	var again []int32
+	for k, b := range s.Batches(8) {
+		again = append(again, b[:k*L]...)
+	}
+	if !slices.Equal(again, got) {
+		t.Error("Batches differs from ReadRows")
+	}
 }
 
 func TestOpenValidates(t *testing.T) {
