@@ -45,8 +45,9 @@ type Reader struct {
 	index   bool // enforce the samtools line rules and collect entries
 	built   []FaiEntry
 	scratch []byte
-	pendErr error // a bad header after the record being returned
-	maxSize int64 // bound on the uncompressed size, for sizing buffers
+	pendErr error  // a bad header after the record being returned
+	maxSize int64  // bound on the uncompressed size, for sizing buffers
+	cur     string // the record being read
 }
 
 type header struct {
@@ -167,10 +168,7 @@ func (r *Reader) fill() error {
 		if err != nil {
 			if fe, ok := err.(*FormatError); ok && fe.Line == 0 {
 				// Say where the parser was when the data broke off.
-				fe.Line = r.line
-				if r.started {
-					fe.Record = r.pend.name
-				}
+				fe.Line, fe.Record = r.line, r.cur
 			}
 			return err
 		}
@@ -205,6 +203,7 @@ func (r *Reader) next() (Record, error) {
 	}
 	h := r.pend
 	r.pend = header{}
+	r.cur = h.name
 	var fe *FaiEntry
 	if r.fai != nil {
 		if r.nrec >= len(r.fai) {

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 type wantRec struct{ name, desc, seq string }
@@ -232,7 +234,7 @@ func TestTruncated(t *testing.T) {
 					t.Fatalf("got %v, want a truncation error", err)
 				}
 				var fe *FormatError
-				if !errors.As(err, &fe) || fe.Path != p || fe.Line == 0 || !strings.Contains(err.Error(), "truncated") {
+				if !errors.As(err, &fe) || fe.Path != p || fe.Line == 0 || fe.Record == "" || !strings.Contains(err.Error(), "truncated") {
 					t.Fatalf("error %q does not name the file, line and truncation", err)
 				}
 			})
@@ -297,4 +299,46 @@ func TestSniff(t *testing.T) {
 			t.Errorf("Sniff(%s) = %v, %v", c, got, err)
 		}
 	}
+}
+
+// TestCloseEarly closes readers part way, and after errors, and checks
+// that no decompression goroutine is left behind.
+func TestCloseEarly(t *testing.T) {
+	data := bigFASTA(400000)
+	dir := t.TempDir()
+	paths := []string{
+		writeFile(t, dir, "a.fa", data),
+		writeFile(t, dir, "a.fa.gz", compress(t, data, Gzip, 0)),
+		writeFile(t, dir, "a.fa.bgz", compress(t, data, BGZF, 0)),
+		writeFile(t, dir, "cut.fa.bgz", compress(t, data, BGZF, 0)[:20000]),
+	}
+	before := runtime.NumGoroutine()
+	for range 20 {
+		for _, p := range paths {
+			for _, reads := range []int{0, 1, 100} {
+				r, err := Open(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range reads {
+					if _, err := r.Next(); err != nil {
+						break
+					}
+				}
+				if err := r.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := r.Next(); err == nil {
+					t.Fatal("Next after Close succeeded")
+				}
+			}
+		}
+	}
+	for range 100 {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%d goroutines before, %d after", before, runtime.NumGoroutine())
 }
