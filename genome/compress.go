@@ -56,9 +56,9 @@ func openFile(path string) (*os.File, os.FileInfo, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		what := "not a regular file"
+		what := "is a device, pipe or socket"
 		if fi.IsDir() {
-			what = "a directory, not a file"
+			what = "is a directory"
 		}
 		return nil, nil, fmt.Errorf("open %s: %s: %w", path, what, ErrNotRegularFile)
 	}

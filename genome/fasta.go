@@ -238,7 +238,7 @@ func (r *Reader) next() (Record, error) {
 	}
 	g := &r.geom
 	if g.bases == 0 {
-		return Record{}, formatErr(ErrEmptyRecord, r.path, h.name, h.line, "record has no sequence")
+		return Record{}, formatErr(ErrEmptyRecord, r.path, h.name, h.line, "no sequence after the header")
 	}
 	if fe != nil {
 		if fe.Length != g.bases {

@@ -85,7 +85,7 @@ var badFASTA = []struct {
 	{"no header", "ACGT\n>a\nAC\n", ErrNoHeader, 1, "", "before the first '>'"},
 	{"no header after blank", "\n\nACGT\n", ErrNoHeader, 3, "", "before the first '>'"},
 	{"only blank lines", "\n\n\n", ErrEmptyFile, 0, "", "no FASTA records"},
-	{"empty record", ">a\n>b\nAC\n", ErrEmptyRecord, 1, "a", "no sequence"},
+	{"empty record", ">a\n>b\nAC\n", ErrEmptyRecord, 1, "a", "no sequence after the header"},
 	{"empty record blank", ">a\n\n\n>b\nAC\n", ErrEmptyRecord, 1, "a", "no sequence"},
 	{"empty last record", ">a\nAC\n>b\n", ErrEmptyRecord, 3, "b", "no sequence"},
 	{"empty last record no newline", ">a\nAC\n>b", ErrEmptyRecord, 3, "b", "no sequence"},

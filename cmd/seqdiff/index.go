@@ -79,6 +79,10 @@ func (o *indexOptions) run(cmd *cobra.Command, path string) error {
 	for _, e := range idx {
 		bases += e.Length
 	}
-	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.fai: %d records, %d bases (%s)%s\n", path, len(idx), bases, comp, gziNote)
+	recs := "records"
+	if len(idx) == 1 {
+		recs = "record"
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.fai: %d %s, %d bases (%s)%s\n", path, len(idx), recs, bases, comp, gziNote)
 	return err
 }
