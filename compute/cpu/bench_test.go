@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"syscall"
 	"testing"
@@ -163,9 +162,12 @@ func BenchmarkAdamW(b *testing.B) {
 	})
 }
 
-// ExampleNew shows what the backend found on this machine.
-func ExampleBackend_BLAS() {
-	be := New(1)
-	fmt.Println(be.BLAS() != "")
-	// Output: true
+func BenchmarkRotary(b *testing.B) {
+	be := New(0)
+	r := rand.New(rand.NewPCG(13, 14))
+	qkv := randn(r, bN*3*bC, 1)
+	timed(b, func() {
+		be.RotaryForward(f32(qkv), bB, bT, bC, bH, 0)
+		be.RotaryBackward(f32(qkv), bB, bT, bC, bH, 0)
+	})
 }

@@ -188,8 +188,15 @@ func TestMatmulLarge(t *testing.T) {
 
 func TestRotary(t *testing.T) {
 	for _, b := range testBackends(t) {
+		testRotary(t, b, 12, 3) // hd 4: scalar path
+		testRotary(t, b, 64, 2) // hd 32: vector path
+	}
+}
+
+func testRotary(t *testing.T, b *Backend, C, H int) {
+	{
 		r := rand.New(rand.NewPCG(9, 10))
-		const B, T, C, H, pos0 = 2, 7, 12, 3, 5
+		const B, T, pos0 = 2, 7, 5
 		hd := C / H
 		x := randn(r, B*T*3*C, 1)
 		orig := clone(x)

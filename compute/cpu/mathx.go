@@ -135,3 +135,16 @@ func lnRowBwdScalar(di, dw, db, dout, x, w []float32, mean, rstd float32) {
 		di[i] += (w[i]*dout[i] - dmean - norm*dnormMean) * rstd
 	}
 }
+
+// rotateHalfScalar: for i < hd/2, (x1, x2) = (v[i], v[i+hd/2]) ->
+// (x1 c - x2 s', x2 c + x1 s') with s' = sign*s[i].
+func rotateHalfScalar(v, c, s []float32, sign float32) {
+	half := len(v) / 2
+	c, s = c[:half], s[:half]
+	for i := 0; i < half; i++ {
+		x1, x2 := v[i], v[i+half]
+		si := sign * s[i]
+		v[i] = x1*c[i] - x2*si
+		v[i+half] = x2*c[i] + x1*si
+	}
+}

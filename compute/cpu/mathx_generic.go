@@ -63,3 +63,5 @@ func lnRowFwd(dst, x, w, b []float32) (mean, rstd float32) { return lnRowFwdScal
 func lnRowBwd(di, dw, db, dout, x, w []float32, mean, rstd float32) {
 	lnRowBwdScalar(di, dw, db, dout, x, w, mean, rstd)
 }
+
+func rotateHalf(v, c, s []float32, sign float32) { rotateHalfScalar(v, c, s, sign) }

@@ -447,3 +447,22 @@ func lnRowBwd(di, dw, db, dout, x, w []float32, mean, rstd float32) {
 		t.Add(archsimd.LoadFloat32x8Slice(di[i:])).StoreSlice(di[i:])
 	}
 }
+
+// rotateHalf: rotary rotation of one head (see rotateHalfScalar).
+func rotateHalf(v, c, s []float32, sign float32) {
+	half := len(v) / 2
+	if level == 0 || half%8 != 0 {
+		rotateHalfScalar(v, c, s, sign)
+		return
+	}
+	c, s = c[:half], s[:half]
+	sg := archsimd.BroadcastFloat32x8(sign)
+	for i := 0; i < half; i += 8 {
+		x1 := archsimd.LoadFloat32x8Slice(v[i:])
+		x2 := archsimd.LoadFloat32x8Slice(v[i+half:])
+		cv := archsimd.LoadFloat32x8Slice(c[i:])
+		sv := archsimd.LoadFloat32x8Slice(s[i:]).Mul(sg)
+		x1.Mul(cv).Sub(x2.Mul(sv)).StoreSlice(v[i:])
+		x2.Mul(cv).Add(x1.Mul(sv)).StoreSlice(v[i+half:])
+	}
+}

@@ -66,13 +66,7 @@ func (b *Backend) rotary(qkv compute.F32, B, T, C, H, pos0 int, sign float32) {
 			base := row * 3 * C
 			for part := 0; part < 2; part++ { // q then k
 				for h := 0; h < H; h++ {
-					v := x[base+part*C+h*hd : base+part*C+(h+1)*hd]
-					for i := 0; i < half; i++ {
-						x1, x2 := v[i], v[i+half]
-						si := sign * s[i]
-						v[i] = x1*c[i] - x2*si
-						v[i+half] = x2*c[i] + x1*si
-					}
+					rotateHalf(x[base+part*C+h*hd:base+part*C+(h+1)*hd], c, s, sign)
 				}
 			}
 		}
