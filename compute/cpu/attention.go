@@ -15,8 +15,8 @@ import (
 // calls on strided views of qkv, except that each head's K (and V in the
 // backward) is first transposed to (hd, T): then every product is a
 // non-transposed or A-transposed one, which OpenBLAS serves with its
-// small-matrix kernels (no packing); Q.K^T on the strided K went through
-// the packing path and cost ~40% more per flop.
+// small-matrix kernels without packing (it refuses the Q.K^T transpose
+// case for these sizes and packs both operands instead).
 
 // AttentionForward: out (B,T,C), lse (B,H,T) <- qkv (B,T,3C) with rotary
 // applied, keyMask (B,T) optional (1 valid key, 0 padding), causal: query t

@@ -2,30 +2,63 @@
 //
 // Construct it with New(threads); threads 0 means all cores. Kernels split
 // their work over that many goroutines with a partition fixed by the shapes
-// and the thread count, and reduce (LayerNorm dw/db, SumSquares) per fixed
-// chunk in chunk order, so the same inputs and thread count give
-// bit-identical outputs. A Backend is not safe for concurrent use.
+// and the thread count, and reduce (LayerNorm dw/db, bias gradients,
+// SumSquares) per fixed chunk, summing the chunks in order, so the same
+// inputs and thread count give bit-identical outputs. A Backend is not safe
+// for concurrent use: kernels share its scratch buffers, which are grown on
+// first use and reused.
 //
-// Matrix products (the linear layers and the blocks inside attention) are
-// single-threaded sgemm calls made from those goroutines. At run time the
-// backend loads OpenBLAS through purego (libopenblas.so.0, then the other
-// usual names; a libblas.so.3 is accepted only if it exports OpenBLAS's own
-// symbols such as openblas_get_config, so Debian's reference BLAS is never
-// picked), sets it to one thread so it does not fight the goroutines, and
-// otherwise falls back to gonum's pure-Go BLAS. A CGO_ENABLED=0 binary does
-// both. SEQDIFF_BLAS=go forces gonum. OpenBLAS chooses its kernels from the
-// CPU or from OPENBLAS_CORETYPE, which the backend leaves as set (on
-// AVX-512 machines OpenBLAS 0.3.21 picks Cooperlake or SkylakeX kernels;
-// both are far faster than Haswell). Backend.BLAS reports what was loaded.
+// # Matrix products
+//
+// The linear layers and the blocks inside attention are single-threaded
+// sgemm calls made from the kernels' goroutines, each over work no other
+// goroutine writes. At run time the backend loads OpenBLAS through purego
+// (libopenblas.so.0, then the other usual names; a libblas.so.3 is accepted
+// only if it exports OpenBLAS's own symbols such as openblas_get_config, so
+// Debian's reference BLAS is never picked), calls its Fortran sgemm_ with
+// purego.SyscallN (no cgo, no reflection), and sets it to one thread with
+// openblas_set_num_threads. Without OpenBLAS it falls back to gonum's
+// pure-Go BLAS; SEQDIFF_BLAS=go forces that. A CGO_ENABLED=0 binary does
+// both. Backend.BLAS and Backend.Name report what was loaded.
+//
+// One OpenBLAS thread per goroutine measured the same as one goroutine
+// driving a 2-thread OpenBLAS on the dna-small products when the machine
+// is idle, and it avoids OpenBLAS's spinning worker threads, which doubled
+// CPU time in one run on a loaded machine; attention's many small products
+// could not use a threaded BLAS anyway.
+//
+// OpenBLAS picks its kernels from the CPU, or from OPENBLAS_CORETYPE, which
+// the backend leaves as set. On the AMD EPYC (AVX-512) this was developed on,
+// OpenBLAS 0.3.21 selects Cooperlake; SkylakeX and Haswell measured the same
+// within noise there (Zen 4 executes 512-bit operations as two 256-bit
+// halves); on Intel AVX-512 parts SkylakeX kernels are reported to be much
+// faster than Haswell ones.
+//
+// # Attention
 //
 // Attention is tiled flash-attention style: per (batch, head, query block)
 // an online softmax over key blocks, saving the output and the row
-// log-sum-exp; the backward recomputes probabilities block by block from
-// the log-sum-exp, so the (B,H,T,T) score matrix never exists. Causal
-// attention skips the blocks above the diagonal.
+// log-sum-exp; the backward, per (batch, head), recomputes probabilities
+// block by block from the log-sum-exp and forms dS = P * (dP - rowsum(dO*O)),
+// so the (B,H,T,T) score matrix never exists. Causal attention skips the
+// blocks above the diagonal; padded keys (keyMask) get probability 0, and a
+// query with no valid key gets a zero output.
 //
-// Built with GOEXPERIMENT=simd on amd64, exp (softmax rows) and GELU use
-// AVX-512 or AVX2+FMA through simd/archsimd, chosen by CPU feature checks at
-// run time; other builds use a scalar Cephes-style float32 exp (about 1e-7
-// relative error), still several times faster than math.Exp.
+// # Vector math
+//
+// Built with GOEXPERIMENT=simd on amd64, exp (softmax rows), GELU,
+// LayerNorm rows, rotary and the small row helpers use AVX-512 or AVX2+FMA
+// through simd/archsimd, chosen by CPU feature checks at run time. Other
+// builds use scalar code with a Cephes-style float32 exp (about 1e-7
+// relative error), still several times faster than float64 math.Exp.
+//
+// # Benchmarks
+//
+// bench_test.go times the kernels at the dna-small shapes (B 8, T 1024,
+// d 128, 4 heads, MLP 512, vocab 12):
+//
+//	GOEXPERIMENT=simd go test -run '^$' -bench . -count 3 ./compute/cpu
+//
+// Besides wall time each reports cpu-ms/op, the process CPU time per
+// operation, which stays meaningful on a machine shared with other jobs.
 package cpu
