@@ -2,29 +2,21 @@ package cpu
 
 import (
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
 )
 
-// cpuTime is this process's user+system CPU time. Benchmarks report it per
-// op ("cpu-ms/op") beside wall time because the machine is shared: CPU time
-// barely moves when other processes compete for the cores, wall time does.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // timed runs f b.N times and reports CPU milliseconds per op.
 func timed(b *testing.B, f func()) {
 	b.ResetTimer()
-	c0 := cpuTime()
+	c0, ok := cpuTime()
 	for i := 0; i < b.N; i++ {
 		f()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	if c1, _ := cpuTime(); ok {
+		b.ReportMetric(float64(c1-c0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}
 }
 
 // Benchmarks at the dna-small shapes: B 8, T 1024, d 128, 4 heads (hd 32),
