@@ -28,6 +28,9 @@ func (b *Backend) EmbeddingForward(out compute.F32, tok compute.I32, wte compute
 // Threads own column ranges and walk the rows in order, so repeated ids
 // sum in the same order whatever the thread count.
 func (b *Backend) EmbeddingBackward(dwte, dout compute.F32, tok compute.I32, N, C int) {
+	if dwte.N == 0 { // no gradient wanted (frozen embedding)
+		return
+	}
 	dw, d, t := dwte.Host, dout.Host, tok.Host[:N]
 	b.parallelRange(C, 16, func(lo, hi int) {
 		for n, id := range t {
