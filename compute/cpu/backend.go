@@ -103,51 +103,41 @@ func (b *Backend) Zero(t compute.F32) {
 
 // ---------------------------------------------------------------- threads
 
-// chunks splits n items into at most b.threads contiguous ranges of at
-// least minChunk items (the last ones may be shorter). It depends only on
-// n, minChunk and the thread count.
+// Chunks per thread: work is cut into more chunks than threads and the
+// chunks are handed out dynamically, so a goroutine that loses its core
+// to another process (the machine is shared) delays the kernel by one
+// small chunk, not by half its work.
+const oversubscribe = 4
+
+// chunks is the number of contiguous chunks [c*n/k, (c+1)*n/k) that n
+// items are cut into: at most oversubscribe*threads, each of at least
+// minChunk items where possible. It depends only on n, minChunk and the
+// thread count, so per-chunk partial sums added in chunk order are
+// deterministic.
 func (b *Backend) chunks(n, minChunk int) int {
 	if minChunk < 1 {
 		minChunk = 1
 	}
 	k := (n + minChunk - 1) / minChunk
-	if k > b.threads {
-		k = b.threads
-	}
-	if k < 1 {
-		k = 1
-	}
-	return k
+	k = min(k, oversubscribe*b.threads)
+	return max(k, 1)
 }
 
-// parallelRange runs fn over [0,n) split into fixed contiguous ranges, one
-// goroutine each; the calling goroutine takes the first range.
+// parallelRange runs fn over the chunks of [0,n) (see chunks) on up to
+// b.threads goroutines; the calling goroutine is one of them.
 func (b *Backend) parallelRange(n, minChunk int, fn func(lo, hi int)) {
 	b.parallelChunks(n, minChunk, func(_, lo, hi int) { fn(lo, hi) })
 }
 
 // parallelChunks is parallelRange that also passes the chunk index (for
-// per-chunk partial sums, summed afterwards in chunk order).
+// per-chunk partial sums, summed afterwards in chunk order). It returns
+// the number of chunks.
 func (b *Backend) parallelChunks(n, minChunk int, fn func(chunk, lo, hi int)) int {
 	if n <= 0 {
 		return 0
 	}
 	k := b.chunks(n, minChunk)
-	if k == 1 {
-		fn(0, 0, n)
-		return 1
-	}
-	var wg sync.WaitGroup
-	wg.Add(k - 1)
-	for c := 1; c < k; c++ {
-		lo, hi := c*n/k, (c+1)*n/k
-		go func(c, lo, hi int) {
-			defer wg.Done()
-			fn(c, lo, hi)
-		}(c, lo, hi)
-	}
-	fn(0, 0, n/k)
-	wg.Wait()
+	b.parallelItems(k, func(_, c int) { fn(c, c*n/k, (c+1)*n/k) })
 	return k
 }
 

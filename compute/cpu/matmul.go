@@ -61,12 +61,14 @@ func (b *Backend) MatmulBackward(dinp, dw, dbias, dout, inp, w compute.F32, N, I
 	}
 	if dw.N > 0 {
 		g := dw.Host
+		// One chunk per thread here: every call packs the whole (N, IC)
+		// operand, so more, smaller calls would repeat that work.
 		if OC >= IC || OC >= 4*b.threads {
-			b.parallelRange(OC, 8, func(lo, hi int) {
+			b.parallelRange(OC, (OC+b.threads-1)/b.threads, func(lo, hi int) {
 				b.blas.sgemm(true, false, hi-lo, IC, N, 1, d[lo:], OC, x, IC, 1, g[lo*IC:], IC)
 			})
 		} else {
-			b.parallelRange(IC, 8, func(lo, hi int) {
+			b.parallelRange(IC, (IC+b.threads-1)/b.threads, func(lo, hi int) {
 				b.blas.sgemm(true, false, OC, hi-lo, N, 1, d, OC, x[lo:], IC, 1, g[lo:], IC)
 			})
 		}
