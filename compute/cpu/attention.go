@@ -201,13 +201,20 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse compute.F32, keyMa
 	})
 }
 
-// transposeHead writes dst (hd, T) = src (T, hd) where src rows are ld apart.
+// transposeHead writes dst (hd, T) = src (T, hd) where src rows are ld
+// apart. Tiles of 64 rows keep the source lines in L1 while each of the hd
+// destination rows is written sequentially (row-by-row scattering hit the
+// same L1 set for every store when T*4 bytes is a multiple of 4 KiB).
 func transposeHead(dst, src []float32, T, hd, ld int) {
 	dst = dst[:hd*T]
-	for t := 0; t < T; t++ {
-		row := src[t*ld : t*ld+hd]
-		for d, v := range row {
-			dst[d*T+t] = v
+	const tile = 64
+	for t0 := 0; t0 < T; t0 += tile {
+		t1 := min(t0+tile, T)
+		for d := 0; d < hd; d++ {
+			out := dst[d*T+t0 : d*T+t1]
+			for i := range out {
+				out[i] = src[(t0+i)*ld+d]
+			}
 		}
 	}
 }

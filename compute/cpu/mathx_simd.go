@@ -197,12 +197,24 @@ func maxf(x []float32) float32 {
 	if level == 0 || len(x) < 16 {
 		return maxScalar(x)
 	}
-	acc := archsimd.LoadFloat32x8Slice(x)
-	i := 8
-	for ; i+8 <= len(x); i += 8 {
-		acc = acc.Max(archsimd.LoadFloat32x8Slice(x[i:]))
+	i := 0
+	var m float32
+	if level == 2 && len(x) >= 32 {
+		a0 := archsimd.LoadFloat32x16Slice(x)
+		a1 := archsimd.LoadFloat32x16Slice(x[16:])
+		for i = 32; i+32 <= len(x); i += 32 {
+			a0 = a0.Max(archsimd.LoadFloat32x16Slice(x[i:]))
+			a1 = a1.Max(archsimd.LoadFloat32x16Slice(x[i+16:]))
+		}
+		a0 = a0.Max(a1)
+		m = hmax8(a0.GetLo().Max(a0.GetHi()))
+	} else {
+		acc := archsimd.LoadFloat32x8Slice(x)
+		for i = 8; i+8 <= len(x); i += 8 {
+			acc = acc.Max(archsimd.LoadFloat32x8Slice(x[i:]))
+		}
+		m = hmax8(acc)
 	}
-	m := hmax8(acc)
 	for ; i < len(x); i++ {
 		if x[i] > m {
 			m = x[i]
