@@ -157,6 +157,9 @@ func parseSafetensors(path string, raw []byte) (*Safetensors, error) {
 			if d < 0 {
 				return nil, fmt.Errorf("%s: tensor %q: negative dimension in shape %v", path, name, e.Shape)
 			}
+			if d > 0 && count > len(data)/d {
+				return nil, fmt.Errorf("%s: tensor %q: shape %v is larger than the %d-byte data section", path, name, e.Shape, len(data))
+			}
 			count *= d
 		}
 		b, en := e.DataOffsets[0], e.DataOffsets[1]
