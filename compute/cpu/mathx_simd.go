@@ -291,20 +291,22 @@ func acc(dst, src []float32) {
 	}
 }
 
-// GELU (tanh form) as x * s with s = sigmoid(2u) = 1/(1+exp(-2u)),
+// GELU (tanh form) as x * s with s = sigmoid(2u) = 1 - 1/(1+exp(2u)),
 // u = sqrt(2/pi) (x + 0.044715 x^3): the same function as
-// 0.5 x (1 + tanh u), one exp and one division. -2u is clamped to
-// [-88, 88] so exp stays finite and nonzero; s then saturates cleanly.
-// d/dx = s + x s (1-s) d(2u)/dx, d(2u)/dx = 2k (1 + 3a x^2).
+// 0.5 x (1 + tanh u), with one exp and one division. 2u is clamped below
+// at -88 so exp stays finite and nonzero there; above, exp may reach +Inf,
+// which gives s = 1 exactly. d/dx = s + x s (1-s) d(2u)/dx with
+// d(2u)/dx = 2k (1 + 3a x^2). The loops keep only x live across the exp
+// (recomputing x^2 after it) so everything stays in the 16 vector
+// registers the compiler uses.
 
 // geluFwd: out = gelu(in).
 func geluFwd(out, in []float32) {
 	out = out[:len(in)]
 	i := 0
 	if level == 2 {
-		c0 := archsimd.BroadcastFloat32x16(-2 * geluK)
-		c1 := archsimd.BroadcastFloat32x16(-2 * geluK * geluA)
-		hi := archsimd.BroadcastFloat32x16(88)
+		av := archsimd.BroadcastFloat32x16(2 * geluK)
+		bv := archsimd.BroadcastFloat32x16(2 * geluK * geluA)
 		lo := archsimd.BroadcastFloat32x16(-88)
 		l2e := archsimd.BroadcastFloat32x16(log2e)
 		ln2 := archsimd.BroadcastFloat32x16(-0.693147180559945)
@@ -316,16 +318,16 @@ func geluFwd(out, in []float32) {
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= len(in); i += 16 {
 			x := archsimd.LoadFloat32x16Slice(in[i:])
-			v := x.Mul(x).MulAdd(c1, c0).Mul(x).Min(hi).Max(lo) // -2u
-			n := v.Mul(l2e).RoundToEvenScaled(0)
-			r := n.MulAdd(ln2, v)
+			w := x.Mul(x.Mul(x).MulAdd(bv, av)).Max(lo) // 2u
+			n := w.Mul(l2e).RoundToEvenScaled(0)
+			r := n.MulAdd(ln2, w)
 			p := q4.MulAdd(r, q3)
 			p = p.MulAdd(r, q2)
 			p = p.MulAdd(r, q1)
 			p = p.MulAdd(r, q0)
 			p = p.MulAdd(r, one).MulAdd(r, one)
 			e := p.Scale(n)
-			x.Div(e.Add(one)).StoreSlice(out[i:])
+			x.Sub(x.Div(e.Add(one))).StoreSlice(out[i:])
 		}
 	} else if level == 1 {
 		for ; i+8 <= len(in); i += 8 {
@@ -344,9 +346,8 @@ func geluBwd(dinp, in, dout []float32) {
 	dinp, dout = dinp[:len(in)], dout[:len(in)]
 	i := 0
 	if level == 2 {
-		c0 := archsimd.BroadcastFloat32x16(-2 * geluK)
-		c1 := archsimd.BroadcastFloat32x16(-2 * geluK * geluA)
-		hi := archsimd.BroadcastFloat32x16(88)
+		av := archsimd.BroadcastFloat32x16(2 * geluK)
+		bv := archsimd.BroadcastFloat32x16(2 * geluK * geluA)
 		lo := archsimd.BroadcastFloat32x16(-88)
 		l2e := archsimd.BroadcastFloat32x16(log2e)
 		ln2 := archsimd.BroadcastFloat32x16(-0.693147180559945)
@@ -358,19 +359,19 @@ func geluBwd(dinp, in, dout []float32) {
 		one := archsimd.BroadcastFloat32x16(1)
 		for ; i+16 <= len(in); i += 16 {
 			x := archsimd.LoadFloat32x16Slice(in[i:])
-			x2 := x.Mul(x)
-			v := x2.MulAdd(c1, c0).Mul(x).Min(hi).Max(lo) // -2u
-			n := v.Mul(l2e).RoundToEvenScaled(0)
-			r := n.MulAdd(ln2, v)
+			w := x.Mul(x.Mul(x).MulAdd(bv, av)).Max(lo) // 2u
+			n := w.Mul(l2e).RoundToEvenScaled(0)
+			r := n.MulAdd(ln2, w)
 			p := q4.MulAdd(r, q3)
 			p = p.MulAdd(r, q2)
 			p = p.MulAdd(r, q1)
 			p = p.MulAdd(r, q0)
 			p = p.MulAdd(r, one).MulAdd(r, one)
-			s := one.Div(p.Scale(n).Add(one))
-			// d(2u)/dx = -(c0 + 3 c1 x^2)
-			du := x2.Mul(c1).MulAdd(archsimd.BroadcastFloat32x16(-3), c0.Mul(archsimd.BroadcastFloat32x16(-1)))
-			g := x.Mul(s).Mul(one.Sub(s)).MulAdd(du, s)
+			q := one.Div(p.Scale(n).Add(one)) // 1 - s
+			s := one.Sub(q)
+			// d(2u)/dx = a + 3b x^2
+			du := x.Mul(x).MulAdd(bv.Add(bv).Add(bv), av)
+			g := x.Mul(s).Mul(q).MulAdd(du, s)
 			g.Mul(archsimd.LoadFloat32x16Slice(dout[i:])).StoreSlice(dinp[i:])
 		}
 	} else if level == 1 {
