@@ -64,7 +64,7 @@ func BenchmarkReadChr20(b *testing.B) {
 }
 
 // BenchmarkInflateChr20 compares ways of inflating chr20 in the same run:
-// this package's parallel BGZF source (klauspost/compress inflate), the
+// this package's parallel BGZF source (its own one-shot inflate), the
 // biogo/hts bgzf reader with as many workers, and `gzip -dc` (one core).
 func BenchmarkInflateChr20(b *testing.B) {
 	p := sharedData(b, "genome/grch37_chr20.fa.gz")

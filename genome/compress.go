@@ -7,7 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	flate "github.com/klauspost/compress/flate"
+	"compress/flate"
 	"hash/crc32"
 	"io"
 	"os"
@@ -401,10 +401,9 @@ func grow(b []byte, n int) []byte {
 	return b[:len(b)+n]
 }
 
-// inflater inflates single BGZF blocks, reusing its decompressor.
+// inflater inflates single BGZF blocks, reusing its decoding tables.
 type inflater struct {
-	br bytes.Reader
-	fr io.ReadCloser
+	d decoder
 }
 
 // inflate decompresses the whole block raw into dst (reusing its capacity)
@@ -417,27 +416,11 @@ func (z *inflater) inflate(raw, dst []byte, path string, coff int64) ([]byte, er
 	if isize > 1<<16 {
 		return dst, &FormatError{Path: path, Msg: fmt.Sprintf("BGZF block at byte %d claims %d bytes (limit 65536): corrupt", coff, isize), Err: ErrCorrupt}
 	}
-	z.br.Reset(cdata)
-	if z.fr == nil {
-		z.fr = flate.NewReader(&z.br)
-	} else {
-		z.fr.(flate.Resetter).Reset(&z.br, nil)
-	}
 	if cap(dst) < isize {
-		dst = make([]byte, isize)
+		dst = make([]byte, isize, 1<<16)
 	}
 	dst = dst[:isize]
-	n, err := io.ReadFull(z.fr, dst)
-	if err == nil {
-		var one [1]byte
-		if m, _ := z.fr.Read(one[:]); m != 0 {
-			err = errors.New("more data than the block size says")
-		}
-	}
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			err = fmt.Errorf("inflated %d bytes, the block says %d", n, isize)
-		}
+	if err := z.d.inflate(dst, cdata); err != nil {
 		return dst, &FormatError{Path: path, Msg: fmt.Sprintf("corrupt BGZF block at byte %d: %v", coff, err), Err: ErrCorrupt}
 	}
 	if crc32.ChecksumIEEE(dst) != crc {
