@@ -3,11 +3,11 @@ package genome
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"compress/flate"
 	"hash/crc32"
 	"io"
 	"os"
