@@ -433,10 +433,12 @@ func (r *Reader) appendBases(seq, seg []byte, open bool, name string) ([]byte, e
 	}
 	dst := seq[n : n+len(seg)]
 	var acc byte
-	for k, c := range seg {
-		v := norm[c]
-		dst[k] = v
-		acc |= v
+	if !normLine(dst, seg) {
+		for k, c := range seg {
+			v := norm[c]
+			dst[k] = v
+			acc |= v
+		}
 	}
 	added := len(seg)
 	if acc&bad != 0 {
