@@ -132,7 +132,10 @@ func newSource(f file, comp Compression, path string) (source, error) {
 	case Gzip:
 		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 1<<20))
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // the header itself is cut
+			}
+			return nil, gzipErr(path, err)
 		}
 		return newAsyncSource(zr, f, path, true, 0), nil
 	}
@@ -220,17 +223,22 @@ func (s *asyncSource) wrap(err error, gz bool) error {
 	if !gz {
 		return fmt.Errorf("read %s: %w", s.path, err)
 	}
+	return gzipErr(s.path, err)
+}
+
+// gzipErr turns what compress/gzip reports into a *FormatError.
+func gzipErr(path string, err error) error {
 	switch {
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &FormatError{Path: s.path, Msg: "gzip data ends early: the file is truncated", Err: ErrTruncated}
+		return &FormatError{Path: path, Msg: "gzip data ends early: the file is truncated", Err: ErrTruncated}
 	case errors.Is(err, gzip.ErrChecksum), errors.Is(err, gzip.ErrHeader):
-		return &FormatError{Path: s.path, Msg: "corrupt gzip data: " + err.Error(), Err: ErrCorrupt}
+		return &FormatError{Path: path, Msg: "corrupt gzip data: " + err.Error(), Err: ErrCorrupt}
 	}
 	var ce flate.CorruptInputError
 	if errors.As(err, &ce) {
-		return &FormatError{Path: s.path, Msg: "corrupt gzip data: " + err.Error(), Err: ErrCorrupt}
+		return &FormatError{Path: path, Msg: "corrupt gzip data: " + err.Error(), Err: ErrCorrupt}
 	}
-	return fmt.Errorf("read %s: %w", s.path, err)
+	return fmt.Errorf("read %s: %w", path, err)
 }
 
 func (s *asyncSource) next() ([]byte, error) {

@@ -342,3 +342,14 @@ func TestCloseEarly(t *testing.T) {
 	}
 	t.Fatalf("%d goroutines before, %d after", before, runtime.NumGoroutine())
 }
+
+func TestTruncatedGzipHeader(t *testing.T) {
+	full := compress(t, []byte(">a\nACGT\n"), Gzip, 0)
+	for _, cut := range []int{2, 5, 9} {
+		p := writeFile(t, t.TempDir(), "h.fa.gz", full[:cut])
+		_, err := readAll(p)
+		if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), p) {
+			t.Errorf("gzip cut at %d: %v", cut, err)
+		}
+	}
+}
