@@ -11,10 +11,13 @@
 //
 // Two ways in:
 //
-//   - Open and Reader.Next stream records one after another. BGZF files
-//     are inflated on all CPUs in parallel; when FILE.fai exists it is
-//     checked against the data as the records stream past (names, lengths,
-//     offsets and line widths) and it sizes each record's buffer up front.
+//   - Open and Reader.Next stream records one after another. BGZF blocks
+//     are inflated on all CPUs in parallel by a one-shot DEFLATE decoder
+//     (inflate.go) and every block's CRC is checked; lines are normalised
+//     through a 256-entry table, or 32 bytes at a time with AVX2 in
+//     GOEXPERIMENT=simd builds. When FILE.fai exists it is checked against
+//     the data as the records stream past (names, lengths, offsets and
+//     first-line widths) and it sizes each record's buffer up front.
 //   - OpenIndexed and Indexed.Fetch read any slice of any record by random
 //     access through FILE.fai (and FILE.gzi for BGZF). BuildFai and
 //     BuildGzi write indexes byte-identical to `samtools faidx`.

@@ -15,7 +15,10 @@ type Record struct {
 	Seq  []byte
 }
 
-// Reader streams the records of a FASTA file.
+// Reader streams the records of a FASTA file. Sequence lines may be
+// wrapped at any width or not at all and end in "\n" or "\r\n"; blank
+// lines are skipped. A record's name is its header up to the first white
+// space; names must be unique and every record must hold sequence.
 type Reader struct {
 	path string
 	comp Compression
@@ -65,7 +68,7 @@ type geometry struct {
 	lineWidth  int   // bytes on the first line, line end included
 	short      int   // line number of a line shorter than the first, or 0
 	shortBases int
-	blank      int // line number of a blank line after sequence, or 0
+	blank      int // line number of the first blank line in the record, or 0
 	curBases   int // bases on the current line so far
 }
 
