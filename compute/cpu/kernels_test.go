@@ -617,41 +617,45 @@ func TestSumSquaresEMA(t *testing.T) {
 	}
 }
 
-// The same inputs and thread count give bit-identical results.
+// The same inputs and thread count give bit-identical results, whichever
+// goroutine happens to take which chunk.
 func TestDeterministic(t *testing.T) {
 	b := newBackend(2, blasAuto)
 	b.attnBq, b.attnBk = 5, 4
 	r := rand.New(rand.NewPCG(25, 26))
-	const B, T, C, H = 2, 19, 16, 2
+	const B, T, C, H, N = 2, 19, 16, 2, 700
 	qkv := randn(r, B*T*3*C, 1)
 	R := randn(r, B*T*C, 1)
-	run := func() ([]float32, []float32, []float32) {
+	x := randn(r, N*C, 1)
+	w3 := randn(r, 3*C*C, 1)
+	dy := randn(r, N*3*C, 1)
+	w := randn(r, C, 1)
+	run := func() map[string][]float32 {
+		got := map[string][]float32{}
+		// matmul backward (chunked bias-gradient sum) and SumSquares
+		dx, dw, db := make([]float32, N*C), make([]float32, 3*C*C), make([]float32, 3*C)
+		b.MatmulBackward(f32(dx), f32(dw), f32(db), f32(dy), f32(x), f32(w3), N, C, 3*C)
+		got["matmul"] = append(append(dx, dw...), db...)
+		got["sumsquares"] = []float32{float32(b.SumSquares(f32(dy), len(dy)))}
 		out, lse, d := make([]float32, B*T*C), make([]float32, B*H*T), make([]float32, len(qkv))
 		b.AttentionForward(f32(out), f32(lse), f32(qkv), i32(nil), B, T, C, H, true)
 		b.AttentionBackward(f32(d), f32(R), f32(qkv), f32(out), f32(lse), i32(nil), B, T, C, H, true)
-		dw, db := make([]float32, C), make([]float32, C)
+		got["attention"] = append(append(out, lse...), d...)
+		lw, lb := make([]float32, C), make([]float32, C)
 		mean, rstd := make([]float32, B*T), make([]float32, B*T)
-		w := randn(rand.New(rand.NewPCG(1, 1)), C, 1)
-		b.LayerNormForward(f32(out), f32(mean), f32(rstd), f32(R), f32(w), f32(w), B*T, C)
-		b.LayerNormBackward(f32(nil), f32(dw), f32(db), f32(R), f32(R), f32(w), f32(mean), f32(rstd), B*T, C)
-		return out, d, append(dw, db...)
+		ln := make([]float32, B*T*C)
+		b.LayerNormForward(f32(ln), f32(mean), f32(rstd), f32(R), f32(w), f32(w), B*T, C)
+		b.LayerNormBackward(f32(nil), f32(lw), f32(lb), f32(R), f32(R), f32(w), f32(mean), f32(rstd), B*T, C)
+		got["layernorm"] = append(append(ln, lw...), lb...)
+		return got
 	}
-	o1, d1, p1 := run()
-	for k := 0; k < 3; k++ {
-		o2, d2, p2 := run()
-		for i := range o1 {
-			if o1[i] != o2[i] {
-				t.Fatal("attention/layernorm forward not deterministic")
-			}
-		}
-		for i := range d1 {
-			if d1[i] != d2[i] {
-				t.Fatal("attention backward not deterministic")
-			}
-		}
-		for i := range p1 {
-			if p1[i] != p2[i] {
-				t.Fatal("layernorm dw/db not deterministic")
+	first := run()
+	for k := 0; k < 4; k++ {
+		for name, v := range run() {
+			for i := range v {
+				if v[i] != first[name][i] {
+					t.Fatalf("%s not deterministic at %d: %v vs %v", name, i, v[i], first[name][i])
+				}
 			}
 		}
 	}
