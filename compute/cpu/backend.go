@@ -36,12 +36,16 @@ var _ compute.Backend = (*Backend)(nil)
 
 // New returns a CPU backend using threads goroutines (0 = all cores).
 // Matrix products go to OpenBLAS when the shared library is found at run
-// time and to gonum's pure-Go BLAS otherwise; SEQDIFF_BLAS=go forces the
-// latter.
+// time; otherwise to pure Go: the AVX-512 sgemm of this package when the
+// binary is built with GOEXPERIMENT=simd and the CPU has AVX-512, else
+// gonum's. SEQDIFF_BLAS=go skips OpenBLAS; SEQDIFF_BLAS=gonum forces gonum.
 func New(threads int) *Backend {
 	mode := blasAuto
-	if os.Getenv("SEQDIFF_BLAS") == "go" {
+	switch os.Getenv("SEQDIFF_BLAS") {
+	case "go":
 		mode = blasGo
+	case "gonum":
+		mode = blasGonum
 	}
 	return newBackend(threads, mode)
 }
@@ -49,8 +53,9 @@ func New(threads int) *Backend {
 type blasMode int
 
 const (
-	blasAuto blasMode = iota
-	blasGo
+	blasAuto  blasMode = iota // OpenBLAS, else the best pure-Go one
+	blasGo                    // the best pure-Go one
+	blasGonum                 // gonum
 )
 
 func newBackend(threads int, mode blasMode) *Backend {
@@ -62,6 +67,9 @@ func newBackend(threads int, mode blasMode) *Backend {
 		if ob, err := loadOpenBLAS(); err == nil {
 			b.blas = ob
 		}
+	}
+	if b.blas == nil && mode != blasGonum && simdGEMMAvailable() {
+		b.blas = newSIMDBLAS()
 	}
 	if b.blas == nil {
 		b.blas = gonumBLAS{}

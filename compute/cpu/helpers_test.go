@@ -9,15 +9,20 @@ import (
 	"github.com/seqdiff/seqdiff/compute"
 )
 
-// testBackends: the pure-Go BLAS with an odd thread count and tiny
-// attention blocks (so multi-block, partial-block and causal-skip paths run
-// on small shapes), and OpenBLAS single-threaded with default blocks when
-// the library is present.
+// testBackends: gonum's BLAS with an odd thread count and tiny attention
+// blocks (so multi-block, partial-block and causal-skip paths run on small
+// shapes), this package's AVX-512 sgemm when the build and CPU have it, and
+// OpenBLAS (one and two threads) when the library is present.
 func testBackends(t *testing.T) []*Backend {
 	t.Helper()
-	g := newBackend(3, blasGo)
+	g := newBackend(3, blasGonum)
 	g.attnBq, g.attnBk = 3, 2
 	bs := []*Backend{g}
+	if simdGEMMAvailable() {
+		s := newBackend(2, blasGo)
+		s.attnBq, s.attnBk = 5, 3
+		bs = append(bs, s)
+	}
 	if _, err := loadOpenBLAS(); err == nil {
 		o := newBackend(1, blasAuto)
 		bs = append(bs, o)
