@@ -81,17 +81,21 @@ func newBackend(threads int, mode blasMode) *Backend {
 // Threads is the number of goroutines kernels use.
 func (b *Backend) Threads() int { return b.threads }
 
-// BLAS names the matrix-product library in use, e.g. "openblas (OpenBLAS 0.3.21 ... SkylakeX)" or "gonum".
+// BLAS names the sgemm in use: "openblas <core> (<OpenBLAS config>)",
+// "go-avx512" or "gonum".
 func (b *Backend) BLAS() string { return b.blas.name() }
 
-// Name describes the backend, e.g. "cpu (2 threads, openblas SkylakeX, simd avx512)".
+// Name describes the backend, e.g. "cpu (2 threads, blas go-avx512, simd avx512)".
 func (b *Backend) Name() string {
 	return fmt.Sprintf("cpu (%d threads, blas %s, simd %s)", b.threads, b.blas.name(), simdLevel())
 }
 
 // ---------------------------------------------------------------- memory
 
+// Alloc returns n zeroed float32s.
 func (b *Backend) Alloc(n int) compute.F32 { return compute.F32{Host: make([]float32, n), N: n} }
+
+// AllocI32 returns n zeroed int32s.
 func (b *Backend) AllocI32(n int) compute.I32 {
 	return compute.I32{Host: make([]int32, n), N: n}
 }
@@ -100,11 +104,14 @@ func (b *Backend) AllocI32(n int) compute.I32 {
 func (b *Backend) Free(t compute.F32)    {}
 func (b *Backend) FreeI32(t compute.I32) {}
 
+// Upload, Download, UploadI32 and Copy copy min(len) values; on the host
+// they are plain copies, and Sync has nothing to wait for.
 func (b *Backend) Upload(dst compute.F32, src []float32)   { copy(dst.Host[:dst.N], src) }
 func (b *Backend) Download(dst []float32, src compute.F32) { copy(dst, src.Host[:src.N]) }
 func (b *Backend) UploadI32(dst compute.I32, src []int32)  { copy(dst.Host[:dst.N], src) }
 func (b *Backend) Copy(dst, src compute.F32)               { copy(dst.Host[:dst.N], src.Host[:src.N]) }
 func (b *Backend) Sync() error                             { return nil }
+// Zero sets t (N) to 0.
 func (b *Backend) Zero(t compute.F32) {
 	b.parallelRange(t.N, 1<<14, func(lo, hi int) { clear(t.Host[lo:hi]) })
 }
