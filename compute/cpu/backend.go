@@ -111,6 +111,7 @@ func (b *Backend) Download(dst []float32, src compute.F32) { copy(dst, src.Host[
 func (b *Backend) UploadI32(dst compute.I32, src []int32)  { copy(dst.Host[:dst.N], src) }
 func (b *Backend) Copy(dst, src compute.F32)               { copy(dst.Host[:dst.N], src.Host[:src.N]) }
 func (b *Backend) Sync() error                             { return nil }
+
 // Zero sets t (N) to 0.
 func (b *Backend) Zero(t compute.F32) {
 	b.parallelRange(t.N, 1<<14, func(lo, hi int) { clear(t.Host[lo:hi]) })
