@@ -12,9 +12,14 @@ import (
 // packing blocks), padded leading dimensions, and alpha/beta.
 func TestSgemm(t *testing.T) {
 	impls := []sgemmer{gonumBLAS{}}
-	if simdGEMMAvailable() {
-		impls = append(impls, newSIMDBLAS())
+	top := level
+	for lv := top; lv >= 1; lv-- { // AVX-512 and AVX2 kernels where the CPU has them
+		level = lv
+		if simdGEMMAvailable() {
+			impls = append(impls, newSIMDBLAS())
+		}
 	}
+	level = top
 	if ob, err := loadOpenBLAS(); err == nil {
 		impls = append(impls, ob)
 	}
@@ -65,7 +70,7 @@ func TestSgemm(t *testing.T) {
 							}
 						}
 						im.sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-						name := fmt.Sprintf("%s m%d n%d k%d tA %v tB %v alpha %v beta %v", im.name()[:5], m, n, k, tA, tB, alpha, beta)
+						name := fmt.Sprintf("%s m%d n%d k%d tA %v tB %v alpha %v beta %v", im.name(), m, n, k, tA, tB, alpha, beta)
 						closeTo(t, name, c, want, 1e-4*math.Sqrt(float64(k)), 1e-4)
 					}
 				}
