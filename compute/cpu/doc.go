@@ -18,9 +18,9 @@
 // Debian's reference BLAS is never picked), calls its Fortran sgemm_ with
 // purego.SyscallN (no cgo, no reflection), and sets it to one thread with
 // openblas_set_num_threads. Without OpenBLAS it falls back to pure Go: an
-// AVX-512 sgemm written with simd/archsimd (a 4x32 register-tile
-// micro-kernel over packed panels) when built with GOEXPERIMENT=simd on an
-// AVX-512 CPU, else gonum's sgemm. On the dna-small shapes the archsimd
+// sgemm written with simd/archsimd (a 4x32 AVX-512 or 4x16 AVX2
+// register-tile micro-kernel over packed panels) when built with
+// GOEXPERIMENT=simd, else gonum's sgemm. On the dna-small shapes the archsimd
 // sgemm costs 1.3-1.6x OpenBLAS's CPU time and gonum 4-8x.
 // SEQDIFF_BLAS=go skips OpenBLAS (the best pure-Go sgemm), SEQDIFF_BLAS=gonum
 // forces gonum. A CGO_ENABLED=0 binary does all of this. Backend.BLAS and
