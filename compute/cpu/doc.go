@@ -20,8 +20,8 @@
 // openblas_set_num_threads. Without OpenBLAS it falls back to pure Go: an
 // sgemm written with simd/archsimd (a 4x32 AVX-512 or 4x16 AVX2
 // register-tile micro-kernel over packed panels) when built with
-// GOEXPERIMENT=simd, else gonum's sgemm. On the dna-small shapes the archsimd
-// sgemm costs 1.3-1.6x OpenBLAS's CPU time and gonum 4-8x.
+// GOEXPERIMENT=simd, else gonum's sgemm. On the dna-small shapes the
+// AVX-512 one costs 1.3-1.6x OpenBLAS's CPU time and gonum 4-8x.
 // SEQDIFF_BLAS=go skips OpenBLAS (the best pure-Go sgemm), SEQDIFF_BLAS=gonum
 // forces gonum. A CGO_ENABLED=0 binary does all of this. Backend.BLAS and
 // Backend.Name report what was chosen.
