@@ -34,9 +34,10 @@
 //
 // OpenBLAS picks its kernels from the CPU, or from OPENBLAS_CORETYPE, which
 // the backend leaves as set. On the AMD EPYC (AVX-512) this was developed on,
-// OpenBLAS 0.3.21 selects Cooperlake; SkylakeX and Haswell measured the same
-// within noise there (Zen 4 executes 512-bit operations as two 256-bit
-// halves); on Intel AVX-512 parts SkylakeX kernels are reported to be much
+// OpenBLAS 0.3.21 selects Cooperlake; forcing SkylakeX or Haswell showed no
+// consistent difference there in CPU time per kernel (Zen 4 executes 512-bit
+// operations as two 256-bit halves, and the machine was shared, so timings
+// were noisy); on Intel AVX-512 parts SkylakeX kernels are reported to be much
 // faster than Haswell ones.
 //
 // # Attention
