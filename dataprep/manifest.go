@@ -32,6 +32,8 @@ type Manifest struct {
 	Splits map[string]*SplitInfo `json:"splits"`
 	// Fixups lists the blocks moved by the every-split-gets-a-block rule.
 	Fixups []Fixup `json:"fixups,omitempty"`
+	// Text describes a text corpus prep (PrepText); nil for DNA.
+	Text *TextInfo `json:"text,omitempty"`
 }
 
 // Input identifies the FASTA a prep read.
@@ -69,7 +71,11 @@ type SplitInfo struct {
 	Windows   int64   `json:"windows"`
 	Tokens    int64   `json:"tokens"`
 	NFraction float64 `json:"n_fraction"` // fraction of the split's tokens that are N
-	Shards    []Shard `json:"shards"`
+	// Text preps only: documents (lm1b: sentences) in the split, and the
+	// fraction of its tokens that are PAD.
+	Documents   int64   `json:"documents,omitempty"`
+	PadFraction float64 `json:"pad_fraction,omitempty"`
+	Shards      []Shard `json:"shards"`
 }
 
 // Shard is one file of fixed-length rows.
@@ -106,8 +112,12 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.Format != ManifestFormat {
 		return nil, fmt.Errorf("manifest %s: format %q, want %q", path, m.Format, ManifestFormat)
 	}
-	if m.ElementType != "uint8" {
-		return nil, fmt.Errorf("manifest %s: element type %q, this reader reads uint8", path, m.ElementType)
+	size := ElementSize(m.ElementType)
+	if size == 0 {
+		return nil, fmt.Errorf("manifest %s: element type %q, this reader reads uint8, uint16 and int32", path, m.ElementType)
+	}
+	if m.VocabSize < 1 || size < 4 && m.VocabSize > 1<<(8*size) {
+		return nil, fmt.Errorf("manifest %s: vocab_size %d does not fit element type %s", path, m.VocabSize, m.ElementType)
 	}
 	if m.SeqLen < 1 {
 		return nil, fmt.Errorf("manifest %s: seq_len %d", path, m.SeqLen)
@@ -118,6 +128,33 @@ func ReadManifest(dir string) (*Manifest, error) {
 		}
 	}
 	return &m, nil
+}
+
+// ElementSize returns the bytes per token id of a manifest element type
+// ("uint8" 1, "uint16" 2, "int32" 4; all little-endian), or 0 for an
+// unknown type.
+func ElementSize(elementType string) int {
+	switch elementType {
+	case "uint8":
+		return 1
+	case "uint16":
+		return 2
+	case "int32":
+		return 4
+	}
+	return 0
+}
+
+// ElementTypeFor returns the narrowest element type that holds ids below
+// vocabSize.
+func ElementTypeFor(vocabSize int) string {
+	switch {
+	case vocabSize <= 1<<8:
+		return "uint8"
+	case vocabSize <= 1<<16:
+		return "uint16"
+	}
+	return "int32"
 }
 
 func writeJSONFile(path string, v any) error {

@@ -1,6 +1,7 @@
 package dataprep
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,14 +21,15 @@ type Dataset struct {
 }
 
 // Open reads dir/manifest.json and checks every shard it lists: the file
-// exists and holds exactly rows*seq_len bytes, and the rows add up to the
-// split's window count. Shard data is read by Split.
+// exists and holds exactly rows*seq_len ids of the manifest's element type,
+// and the rows add up to the split's window count. Shard data is read by
+// Split.
 func Open(dir string) (*Dataset, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	L := int64(m.SeqLen)
+	L := int64(m.SeqLen) * int64(ElementSize(m.ElementType)) // bytes per row
 	for _, name := range SplitNames {
 		si := m.Splits[name]
 		var rows int64
@@ -41,12 +43,12 @@ func Open(dir string) (*Dataset, error) {
 				return nil, fmt.Errorf("prep dir %s: %s split: %w", dir, name, err)
 			}
 			if sh.Rows < 0 || sh.Bytes != sh.Rows*L || fi.Size() != sh.Bytes {
-				return nil, fmt.Errorf("prep dir %s: shard %s is %d bytes; the manifest says %d rows of %d = %d bytes (listed as %d)",
+				return nil, fmt.Errorf("prep dir %s: shard %s is %d bytes; the manifest says %d rows of %d bytes = %d bytes (listed as %d)",
 					dir, sh.File, fi.Size(), sh.Rows, L, sh.Rows*L, sh.Bytes)
 			}
 			rows += sh.Rows
 		}
-		if rows != si.Windows || si.Tokens != si.Windows*L {
+		if rows != si.Windows || si.Tokens != si.Windows*int64(m.SeqLen) {
 			return nil, fmt.Errorf("prep dir %s: %s split: shards hold %d rows, the manifest counts %d windows and %d tokens",
 				dir, name, rows, si.Windows, si.Tokens)
 		}
@@ -63,11 +65,16 @@ func (d *Dataset) Rows(name string) (int, error) {
 	return int(si.Windows), nil
 }
 
-// SplitData is one split held in memory: rows of SeqLen uint8 token ids.
+// SplitData is one split held in memory: rows of SeqLen token ids of the
+// manifest's element type (uint8 for DNA, uint16 or int32 for text), handed
+// out as int32 ids.
 type SplitData struct {
-	Name   string
-	SeqLen int
-	data   []byte
+	Name      string
+	SeqLen    int
+	Tokenizer string // the manifest's tokenizer
+	PadID     int32  // the manifest's PAD id
+	elem      int    // bytes per id
+	data      []byte
 }
 
 // Split reads the shards of split name ("train", "valid" or "test") whole
@@ -78,7 +85,8 @@ func (d *Dataset) Split(name string) (*SplitData, error) {
 		return nil, fmt.Errorf("prep dir %s: no split %q", d.Dir, name)
 	}
 	L := d.Manifest.SeqLen
-	data := make([]byte, si.Windows*int64(L))
+	elem := ElementSize(d.Manifest.ElementType)
+	data := make([]byte, si.Windows*int64(L)*int64(elem))
 	off := int64(0)
 	for _, sh := range si.Shards {
 		path := filepath.Join(d.Dir, sh.File)
@@ -91,35 +99,85 @@ func (d *Dataset) Split(name string) (*SplitData, error) {
 		if err != nil {
 			return nil, fmt.Errorf("shard %s: %w", path, err)
 		}
-		for i, id := range data[off : off+sh.Bytes] {
-			if int(id) >= d.Manifest.VocabSize {
-				return nil, fmt.Errorf("shard %s: row %d position %d: id %d outside the vocabulary of %d",
-					path, i/L, i%L, id, d.Manifest.VocabSize)
-			}
+		if i, id := checkIDs(data[off:off+sh.Bytes], elem, d.Manifest.VocabSize); i >= 0 {
+			return nil, fmt.Errorf("shard %s: row %d position %d: id %d outside the vocabulary of %d",
+				path, i/L, i%L, id, d.Manifest.VocabSize)
 		}
 		off += sh.Bytes
 	}
-	return &SplitData{Name: name, SeqLen: L, data: data}, nil
+	return &SplitData{Name: name, SeqLen: L, Tokenizer: d.Manifest.Tokenizer, PadID: int32(d.Manifest.PadID), elem: elem, data: data}, nil
+}
+
+// checkIDs returns the index and value of the first id of b (little-endian
+// ids of elem bytes) outside [0, vocab), or -1.
+func checkIDs(b []byte, elem, vocab int) (int, int64) {
+	switch elem {
+	case 1:
+		for i, id := range b {
+			if int(id) >= vocab {
+				return i, int64(id)
+			}
+		}
+	case 2:
+		for i := 0; i < len(b)/2; i++ {
+			if id := binary.LittleEndian.Uint16(b[2*i:]); int(id) >= vocab {
+				return i, int64(id)
+			}
+		}
+	case 4:
+		for i := 0; i < len(b)/4; i++ {
+			if id := int32(binary.LittleEndian.Uint32(b[4*i:])); id < 0 || int(id) >= vocab {
+				return i, int64(id)
+			}
+		}
+	}
+	return -1, 0
 }
 
 // Rows returns the number of rows.
-func (s *SplitData) Rows() int { return len(s.data) / s.SeqLen }
+func (s *SplitData) Rows() int { return len(s.data) / (s.SeqLen * s.elemSize()) }
 
-// Row returns row i (not a copy).
-func (s *SplitData) Row(i int) []byte { return s.data[i*s.SeqLen : (i+1)*s.SeqLen] }
+func (s *SplitData) elemSize() int { return max(s.elem, 1) }
+
+// Row returns the bytes of row i as stored (not a copy): for DNA (uint8)
+// these are the ids; RowIDs decodes any element type.
+func (s *SplitData) Row(i int) []byte {
+	n := s.SeqLen * s.elemSize()
+	return s.data[i*n : (i+1)*n]
+}
+
+// RowIDs writes the SeqLen ids of row i into dst as int32.
+func (s *SplitData) RowIDs(dst []int32, i int) {
+	row := s.Row(i)
+	switch s.elemSize() {
+	case 1:
+		toInt32(dst, row)
+	case 2:
+		dst = dst[:len(row)/2]
+		for j := range dst {
+			dst[j] = int32(binary.LittleEndian.Uint16(row[2*j:]))
+		}
+	case 4:
+		dst = dst[:len(row)/4]
+		for j := range dst {
+			dst[j] = int32(binary.LittleEndian.Uint32(row[4*j:]))
+		}
+	}
+}
 
 // ReadRows copies rows start, start+1, … into dst (B*SeqLen ids, B rows) in
 // order, for evaluation, and returns how many rows it copied; the rest of
-// dst past the end of the split is filled with PAD, which no loss counts.
+// dst past the end of the split is filled with the manifest's PAD id, which
+// no loss counts.
 func (s *SplitData) ReadRows(dst []int32, start int) int {
 	L := s.SeqLen
 	B := len(dst) / L
 	n := max(min(B, s.Rows()-start), 0)
 	for i := range n {
-		toInt32(dst[i*L:(i+1)*L], s.Row(start+i))
+		s.RowIDs(dst[i*L:(i+1)*L], start+i)
 	}
 	for i := n * L; i < len(dst); i++ {
-		dst[i] = PAD
+		dst[i] = s.PadID
 	}
 	return n
 }
@@ -185,6 +243,8 @@ func (s *SplitData) NewLoader(opts LoaderOptions) (*Loader, error) {
 		return nil, fmt.Errorf("split %s has no rows", s.Name)
 	case opts.Batch < 1:
 		return nil, fmt.Errorf("batch size %d", opts.Batch)
+	case opts.RC && s.Tokenizer != "" && s.Tokenizer != DNATokenizerName:
+		return nil, fmt.Errorf("split %s: reverse-complement augmentation needs DNA tokens, not %s", s.Name, s.Tokenizer)
 	case opts.Cursor.Epoch < 0 || opts.Cursor.Position < 0 || opts.Cursor.Position > int64(n):
 		return nil, fmt.Errorf("cursor %+v outside split %s of %d rows", opts.Cursor, s.Name, n)
 	}
@@ -209,7 +269,7 @@ func (l *Loader) Next(dst []int32) error {
 			l.perm = EpochOrder(int(n), l.opts.Seed, l.cur.Epoch)
 		}
 		row := dst[b*L : (b+1)*L]
-		toInt32(row, l.s.Row(int(l.perm[l.cur.Position])))
+		l.s.RowIDs(row, int(l.perm[l.cur.Position]))
 		if l.opts.RC && flip(l.opts.Seed, l.cur) {
 			ReverseComplement(row)
 		}

@@ -17,10 +17,11 @@ func ShardName(s Split, i int) string { return fmt.Sprintf("%s-%05d.bin", s, i) 
 // direct writes (the callers hand it whole segments), fsyncing each file as
 // it is closed.
 type shardWriter struct {
-	dir     string
-	split   Split
-	seqLen  int
-	maxRows int64
+	dir      string
+	split    Split
+	seqLen   int
+	elemSize int // bytes per token id; 0 means 1 (uint8)
+	maxRows  int64
 
 	f       *os.File
 	cur     Shard
@@ -30,7 +31,7 @@ type shardWriter struct {
 }
 
 func (w *shardWriter) write(data []byte, rows int, nN int64) error {
-	L := w.seqLen
+	L := w.rowBytes()
 	if len(data) != rows*L {
 		return fmt.Errorf("internal error: %d bytes for %d rows of %d", len(data), rows, L)
 	}
@@ -60,6 +61,9 @@ func (w *shardWriter) write(data []byte, rows int, nN int64) error {
 	}
 	return nil
 }
+
+// rowBytes is the size of one row in the shard files.
+func (w *shardWriter) rowBytes() int { return w.seqLen * max(w.elemSize, 1) }
 
 func (w *shardWriter) closeShard() error {
 	if w.f == nil {

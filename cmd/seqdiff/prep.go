@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,13 +39,23 @@ type prepOptions struct {
 	shardMiB    int
 	quiet       bool
 	json        bool
+
+	// text corpora
+	text      string
+	tokenizer string
+	style     string
+	detok     string
+	splitSeed uint64
 }
+
+// dnaOnlyFlags may not be given with --text.
+var dnaOnlyFlags = []string{"fasta", "stride", "max-n", "block", "valid-chroms", "test-chroms", "split-bed"}
 
 func newPrepCmd() *cobra.Command {
 	o := &prepOptions{}
 	cmd := &cobra.Command{
-		Use:   "prep --out DIR [--fasta FILE]",
-		Short: "Cut a genome FASTA into token shards (train/valid/test)",
+		Use:   "prep --out DIR [--fasta FILE | --text FILE|DIR]",
+		Short: "Cut a genome FASTA or a text corpus into token shards (train/valid/test)",
 		Long: `prep reads a FASTA (plain, gzip or BGZF; the embedded 1 Mb human chr22 slice
 when --fasta is not given), cuts every record into windows of --seq-len bases
 every --stride bases, drops windows with more than --max-n N (and all-N
@@ -62,6 +73,20 @@ Splits, in order of precedence:
                         hash of chromosome and block index; every split gets a
                         block when there are at least three
 
+Text corpora (--text FILE|DIR) go through a text tokenizer instead
+(--tokenizer bert-base-uncased or gpt2; default bert-base-uncased for lm1b,
+gpt2 for owt) into uint16 rows:
+  --style lm1b          one sentence a line; each sentence one row of [CLS]
+                        sentence [SEP] padded with [PAD] or cut to --seq-len
+                        (default 128); MDLM's lm1b detokenizer first (--detok)
+  --style owt           documents (a folder of .txt files, a JSONL file with a
+                        "text" field, or a file of blank-line-separated
+                        documents) each followed by <|endoftext|>, concatenated
+                        and wrapped into rows of --seq-len (default 1024) that
+                        begin and end with <|endoftext|> (MDLM's wrap)
+Each sentence or document goes to train/valid/test 90/5/5 by a hash of its
+bytes keyed by --split-seed; empty documents are skipped and counted.
+
 DIR is written in a temporary directory beside it and renamed into place at
 the end; an existing DIR is refused unless --force.`,
 		Example: `  # The embedded human slice
@@ -71,7 +96,13 @@ the end; an existing DIR is refused unless --force.`,
   seqdiff prep --fasta hg38.fa.gz --out data/hg38 --valid-chroms chr8 --test-chroms chr9
 
   # The Enformer/Caduceus intervals
-  seqdiff prep --fasta hg38.fa.gz --out data/hg38 --split-bed sequences_human.bed`,
+  seqdiff prep --fasta hg38.fa.gz --out data/hg38 --split-bed sequences_human.bed
+
+  # LM1B sentences, bert-base-uncased, rows of 128
+  seqdiff prep --text lm1b/ --style lm1b --out data/lm1b
+
+  # OpenWebText-style documents, GPT-2 BPE, rows of 1024
+  seqdiff prep --text sotu/ --style owt --tokenizer gpt2 --out data/sotu`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
@@ -91,6 +122,11 @@ the end; an existing DIR is refused unless --force.`,
 	f.IntVar(&o.shardMiB, "shard-mib", dataprep.DefaultShardBytes>>20, "largest shard file in MiB")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no summary line")
 	f.BoolVar(&o.json, "json", false, "print the summary (splits, input, time) as JSON on stdout")
+	f.StringVar(&o.text, "text", "", "text corpus (file or folder) instead of a FASTA")
+	f.StringVar(&o.tokenizer, "tokenizer", "", "text tokenizer: bert-base-uncased or gpt2 (default by --style)")
+	f.StringVar(&o.style, "style", dataprep.StyleLM1B, "text corpus style: lm1b (a sentence a line) or owt (documents)")
+	f.StringVar(&o.detok, "detok", "", "text detokenizer before tokenizing: lm1b or none (default lm1b for --style lm1b)")
+	f.Uint64Var(&o.splitSeed, "split-seed", 0, "key of the text train/valid/test hash")
 	cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -98,6 +134,14 @@ the end; an existing DIR is refused unless --force.`,
 func (o *prepOptions) run(cmd *cobra.Command) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if o.text != "" {
+		return o.runText(cmd, ctx)
+	}
+	for _, name := range []string{"tokenizer", "style", "detok", "split-seed"} {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("prep: --%s is for text corpora (--text)", name)
+		}
+	}
 
 	opts := dataprep.Options{
 		Fasta: o.fasta, Out: o.out, Force: o.force,
@@ -157,6 +201,58 @@ func (o *prepOptions) run(cmd *cobra.Command) error {
 	return nil
 }
 
+// runText preps a text corpus.
+func (o *prepOptions) runText(cmd *cobra.Command, ctx context.Context) error {
+	for _, name := range dnaOnlyFlags {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("prep: --%s is for FASTA input, not --text", name)
+		}
+	}
+	if o.shardMiB < 1 {
+		return fmt.Errorf("prep: --shard-mib %d: must be at least 1", o.shardMiB)
+	}
+	tok := o.tokenizer
+	if tok == "" {
+		tok = dataprep.BertTokenizerName
+		if o.style == dataprep.StyleOWT {
+			tok = dataprep.GPT2TokenizerName
+		}
+	}
+	opts := dataprep.TextOptions{
+		Input: o.text, Out: o.out, Force: o.force, Tokenizer: tok, Style: o.style,
+		Detok: o.detok, SplitSeed: o.splitSeed, ShardBytes: int64(o.shardMiB) << 20,
+	}
+	if cmd.Flags().Changed("seq-len") {
+		opts.SeqLen = o.seqLen
+	}
+	start := time.Now()
+	m, err := dataprep.PrepText(ctx, opts)
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	if o.json {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		return enc.Encode(prepSummary{
+			Out: o.out, Seconds: secs, Input: m.Input.Path, SHA256: m.Input.SHA256,
+			SeqLen: m.SeqLen, SplitMode: m.Params.SplitMode, Splits: m.Splits,
+			Tokenizer: m.Tokenizer, Text: m.Text,
+		})
+	}
+	if !o.quiet {
+		var parts []string
+		for _, s := range dataprep.SplitNames {
+			si := m.Splits[s]
+			parts = append(parts, fmt.Sprintf("%s %d rows (%d docs, %d tokens, %.1f%% PAD)", s, si.Windows, si.Documents, si.Tokens, 100*si.PadFraction))
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "prep: %s -> %s (%s, %s): %s; %d documents (%d empty skipped), %d tokens in %.2fs\n",
+			m.Input.Path, o.out, m.Tokenizer, m.Text.Style, strings.Join(parts, ", "),
+			m.Text.Documents, m.Text.EmptySkipped, m.Text.ContentTokens, secs)
+	}
+	return nil
+}
+
 // prepSummary is what --json prints.
 type prepSummary struct {
 	Out       string                         `json:"out"`
@@ -167,6 +263,8 @@ type prepSummary struct {
 	SeqLen    int                            `json:"seq_len"`
 	SplitMode string                         `json:"split_mode"`
 	Splits    map[string]*dataprep.SplitInfo `json:"splits"`
+	Tokenizer string                         `json:"tokenizer,omitempty"`
+	Text      *dataprep.TextInfo             `json:"text,omitempty"`
 }
 
 func isTerminal(w io.Writer) bool {
