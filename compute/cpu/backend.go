@@ -34,7 +34,8 @@ type Backend struct {
 
 var _ compute.Backend = (*Backend)(nil)
 
-// New returns a CPU backend using threads goroutines (0 = all cores).
+// New returns a CPU backend using threads goroutines (0 = GOMAXPROCS, i.e.
+// the cores the process may use).
 // Matrix products go to OpenBLAS when the shared library is found at run
 // time; otherwise to pure Go: the AVX-512 sgemm of this package when the
 // binary is built with GOEXPERIMENT=simd and the CPU has AVX-512, else
@@ -60,7 +61,9 @@ const (
 
 func newBackend(threads int, mode blasMode) *Backend {
 	if threads <= 0 {
-		threads = runtime.NumCPU()
+		// GOMAXPROCS rather than NumCPU: since Go 1.25 it also honours a
+		// container's CPU quota.
+		threads = runtime.GOMAXPROCS(0)
 	}
 	b := &Backend{threads: threads, attnBq: 64, attnBk: 256}
 	if mode == blasAuto {
