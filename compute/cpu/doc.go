@@ -1,6 +1,6 @@
 // Package cpu implements compute.Backend on the host CPU in float32.
 //
-// Construct it with New(threads); threads 0 means all cores. Kernels split
+// Construct it with New(threads); threads 0 means GOMAXPROCS. Kernels split
 // their work over that many goroutines with a partition fixed by the shapes
 // and the thread count, and reduce (LayerNorm dw/db, bias gradients,
 // SumSquares) per fixed chunk, summing the chunks in order, so the same
