@@ -38,7 +38,7 @@ func TestDetokenizeLM1B(t *testing.T) {
 	for in, want := range map[string]string{
 		`But now , it 's looking like the page that list Reps who won 't talk .`: `But now, it's looking like the page that list Reps who won't talk.`,
 		`He said : " I am here ! " ( really ) ?`:                                 `He said: "I am here!" (really)?`,
-		`See http : / / example.com for $ 5 .`:                                    `See http://example.com for $5.`,
+		`See http : / / example.com for $ 5 .`:                                   `See http://example.com for $5.`,
 	} {
 		if got := DetokenizeLM1B(in); got != want {
 			t.Errorf("DetokenizeLM1B(%q)\n = %q\nwant %q", in, got, want)
@@ -299,7 +299,9 @@ func TestPrepTextBadInputs(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%+v: err %v, want %q", c.opts, err, c.msg)
 		}
-		if ents, _ := os.ReadDir(dir); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), "out") || strings.HasPrefix(e.Name(), ".out") }) {
+		if ents, _ := os.ReadDir(dir); slices.ContainsFunc(ents, func(e os.DirEntry) bool {
+			return strings.HasPrefix(e.Name(), "out") || strings.HasPrefix(e.Name(), ".out")
+		}) {
 			t.Errorf("%+v: output left behind", c.opts)
 		}
 	}
