@@ -434,3 +434,20 @@ func ExamplePrepText() {
 	// [101 7592 1010 2088 999 102 0 0]
 	// [101 7668 15743 1012 102 0 0 0]
 }
+
+// A cancelled context stops the prep and leaves no output behind.
+func TestPrepTextCancel(t *testing.T) {
+	dir := t.TempDir()
+	in := writeFile(t, dir, "s.txt", strings.Repeat("A sentence of a few words .\n", 5000))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(dir, "out")
+	_, err := PrepText(ctx, TextOptions{Input: in, Out: out, Tokenizer: BertTokenizerName, Style: StyleLM1B})
+	if err == nil || !strings.Contains(err.Error(), "canceled") {
+		t.Errorf("err %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("left behind: %v", ents)
+	}
+}

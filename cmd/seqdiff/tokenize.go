@@ -33,7 +33,7 @@ sentence ([CLS] … [SEP] for bert-base-uncased, <|endoftext|> … <|endoftext|>
 for gpt2).
 
 With --decode, TEXT holds ids separated by spaces or commas and tokenize
-prints their text.`,
+prints their text. With -, the final newline of standard input is dropped.`,
 		Example: `  seqdiff tokenize --tokenizer gpt2 "Hello world, the quick brown fox."
   seqdiff tokenize --tokenizer bert-base-uncased --add-special "Hello, world!"
   seqdiff tokenize --tokenizer bert-base-uncased --decode "101 7592 1010 2088 999 102"
@@ -61,9 +61,8 @@ func (o *tokenizeOptions) run(cmd *cobra.Command, arg string) error {
 		if text, err = io.ReadAll(cmd.InOrStdin()); err != nil {
 			return fmt.Errorf("tokenize: standard input: %w", err)
 		}
-		if tok.Name() == dataprep.DNATokenizerName || o.decode {
-			text = []byte(strings.TrimRight(string(text), "\r\n"))
-		}
+		// The newline that ends the input (echo, a file) is not part of the text.
+		text = []byte(strings.TrimSuffix(strings.TrimSuffix(string(text), "\n"), "\r"))
 	}
 	out := cmd.OutOrStdout()
 	if o.decode {

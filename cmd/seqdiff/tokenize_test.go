@@ -42,6 +42,15 @@ func TestTokenizeStdin(t *testing.T) {
 	if err := root.Execute(); err != nil || out.String() != "7 8 9 10\n" {
 		t.Errorf("stdin: %q, %v", out.String(), err)
 	}
+	// Only the final newline is dropped: GPT-2 keeps the inner one (198).
+	root = newRootCmd()
+	out.Reset()
+	root.SetOut(&out)
+	root.SetIn(strings.NewReader("Hello\nworld\n"))
+	root.SetArgs([]string{"tokenize", "--tokenizer", "gpt2", "-"})
+	if err := root.Execute(); err != nil || out.String() != "15496 198 6894\n" {
+		t.Errorf("gpt2 stdin: %q, %v", out.String(), err)
+	}
 }
 
 func TestTokenizeBadInput(t *testing.T) {
