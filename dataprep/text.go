@@ -12,9 +12,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Text corpus styles.
@@ -268,44 +269,140 @@ const (
 	DetokLM1B = "lm1b"
 )
 
-// lm1bDetok holds MDLM's lm1b_detokenizer rules (dataloader.py), which undo
-// the LM1B corpus's tokenization ("won 't" -> "won't", " , " -> ", ")
-// before the sentence is tokenized again; Python's \w is Unicode-aware, so
-// it reads [\p{L}\p{N}_] here.
-var lm1bDetok = []struct {
-	re   *regexp.Regexp // nil: a plain replacement of old
-	old  string
-	repl string
-}{
-	{nil, "http : / / ", "http://"},
-	{nil, "https : / / ", "https://"},
-	{regexp.MustCompile(` '([\p{L}\p{N}_]+)`), "", "'$1"},
-	{regexp.MustCompile(` ([\p{L}\p{N}_]+) \. `), "", " $1. "},
-	{regexp.MustCompile(` ([\p{L}\p{N}_]+) \.$`), "", " $1."},
-	{nil, " ? ", "? "},
-	{regexp.MustCompile(` \?$`), "", "?"},
-	{nil, " ! ", "! "},
-	{regexp.MustCompile(` !$`), "", "!"},
-	{nil, " , ", ", "},
-	{nil, " : ", ": "},
-	{nil, " ; ", "; "},
-	{nil, " / ", "/"},
-	{regexp.MustCompile(`" ([^"]+) "`), "", `"$1"`},
-	{regexp.MustCompile(`' ([^']+) '`), "", "'$1'"},
-	{regexp.MustCompile(`\( ([^()]+) \)`), "", "($1)"},
-	{regexp.MustCompile(`\[ ([^\[\]]+) \]`), "", "[$1]"},
-	{nil, "$ ", "$"},
-	{nil, "£ ", "£"},
+// DetokenizeLM1B applies MDLM's lm1b_detokenizer (dataloader.py) to one
+// sentence, undoing the LM1B corpus's tokenization ("won 't" -> "won't",
+// " , " -> ", ") before the sentence is tokenized again. Its regular
+// expressions are written out as scans (Go's regexp took most of the prep
+// time); Python's \w, Unicode-aware, reads as letter, number or '_'.
+// TestDetokenizeLM1BRegexp checks it against the regular expressions.
+func DetokenizeLM1B(s string) string {
+	s = strings.ReplaceAll(s, "http : / / ", "http://")
+	s = strings.ReplaceAll(s, "https : / / ", "https://")
+	s = detokApostrophe(s)   // ' \'(\w+)' -> "'\1"
+	s = detokWordDot(s)      // ' (\w+) \. ' -> ' \1. '
+	s = detokFinalWordDot(s) // ' (\w+) \.$' -> ' \1.'
+	s = strings.ReplaceAll(s, " ? ", "? ")
+	if t, ok := strings.CutSuffix(s, " ?"); ok {
+		s = t + "?"
+	}
+	s = strings.ReplaceAll(s, " ! ", "! ")
+	if t, ok := strings.CutSuffix(s, " !"); ok {
+		s = t + "!"
+	}
+	s = strings.ReplaceAll(s, " , ", ", ")
+	s = strings.ReplaceAll(s, " : ", ": ")
+	s = strings.ReplaceAll(s, " ; ", "; ")
+	s = strings.ReplaceAll(s, " / ", "/")
+	s = detokPair(s, '"', '"')   // '\" ([^\"]+) \"' -> '"\1"'
+	s = detokPair(s, '\'', '\'') // "' ([^']+) '" -> "'\1'"
+	s = detokPair(s, '(', ')')   // '\( ([^\(\)]+) \)' -> '(\1)'
+	s = detokPair(s, '[', ']')   // '\[ ([^\[\]]+) \]' -> '[\1]'
+	s = strings.ReplaceAll(s, "$ ", "$")
+	s = strings.ReplaceAll(s, "£ ", "£")
+	return s
 }
 
-// DetokenizeLM1B applies MDLM's lm1b_detokenizer to one sentence.
-func DetokenizeLM1B(s string) string {
-	for _, r := range lm1bDetok {
-		if r.re == nil {
-			s = strings.ReplaceAll(s, r.old, r.repl)
-		} else {
-			s = r.re.ReplaceAllString(s, r.repl)
+func isWordRune(r rune) bool { return r == '_' || unicode.IsLetter(r) || unicode.IsNumber(r) }
+
+// wordEnd returns the end of the run of word characters starting at i.
+func wordEnd(s string, i int) int {
+	for i < len(s) {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			break
 		}
+		i += n
 	}
-	return s
+	return i
+}
+
+// detokApostrophe drops the space of " '" before a word character.
+func detokApostrophe(s string) string {
+	if !strings.Contains(s, " '") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == ' ' && i+1 < len(s) && s[i+1] == '\'' {
+			if j := wordEnd(s, i+2); j > i+2 {
+				b.WriteString(s[i+1 : j])
+				i = j
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// detokWordDot turns " word . " into " word. ", scanning left to right
+// without overlap, as re.sub does.
+func detokWordDot(s string) string {
+	if !strings.Contains(s, " . ") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == ' ' {
+			if j := wordEnd(s, i+1); j > i+1 && strings.HasPrefix(s[j:], " . ") {
+				b.WriteString(s[i:j])
+				b.WriteString(". ")
+				i = j + 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
+}
+
+// detokFinalWordDot turns a final " word ." into " word.".
+func detokFinalWordDot(s string) string {
+	t, ok := strings.CutSuffix(s, " .")
+	if !ok {
+		return s
+	}
+	i := len(t)
+	for i > 0 {
+		r, n := utf8.DecodeLastRuneInString(t[:i])
+		if !isWordRune(r) {
+			break
+		}
+		i -= n
+	}
+	if i == len(t) || i == 0 || t[i-1] != ' ' {
+		return s
+	}
+	return t + "."
+}
+
+// detokPair turns "open X close" with spaces inside into "openXclose":
+// open, a space, one or more characters that are neither open nor close,
+// a space, close.
+func detokPair(s string, open, close byte) string {
+	if strings.IndexByte(s, open) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == open && i+1 < len(s) && s[i+1] == ' ' {
+			k := i + 2
+			for k < len(s) && s[k] != open && s[k] != close {
+				k++
+			}
+			// s[i+2:k] is "X " with X not empty, and s[k] closes.
+			if k < len(s) && s[k] == close && k-1 > i+2 && s[k-1] == ' ' {
+				b.WriteByte(open)
+				b.WriteString(s[i+2 : k-1])
+				b.WriteByte(close)
+				i = k + 1
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	return b.String()
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -43,6 +45,89 @@ func TestDetokenizeLM1B(t *testing.T) {
 		if got := DetokenizeLM1B(in); got != want {
 			t.Errorf("DetokenizeLM1B(%q)\n = %q\nwant %q", in, got, want)
 		}
+	}
+}
+
+// lm1bDetokRegexp is MDLM's lm1b_detokenizer as regular expressions, the
+// reference for DetokenizeLM1B's scans.
+func lm1bDetokRegexp(s string) string {
+	for _, r := range lm1bDetokRules {
+		s = r.re.ReplaceAllString(s, r.repl)
+	}
+	return s
+}
+
+var lm1bDetokRules = func() (rules []struct {
+	re   *regexp.Regexp
+	repl string
+}) {
+	for _, r := range []struct{ re, repl string }{
+		{`http : / / `, "http://"},
+		{`https : / / `, "https://"},
+		{` '([\p{L}\p{N}_]+)`, "'$1"},
+		{` ([\p{L}\p{N}_]+) \. `, " $1. "},
+		{` ([\p{L}\p{N}_]+) \.$`, " $1."},
+		{` \? `, "? "},
+		{` \?$`, "?"},
+		{` ! `, "! "},
+		{` !$`, "!"},
+		{` , `, ", "},
+		{` : `, ": "},
+		{` ; `, "; "},
+		{` / `, "/"},
+		{`" ([^"]+) "`, `"$1"`},
+		{`' ([^']+) '`, "'$1'"},
+		{`\( ([^()]+) \)`, "($1)"},
+		{`\[ ([^\[\]]+) \]`, "[$1]"},
+		{`\$ `, "$$"},
+		{`£ `, "£"},
+	} {
+		rules = append(rules, struct {
+			re   *regexp.Regexp
+			repl string
+		}{regexp.MustCompile(r.re), r.repl})
+	}
+	return rules
+}()
+
+func TestDetokenizeLM1BRegexp(t *testing.T) {
+	var lines []string
+	pieces := []string{"a", "bé", "_x1", "'", "\"", "(", ")", "[", "]", ".", "?", "!", ",", "$", "£", "-", "http", ":", "/", "2,900"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		for k := range 1 + rng.IntN(12) {
+			if k > 0 && rng.IntN(5) > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		lines = append(lines, b.String())
+	}
+	if data, err := os.ReadFile(filepath.Join(sharedDataOrEmpty(), "text", "lm1b", "dev.tokens")); err == nil {
+		lines = append(lines, strings.Split(string(data), "\n")...)
+	}
+	bad := 0
+	for _, l := range lines {
+		if got, want := DetokenizeLM1B(l), lm1bDetokRegexp(l); got != want && bad < 5 {
+			bad++
+			t.Errorf("%q:\n scan   %q\n regexp %q", l, got, want)
+		}
+	}
+}
+
+// sharedDataOrEmpty is ../shared/data beside the module root, or "".
+func sharedDataOrEmpty() string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "data")
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
 	}
 }
 
