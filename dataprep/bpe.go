@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tiktoken-go/tokenizer/codec"
 )
@@ -77,12 +79,9 @@ func (g *GPT2) Encode(text []byte) ([]int32, error) {
 			}
 		}
 		if cut > 0 {
-			got, _, err := g.c.Encode(s[:cut])
-			if err != nil {
+			var err error
+			if ids, err = g.encodeOrdinary(ids, s[:cut]); err != nil {
 				return nil, fmt.Errorf("%s tokenizer: %w", GPT2TokenizerName, err)
-			}
-			for _, v := range got {
-				ids = append(ids, int32(v))
 			}
 		}
 		if name == "" {
@@ -92,6 +91,116 @@ func (g *GPT2) Encode(text []byte) ([]int32, error) {
 		s = s[cut+len(name):]
 	}
 	return ids, nil
+}
+
+// gpt2DEL is the id of byte 0x7f, the one byte that no other GPT-2 token
+// contains.
+const gpt2DEL = 221
+
+// encodeOrdinary appends the BPE ids of text without special tokens.
+// tiktoken-go's generated pre-tokenizing pattern leaves out U+007F (DEL)
+// from the class [^\s\p{L}\p{N}], so the codec drops it; text with a DEL
+// is cut into pieces here instead (gpt2Pieces), and since no merge crosses
+// byte 0x7f, each DEL is id 221 between the BPE of its neighbours.
+func (g *GPT2) encodeOrdinary(ids []int32, text string) ([]int32, error) {
+	pieces := []string{text}
+	if strings.IndexByte(text, 0x7f) >= 0 {
+		pieces = gpt2Pieces(text)
+	}
+	for _, p := range pieces {
+		for k, part := range strings.Split(p, "\x7f") {
+			if k > 0 {
+				ids = append(ids, gpt2DEL)
+			}
+			if part == "" {
+				continue
+			}
+			got, _, err := g.c.Encode(part)
+			if err != nil {
+				return nil, err
+			}
+			for _, v := range got {
+				ids = append(ids, int32(v))
+			}
+		}
+	}
+	return ids, nil
+}
+
+// gpt2Pieces cuts text as GPT-2's pre-tokenizing pattern does:
+// 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// (the first alternative that matches at each position wins).
+func gpt2Pieces(text string) []string {
+	var pieces []string
+	runeAt := func(i int) (rune, int) {
+		if i >= len(text) {
+			return -1, 0
+		}
+		return utf8.DecodeRuneInString(text[i:])
+	}
+	class := func(r rune) int { // 1 letter, 2 number, 3 space, 4 other
+		switch {
+		case unicode.IsLetter(r):
+			return 1
+		case unicode.IsNumber(r):
+			return 2
+		case unicode.IsSpace(r):
+			return 3
+		}
+		return 4
+	}
+	// run returns the end of the run of class c from i.
+	run := func(i, c int) int {
+		for {
+			r, n := runeAt(i)
+			if n == 0 || class(r) != c {
+				return i
+			}
+			i += n
+		}
+	}
+	for i := 0; i < len(text); {
+		if text[i] == '\'' {
+			matched := false
+			for _, suf := range [...]string{"s", "t", "re", "ve", "m", "ll", "d"} {
+				if strings.HasPrefix(text[i+1:], suf) {
+					pieces = append(pieces, text[i:i+1+len(suf)])
+					i += 1 + len(suf)
+					matched = true
+					break
+				}
+			}
+			if matched {
+				continue
+			}
+		}
+		r, n := runeAt(i)
+		start := i
+		if r == ' ' {
+			if r2, n2 := runeAt(i + 1); n2 > 0 && class(r2) != 3 {
+				r, n = r2, n2
+				i++ // the optional space joins the run after it
+			}
+		}
+		if c := class(r); c != 3 {
+			end := run(i+n, c)
+			pieces = append(pieces, text[start:end])
+			i = end
+			continue
+		}
+		// Whitespace: the run, less its last character when a non-space
+		// follows it (\s+(?!\S)), unless that leaves nothing (\s+).
+		end := run(i, 3)
+		if end < len(text) {
+			_, last := utf8.DecodeLastRuneInString(text[i:end])
+			if end-last > i {
+				end -= last
+			}
+		}
+		pieces = append(pieces, text[i:end])
+		i = end
+	}
+	return pieces
 }
 
 // Decode turns ids into text: BPE bytes, "<|endoftext|>", "[PAD]" and

@@ -2,9 +2,12 @@ package dataprep
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/dlclark/regexp2/v2"
 )
 
 // Reference encodings of GPT-2 (Hugging Face's gpt2 tokenizer, tiktoken's
@@ -107,4 +110,99 @@ func ExampleNewGPT2() {
 	// Output:
 	// [15496 995 11 262 2068 7586 21831 13]
 	// Hello world, the quick brown fox.<|endoftext|>
+}
+
+// Any valid UTF-8 text: GPT-2 ids decode back to the exact text, and
+// bert-base-uncased ids are in its vocabulary; invalid UTF-8 is an error
+// for both, never a panic.
+func FuzzTextTokenizers(f *testing.F) {
+	for _, c := range gpt2Cases {
+		f.Add([]byte(c.text))
+	}
+	for _, c := range bertCases {
+		f.Add([]byte(c.text))
+	}
+	f.Add([]byte("a\xffb"))
+	g := NewGPT2()
+	w := bert(f)
+	f.Fuzz(func(t *testing.T, text []byte) {
+		gids, gerr := g.Encode(text)
+		bids, berr := w.Encode(text)
+		if invalidUTF8(text) >= 0 {
+			if gerr == nil || berr == nil {
+				t.Fatalf("%q: invalid UTF-8 accepted (%v, %v)", text, gerr, berr)
+			}
+			return
+		}
+		if gerr != nil || berr != nil {
+			t.Fatalf("%q: %v, %v", text, gerr, berr)
+		}
+		if s, err := g.Decode(gids); err != nil || s != string(text) {
+			t.Fatalf("%q: gpt2 round trip %q, %v", text, s, err)
+		}
+		for _, id := range bids {
+			if id < 0 || id >= BertVocabSize {
+				t.Fatalf("%q: bert id %d", text, id)
+			}
+		}
+		if _, err := w.Decode(bids); err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+	})
+}
+
+// gpt2Pattern is GPT-2's pre-tokenizing pattern. Compiled with Multiline
+// (which changes nothing in it: it has no ^ or $) regexp2 runs its
+// interpreter rather than tiktoken-go's generated matcher for it, the
+// reference for gpt2Pieces.
+const gpt2Pattern = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+
+func TestGPT2Pieces(t *testing.T) {
+	re := regexp2.MustCompile(gpt2Pattern, regexp2.Multiline)
+	pieces := func(s string) []string {
+		var out []string
+		m, err := re.FindStringMatch(s)
+		for ; m != nil && err == nil; m, err = re.FindNextMatch(m) {
+			out = append(out, m.String())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	alphabet := []string{"a", "Zé", "東", "7", "²", "Ⅻ", " ", " ", "  ", "\t", "\n", "\u00a0", "\u3000", "'", "'s", "'ll", "'re", "!", "...", "€", "\x7f", "\x00", "-", "'d"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(10) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		if got, want := gpt2Pieces(s), pieces(s); !slices.Equal(got, want) {
+			t.Fatalf("%q: pieces %q, the pattern gives %q", s, got, want)
+		}
+	}
+}
+
+// DEL (U+007F), which tiktoken-go's generated matcher drops, is id 221
+// between the BPE of its neighbours, as in Hugging Face's GPT-2.
+func TestGPT2DEL(t *testing.T) {
+	g := NewGPT2()
+	for _, c := range []struct {
+		text string
+		ids  []int32
+	}{
+		{"\x7f", []int32{221}},
+		{"a\x7fb", []int32{64, 221, 65}},
+		{" \x7f!", []int32{220, 221, 0}},
+		{"Hello\x7f world", []int32{15496, 221, 995}},
+	} {
+		got, err := g.Encode([]byte(c.text))
+		if err != nil || !slices.Equal(got, c.ids) {
+			t.Errorf("%q: %v, %v; want %v", c.text, got, err, c.ids)
+		}
+		if s, _ := g.Decode(got); s != c.text {
+			t.Errorf("%q: decodes to %q", c.text, s)
+		}
+	}
 }
