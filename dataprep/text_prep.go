@@ -251,7 +251,7 @@ func prepTextInto(ctx context.Context, dir string, opts *TextOptions, tok Tokeni
 	}
 
 	sp := tok.Special()
-	f := newTextFramer(dir, opts, sp)
+	f := newTextFramer(dir, opts, tok)
 	err := func() error {
 		for b := range order {
 			<-b.done
@@ -372,6 +372,7 @@ func tokenizeBatch(b *docBatch, tok Tokenizer, opts *TextOptions) {
 // textFramer turns tokenized documents into rows of each split.
 type textFramer struct {
 	L      int
+	elem   int // bytes per id in the shards
 	style  string
 	sp     Special
 	w      [numSplits]*shardWriter
@@ -386,9 +387,9 @@ type textFramer struct {
 // textChunkBytes is how many bytes of rows a split gathers before writing.
 const textChunkBytes = 4 << 20
 
-func newTextFramer(dir string, opts *TextOptions, sp Special) *textFramer {
-	f := &textFramer{L: opts.SeqLen, style: opts.Style, sp: sp, row: make([]int32, opts.SeqLen)}
-	elem := 2 // both text vocabularies fit uint16
+func newTextFramer(dir string, opts *TextOptions, tok Tokenizer) *textFramer {
+	elem := ElementSize(ElementTypeFor(tok.VocabSize())) // 2 for both text vocabularies
+	f := &textFramer{L: opts.SeqLen, elem: elem, style: opts.Style, sp: tok.Special(), row: make([]int32, opts.SeqLen)}
 	maxRows := max(opts.ShardBytes/int64(opts.SeqLen*elem), 1)
 	for s := range numSplits {
 		f.w[s] = &shardWriter{dir: dir, split: s, seqLen: opts.SeqLen, elemSize: elem, maxRows: maxRows}
@@ -431,10 +432,18 @@ func (f *textFramer) add(s Split, ids []int32) error {
 	return nil
 }
 
-// emit encodes f.row (uint16, little-endian) into the buffer of split s.
+// emit encodes f.row (little-endian ids of f.elem bytes) into the buffer
+// of split s.
 func (f *textFramer) emit(s Split) error {
 	for _, id := range f.row {
-		f.buf[s] = binary.LittleEndian.AppendUint16(f.buf[s], uint16(id))
+		switch f.elem {
+		case 1:
+			f.buf[s] = append(f.buf[s], uint8(id))
+		case 2:
+			f.buf[s] = binary.LittleEndian.AppendUint16(f.buf[s], uint16(id))
+		default:
+			f.buf[s] = binary.LittleEndian.AppendUint32(f.buf[s], uint32(id))
+		}
 	}
 	if len(f.buf[s]) >= textChunkBytes {
 		return f.flush(s)
@@ -443,7 +452,7 @@ func (f *textFramer) emit(s Split) error {
 }
 
 func (f *textFramer) flush(s Split) error {
-	rows := len(f.buf[s]) / (2 * f.L)
+	rows := len(f.buf[s]) / (f.elem * f.L)
 	if rows == 0 {
 		return nil
 	}

@@ -536,3 +536,42 @@ func TestPrepTextCancel(t *testing.T) {
 		t.Errorf("left behind: %v", ents)
 	}
 }
+
+// Lines longer than the reader's buffer (1 MiB) are read whole.
+func TestReadCorpusLongLines(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("word ", 700_000) // 3.5 MB
+	jl := writeFile(t, dir, "long.jsonl", `{"text": "`+long+`"}`+"\n"+`{"text": "short"}`+"\n")
+	docs, _ := readAllDocs(t, jl, StyleOWT)
+	if len(docs) != 2 || docs[0] != "long.jsonl:1:"+strings.TrimSpace(long) || docs[1] != "long.jsonl:2:short" {
+		t.Errorf("jsonl: %d documents, lengths %d", len(docs), len(docs[0]))
+	}
+	lines := writeFile(t, dir, "long.tokens", long+"\nnext")
+	docs, _ = readAllDocs(t, lines, StyleLM1B)
+	if len(docs) != 2 || len(docs[0]) != len("long.tokens:1:")+len(long)-1 || docs[1] != "long.tokens:2:next" {
+		t.Errorf("lines: %d documents", len(docs))
+	}
+}
+
+// Text prep of the real LM1B held-out sentences (bert-base-uncased, rows of
+// 128): go test -run '^$' -bench PrepTextLM1B ./dataprep
+func BenchmarkPrepTextLM1B(b *testing.B) {
+	in := filepath.Join(sharedDataOrEmpty(), "text", "lm1b")
+	if _, err := os.Stat(in); err != nil {
+		b.Skip("LM1B: ../shared/data/text/lm1b absent")
+	}
+	var size int64
+	ents, _ := os.ReadDir(in)
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil {
+			size += fi.Size()
+		}
+	}
+	b.SetBytes(size)
+	out := filepath.Join(b.TempDir(), "lm1b")
+	for b.Loop() {
+		if _, err := PrepText(context.Background(), TextOptions{Input: in, Out: out, Force: true, Tokenizer: BertTokenizerName, Style: StyleLM1B}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
