@@ -69,6 +69,11 @@ type TextInfo struct {
 	DroppedTailTokens int64 `json:"dropped_tail_tokens,omitempty"`
 }
 
+// The framings recorded in the manifest. BOS and EOS are the tokenizer's:
+// <|endoftext|> (50256) for both with gpt2, [CLS] (101) and [SEP] (102)
+// with bert-base-uncased. (MDLM takes its BOS and EOS ids as
+// tokenizer.encode(token)[0], which for BERT gives [CLS] for both; owt
+// with bert-base-uncased here ends documents and rows with [SEP].)
 const (
 	framingLM1B = "lm1b: each sentence one row: [BOS] tokens [EOS] then [PAD] to seq_len; a longer sentence keeps its first seq_len-2 tokens and still ends in [EOS] (Hugging Face truncation with add_special_tokens, as MDLM's lm1b with wrap=False)"
 	framingOWT  = "owt: per split, documents in input order, each followed by [EOS], concatenated; rows are [BOS] + the next seq_len-2 tokens + [EOS]; the remainder at the end of a split is dropped (MDLM's wrap/group_texts, over the whole split rather than per 1000 documents)"
