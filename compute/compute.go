@@ -105,6 +105,14 @@ type Backend interface {
 	// dqkv (B,T,3C) OVERWRITTEN <- dout (B,T,C), qkv, out, lse, as forward.
 	AttentionBackward(dqkv, dout, qkv, out, lse F32, keyMask I32, B, T, C, H int, causal bool)
 
+	// Incremental (KV-cache) attention of one new query per row, for causal
+	// decoding; inference only, no backward.
+	// out (B,C) <- the q third of qkv (B,3C) (rotary applied), the keys and
+	// values of positions 0..Tk-1 in kCache, vCache (B,Tmax,C) (rotary applied
+	// to the keys; row b's position t at (b*Tmax+t)*C). Scores scaled by
+	// 1/sqrt(hd); the query sees all Tk cached positions (its own included).
+	AttentionDecode(out, qkv, kCache, vCache F32, B, Tk, Tmax, C, H int)
+
 	// GELU, tanh approximation.
 	// out (n) = gelu(inp (n))
 	GeluForward(out, inp F32, n int)

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/train"
+)
+
+func init() { register(newPretrainCmd) }
+
+type pretrainOptions struct {
+	cfg        train.Config
+	configFile string
+	timeBudget string
+	resume     bool
+}
+
+func newPretrainCmd() *cobra.Command {
+	o := &pretrainOptions{cfg: train.Default()}
+	cmd := &cobra.Command{
+		Use:   "pretrain",
+		Short: "Pre-train the backbone by MLM, MDLM or AR on a prep directory",
+		Long: `Pre-train the shared transformer on the train split of a prep directory
+(seqdiff prep) by one objective: mlm (BERT/Caduceus 15% masking), mdlm (masked
+diffusion, continuous time, log-linear schedule) or ar (next token, causal).
+
+AdamW with a linear warm-up then a cosine decay to --min-lr-frac of --lr over
+the schedule's horizon (--max-steps, or --max-tokens / tokens per step; a
+--time-budget alone is refused because the schedule would have no horizon),
+gradient clipping at 1, and an EMA of the weights (ema.safetensors; eval and
+sample use it when present). Every --eval-every steps the valid split is
+scored (ar: exact NLL; mdlm: NELBO with --eval-samples draws; mlm: masked CE),
+every --ckpt-every steps and at the end RUNDIR/checkpoint is replaced
+atomically. RUNDIR/metrics.jsonl gets one JSON line per step.
+
+A steps whose loss or gradient norm is not finite is skipped; --max-bad-steps
+of them in a row stop the run without touching the last checkpoint. SIGINT or
+SIGTERM finishes the current step, checkpoints and exits non-zero; --resume
+continues exactly (bit-identical weights for the same seed and --threads).
+Flags override the --config YAML file (keys as in RUNDIR/train.yaml); with
+--resume the run's train.yaml is the base instead.`,
+		Example: `  seqdiff pretrain --mode mdlm --data prep/chr20 --out runs/mdlm --preset dna-small --max-steps 2000
+  seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar --max-steps 5000 --time-budget 90m --threads 1
+  seqdiff pretrain --out runs/ar --data prep/chr20 --resume
+  seqdiff pretrain --config configs/chr20-mdlm.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Flags(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	c := &o.cfg
+	f.StringVar(&o.configFile, "config", "", "training configuration YAML (unknown keys are errors); flags override it")
+	f.BoolVar(&o.resume, "resume", false, "continue the run in --out from its checkpoint")
+	f.StringVar(&c.Mode, "mode", c.Mode, "objective: mlm, mdlm or ar")
+	f.StringVar(&c.Data, "data", "", "prep directory (seqdiff prep)")
+	f.StringVar(&c.Out, "out", "", "run directory")
+	f.StringVar(&c.Preset, "preset", c.Preset, "model shape: dna-small, dna-base (custom: override with --d-model etc.)")
+	f.IntVar(&c.DModel, "d-model", 0, "model width (overrides the preset)")
+	f.IntVar(&c.NLayers, "n-layers", 0, "blocks (overrides the preset)")
+	f.IntVar(&c.NHeads, "n-heads", 0, "attention heads (overrides the preset)")
+	f.IntVar(&c.SeqLen, "seq-len", 0, "context length (0: the prep directory's row length)")
+	f.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
+	f.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
+	f.Float64Var(&c.MinLRFrac, "min-lr-frac", c.MinLRFrac, "the cosine decays to this fraction of --lr")
+	f.IntVar(&c.Warmup, "warmup", c.Warmup, "linear warm-up steps")
+	f.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "AdamW decoupled weight decay")
+	f.Float64Var(&c.ClipNorm, "clip-norm", c.ClipNorm, "global gradient-norm clip (0: off)")
+	f.Float64Var(&c.EMA, "ema", c.EMA, "EMA decay of the weights (0: off)")
+	f.BoolVar(&c.RC, "rc", c.RC, "reverse-complement augmentation (DNA)")
+	f.IntVar(&c.MaxSteps, "max-steps", 0, "stop after this many steps (also the schedule's horizon)")
+	f.Int64Var(&c.MaxTokens, "max-tokens", 0, "stop after this many non-PAD training tokens")
+	f.StringVar(&o.timeBudget, "time-budget", "", "stop after this much training time, across resumes (Go duration: 90m)")
+	f.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "score the valid split every this many steps (0: never)")
+	f.IntVar(&c.EvalRows, "eval-rows", c.EvalRows, "valid rows scored (0: all)")
+	f.IntVar(&c.EvalSamples, "eval-samples", c.EvalSamples, "mdlm: NELBO draws K per row during training")
+	f.IntVar(&c.CkptEvery, "ckpt-every", c.CkptEvery, "checkpoint every this many steps (0: only at the end)")
+	f.IntVar(&c.LogEvery, "log-every", c.LogEvery, "progress line on stderr every this many steps (0: none)")
+	f.Uint64Var(&c.Seed, "seed", 0, "seed of the weights, the data order and the masking")
+	f.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores); resume exactly with the same count")
+	f.IntVar(&c.MaxBadSteps, "max-bad-steps", c.MaxBadSteps, "stop after this many non-finite steps in a row")
+	return cmd
+}
+
+func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) error {
+	cfg, err := o.resolve(flags)
+	if err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("run dir: %w", err)
+	}
+	unlock, err := train.Lock(cfg.Out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	data, err := train.OpenData(cfg.Data, cfg.Batch, cfg.Seed, cfg.RC)
+	if err != nil {
+		return err
+	}
+	be := cpu.New(cfg.Threads)
+	tr, err := train.New(be, cfg, data, o.resume)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	tr.Stderr = stderr
+	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, horizon %d steps, %s with %d threads, run dir %s (from step %d)\n",
+		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), be.Threads(), cfg.Out, tr.Step())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	why, err := tr.Run(ctx)
+	if errors.Is(err, train.ErrInterrupted) {
+		return fmt.Errorf("interrupted at step %d; checkpoint written to %s; resume with: seqdiff pretrain --out %s --resume",
+			tr.Step(), filepath.Join(cfg.Out, train.CheckpointDir), cfg.Out)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, train.CheckpointDir))
+	return nil
+}
+
+// resolve builds the configuration: defaults, then the run's train.yaml
+// (with --resume) or --config, then every flag given on the command line.
+func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
+	flagged := o.cfg // flag values (defaults where not given)
+	cfg := train.Default()
+	if o.resume {
+		if flagged.Out == "" {
+			return cfg, errors.New("--resume needs --out RUNDIR")
+		}
+		if err := cfg.ReadYAML(filepath.Join(flagged.Out, train.ConfigYAML)); err != nil {
+			return cfg, fmt.Errorf("resume: %w", err)
+		}
+	}
+	if o.configFile != "" {
+		if err := cfg.ReadYAML(o.configFile); err != nil {
+			return cfg, err
+		}
+	}
+	var ferr error
+	flags.Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "config", "resume":
+		case "time-budget":
+			d, err := train.ParseDuration(o.timeBudget)
+			if err != nil {
+				ferr = fmt.Errorf("--time-budget: %w", err)
+			}
+			cfg.TimeBudget = d
+		default:
+			copyFlag(&cfg, &flagged, f.Name)
+		}
+	})
+	return cfg, ferr
+}
+
+// copyFlag copies the field bound to flag name from src to dst.
+func copyFlag(dst, src *train.Config, name string) {
+	switch name {
+	case "mode":
+		dst.Mode = src.Mode
+	case "data":
+		dst.Data = src.Data
+	case "out":
+		dst.Out = src.Out
+	case "preset":
+		dst.Preset = src.Preset
+	case "d-model":
+		dst.DModel = src.DModel
+	case "n-layers":
+		dst.NLayers = src.NLayers
+	case "n-heads":
+		dst.NHeads = src.NHeads
+	case "seq-len":
+		dst.SeqLen = src.SeqLen
+	case "batch":
+		dst.Batch = src.Batch
+	case "lr":
+		dst.LR = src.LR
+	case "min-lr-frac":
+		dst.MinLRFrac = src.MinLRFrac
+	case "warmup":
+		dst.Warmup = src.Warmup
+	case "weight-decay":
+		dst.WeightDecay = src.WeightDecay
+	case "clip-norm":
+		dst.ClipNorm = src.ClipNorm
+	case "ema":
+		dst.EMA = src.EMA
+	case "rc":
+		dst.RC = src.RC
+	case "max-steps":
+		dst.MaxSteps = src.MaxSteps
+	case "max-tokens":
+		dst.MaxTokens = src.MaxTokens
+	case "eval-every":
+		dst.EvalEvery = src.EvalEvery
+	case "eval-rows":
+		dst.EvalRows = src.EvalRows
+	case "eval-samples":
+		dst.EvalSamples = src.EvalSamples
+	case "ckpt-every":
+		dst.CkptEvery = src.CkptEvery
+	case "log-every":
+		dst.LogEvery = src.LogEvery
+	case "seed":
+		dst.Seed = src.Seed
+	case "threads":
+		dst.Threads = src.Threads
+	case "max-bad-steps":
+		dst.MaxBadSteps = src.MaxBadSteps
+	}
+}

@@ -1,0 +1,201 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/seqdiff/seqdiff/nn"
+)
+
+// Config is the resolved configuration of a training run. The yaml keys
+// are those of a --config file and of the run directory's train.yaml.
+type Config struct {
+	Mode string `yaml:"mode" json:"mode"`
+	Data string `yaml:"data" json:"data"`
+	Out  string `yaml:"out" json:"out"`
+
+	// Model shape: a preset, with dimensions overridden when non-zero.
+	// SeqLen 0 takes the prep directory's row length.
+	Preset  string `yaml:"preset" json:"preset"`
+	DModel  int    `yaml:"d_model" json:"d_model"`
+	NLayers int    `yaml:"n_layers" json:"n_layers"`
+	NHeads  int    `yaml:"n_heads" json:"n_heads"`
+	SeqLen  int    `yaml:"seq_len" json:"seq_len"`
+
+	Batch       int     `yaml:"batch" json:"batch"`
+	LR          float64 `yaml:"lr" json:"lr"`
+	MinLRFrac   float64 `yaml:"min_lr_frac" json:"min_lr_frac"`
+	Warmup      int     `yaml:"warmup" json:"warmup"`
+	WeightDecay float64 `yaml:"weight_decay" json:"weight_decay"`
+	ClipNorm    float64 `yaml:"clip_norm" json:"clip_norm"`
+	EMA         float64 `yaml:"ema" json:"ema"`
+	RC          bool    `yaml:"rc" json:"rc"`
+
+	MaxSteps   int      `yaml:"max_steps" json:"max_steps"`
+	MaxTokens  int64    `yaml:"max_tokens" json:"max_tokens"`
+	TimeBudget Duration `yaml:"time_budget" json:"time_budget"`
+
+	EvalEvery   int    `yaml:"eval_every" json:"eval_every"`
+	EvalRows    int    `yaml:"eval_rows" json:"eval_rows"`
+	EvalSamples int    `yaml:"eval_samples" json:"eval_samples"` // MDLM NELBO draws K
+	CkptEvery   int    `yaml:"ckpt_every" json:"ckpt_every"`
+	LogEvery    int    `yaml:"log_every" json:"log_every"`
+	Seed        uint64 `yaml:"seed" json:"seed"`
+	Threads     int    `yaml:"threads" json:"threads"`
+	MaxBadSteps int    `yaml:"max_bad_steps" json:"max_bad_steps"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("90m").
+type Duration time.Duration
+
+// String is the Go duration form ("" for zero).
+func (d Duration) String() string {
+	if d == 0 {
+		return ""
+	}
+	return time.Duration(d).String()
+}
+
+// MarshalYAML writes the Go duration form.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// UnmarshalYAML reads a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+// MarshalJSON writes the Go duration form.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// ParseDuration reads a Go duration ("90m", "1h30m"); "" and "0" are zero.
+func ParseDuration(s string) (Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("time budget %q: want a Go duration such as 90m", s)
+	}
+	return Duration(v), nil
+}
+
+// Default is the configuration a run starts from before a config file and
+// flags: dna-small, batch 8, lr 3e-4 with 1% ... warm-up of 100 steps,
+// cosine to 10% of lr, clipping at 1, EMA 0.9999, RC augmentation.
+func Default() Config {
+	return Config{Mode: nn.ModeMDLM, Preset: "dna-small", Batch: 8, LR: 3e-4, MinLRFrac: 0.1, Warmup: 100,
+		ClipNorm: 1, EMA: 0.9999, RC: true, EvalEvery: 500, EvalRows: 64, EvalSamples: 2, CkptEvery: 500,
+		LogEvery: 10, MaxBadSteps: 10}
+}
+
+// ReadYAML overlays the YAML file path on c. Unknown keys are errors.
+func (c *Config) ReadYAML(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// YAML is c as a YAML document (train.yaml).
+func (c Config) YAML() ([]byte, error) { return yaml.Marshal(c) }
+
+// Validate checks the values that do not depend on the data.
+func (c Config) Validate() error {
+	switch c.Mode {
+	case nn.ModeMDLM, nn.ModeAR, nn.ModeMLM:
+	default:
+		return fmt.Errorf("mode %q: want mlm, mdlm or ar", c.Mode)
+	}
+	switch {
+	case c.Data == "":
+		return errors.New("no data: pass --data PREPDIR")
+	case c.Out == "":
+		return errors.New("no run directory: pass --out RUNDIR")
+	case c.Batch < 1:
+		return fmt.Errorf("batch %d: must be >= 1", c.Batch)
+	case !(c.LR > 0):
+		return fmt.Errorf("lr %v: must be positive", c.LR)
+	case c.MinLRFrac < 0 || c.MinLRFrac > 1:
+		return fmt.Errorf("min_lr_frac %v: must lie in [0,1]", c.MinLRFrac)
+	case c.Warmup < 0 || c.MaxSteps < 0 || c.MaxTokens < 0 || c.TimeBudget < 0:
+		return errors.New("warmup, max_steps, max_tokens and time_budget must not be negative")
+	case c.EMA < 0 || c.EMA >= 1:
+		return fmt.Errorf("ema %v: must lie in [0,1) (0 = off)", c.EMA)
+	case c.ClipNorm < 0 || c.WeightDecay < 0:
+		return errors.New("clip_norm and weight_decay must not be negative")
+	case c.EvalEvery < 0 || c.CkptEvery < 0 || c.LogEvery < 0 || c.EvalRows < 0:
+		return errors.New("eval_every, ckpt_every, log_every and eval_rows must not be negative")
+	case c.EvalSamples < 1:
+		return fmt.Errorf("eval_samples %d: must be >= 1", c.EvalSamples)
+	case c.MaxBadSteps < 1:
+		return fmt.Errorf("max_bad_steps %d: must be >= 1", c.MaxBadSteps)
+	case c.MaxSteps == 0 && c.MaxTokens == 0:
+		if c.TimeBudget > 0 {
+			return errors.New("a time budget alone gives the learning-rate schedule no horizon: add --max-steps (an estimate of the steps that fit) or --max-tokens")
+		}
+		return errors.New("no stopping rule: pass --max-steps, --max-tokens or both with --time-budget")
+	}
+	return nil
+}
+
+// ModelConfig is the backbone configuration for rows of seqLen tokens.
+func (c Config) ModelConfig(seqLen int) (nn.Config, error) {
+	preset := c.Preset
+	if preset == "" || preset == "custom" {
+		preset = "dna-small"
+	}
+	mc, err := nn.Preset(preset, c.Mode)
+	if err != nil {
+		return mc, err
+	}
+	custom := false
+	for _, f := range []struct{ v, dst *int }{{&c.DModel, &mc.DModel}, {&c.NLayers, &mc.NLayers}, {&c.NHeads, &mc.NHeads}} {
+		if *f.v > 0 {
+			*f.dst, custom = *f.v, true
+		}
+	}
+	mc.SeqLen = seqLen
+	if c.SeqLen > 0 {
+		mc.SeqLen = c.SeqLen
+	}
+	if mc.SeqLen < seqLen {
+		return mc, fmt.Errorf("seq_len %d is shorter than the data's rows of %d tokens", mc.SeqLen, seqLen)
+	}
+	if mc.SeqLen != 1024 {
+		custom = true
+	}
+	if custom {
+		mc.Preset = ""
+	}
+	return mc, mc.Validate()
+}
+
+// Horizon is the number of steps the learning-rate schedule spans: MaxSteps,
+// or the steps MaxTokens needs at tokensPerStep (the smaller when both).
+func (c Config) Horizon(tokensPerStep int) int {
+	h := c.MaxSteps
+	if c.MaxTokens > 0 {
+		n := int((c.MaxTokens + int64(tokensPerStep) - 1) / int64(tokensPerStep))
+		if h == 0 || n < h {
+			h = n
+		}
+	}
+	return max(h, 1)
+}

@@ -1,0 +1,40 @@
+// Package train is the training loop shared by every objective of seqdiff:
+// mlm (BERT/Caduceus masking, bidirectional), mdlm (continuous-time masked
+// diffusion, bidirectional) and ar (next token, causal), all on the one
+// backbone of package nn.
+//
+// A step draws a batch from the train split (seeded epochs, reverse
+// complement augmentation, dataprep.Loader), corrupts it by the mode's
+// objective (mdlm.SampleT + mdlm.Forward, mdlm.MLM or ar.Shift), runs
+// forward, the fused cross-entropy and backward, and applies AdamW with the
+// learning rate of a linear warm-up followed by a cosine decay to
+// MinLRFrac*LR, clipping the global gradient norm at ClipNorm (1.0).
+//
+// What is guaranteed:
+//   - No NaN or Inf reaches the weights: a step whose gradient norm is not
+//     finite is logged as skipped (nn.Optimizer.Update leaves weights,
+//     moments and EMA untouched); MaxBadSteps of them in a row stop the run
+//     with an error and without writing a checkpoint, so the last good one
+//     stays.
+//   - A batch of only [PAD] contributes nothing (no forward, no update).
+//   - Resume is exact: a checkpoint holds the weights, the AdamW moments and
+//     EMA, and state.json with the step, tokens seen, the masking RNG state,
+//     the data cursor, the elapsed time and the byte offset of the metrics
+//     log, which resume truncates to. With the same seed and thread count
+//     the final weights are bit-identical to an uninterrupted run.
+//   - The EMA (decay EMA, default 0.9999) is warmed up as in TensorFlow's
+//     ExponentialMovingAverage with num_updates: the decay used at update n
+//     is min(EMA, (1+n)/(10+n)), so short runs average recent weights
+//     rather than staying at the initialisation. It is saved as
+//     ema.safetensors; evaluation and sampling use it when present.
+//
+// The schedule needs a horizon: MaxSteps, or MaxTokens divided by the
+// tokens of a full batch. A time budget alone is refused (a schedule that
+// depended on measured speed could not be resumed exactly); give a
+// MaxSteps estimate together with the time budget.
+//
+// A run directory holds train.yaml (the resolved configuration), LOCK
+// (the PID of the process writing it; a lock left by a dead process is
+// taken over), metrics.jsonl (one JSON object per step) and checkpoint/
+// (the latest nn.Checkpoint, replaced atomically).
+package train

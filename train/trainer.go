@@ -1,0 +1,543 @@
+package train
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/seqdiff/seqdiff/ar"
+	"github.com/seqdiff/seqdiff/compute"
+	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/mdlm"
+	"github.com/seqdiff/seqdiff/nn"
+)
+
+// File names inside a run directory.
+const (
+	CheckpointDir = "checkpoint"
+	MetricsFile   = "metrics.jsonl"
+	ConfigYAML    = "train.yaml"
+)
+
+// ErrInterrupted is returned by Run when its context was cancelled (SIGINT,
+// SIGTERM): the current step finished and a checkpoint was written.
+var ErrInterrupted = errors.New("training interrupted")
+
+// StepResult reports one training step.
+type StepResult struct {
+	Loss     float64
+	GradNorm float64
+	LR       float64
+	Skipped  bool // non-finite loss or gradient norm: no update
+	Empty    bool // all-PAD batch: nothing to learn from
+	Tokens   int  // non-PAD tokens of the clean batch
+}
+
+// Metric is one line of metrics.jsonl.
+type Metric struct {
+	Step       int      `json:"step"`
+	Tokens     int64    `json:"tokens"`
+	Loss       *float64 `json:"loss,omitempty"`
+	LR         float64  `json:"lr"`
+	GradNorm   *float64 `json:"grad_norm,omitempty"`
+	TokensPerS float64  `json:"tokens_per_s"`
+	ValidLoss  *float64 `json:"valid_loss,omitempty"`
+	Skipped    string   `json:"skipped,omitempty"` // "non-finite" or "empty"
+	Elapsed    float64  `json:"elapsed"`
+}
+
+// Trainer runs one training run.
+type Trainer struct {
+	Cfg    Config
+	Model  *nn.Model
+	Opt    *nn.Optimizer
+	Stderr io.Writer // progress lines (nil: none)
+
+	be      compute.Backend
+	data    *Data
+	stream  Stream
+	src     *rand.PCG
+	rng     *rand.Rand
+	step    int
+	tokens  int64
+	bad     int // non-finite steps in a row
+	horizon int
+	elapsed time.Duration // before this process
+	started time.Time
+	log     *os.File
+	x0      []int32
+	tb      []float32
+	mb      mdlm.Batch
+	ab      ar.Batch
+}
+
+// rngStream is the PCG stream of the corruption (masking, t) generator.
+const rngStream = 0x7261696e
+
+// New prepares a run in cfg.Out on be: a fresh one (the directory must not
+// hold a checkpoint yet) or, with resume, the continuation of its
+// checkpoint. The caller holds the run directory's Lock.
+func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mc, err := cfg.ModelConfig(data.SeqLen)
+	if err != nil {
+		return nil, err
+	}
+	if data.VocabSize > mc.VocabSize || data.MaskID != mc.MaskID || data.PadID != mc.PadID {
+		return nil, fmt.Errorf("data %s: vocabulary %d (mask %d, pad %d) does not fit the model's %d (mask %d, pad %d)",
+			cfg.Data, data.VocabSize, data.MaskID, data.PadID, mc.VocabSize, mc.MaskID, mc.PadID)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
+	}
+	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.Batch * data.SeqLen)}
+	t.Model, err = nn.New(be, mc)
+	if err != nil {
+		return nil, err
+	}
+	t.Model.Init(cfg.Seed)
+	t.Model.EnableTraining()
+	oc := nn.DefaultAdamW()
+	oc.LR, oc.ClipNorm, oc.WeightDecay, oc.EMADecay = float32(cfg.LR), cfg.ClipNorm, float32(cfg.WeightDecay), float32(cfg.EMA)
+	t.Opt = nn.NewOptimizer(t.Model, oc)
+	t.src = rand.NewPCG(cfg.Seed, rngStream)
+	t.rng = rand.New(t.src)
+	ckDir := filepath.Join(cfg.Out, CheckpointDir)
+	metricsPath := filepath.Join(cfg.Out, MetricsFile)
+	var cursor dataprep.Cursor
+	var offset int64
+	if resume {
+		if cursor, offset, err = t.restore(ckDir); err != nil {
+			return nil, err
+		}
+	} else if _, err := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); err == nil {
+		return nil, fmt.Errorf("run dir %s already holds a checkpoint: pass --resume to continue it, or choose another --out", cfg.Out)
+	}
+	if t.stream, err = data.Train(cursor); err != nil {
+		return nil, err
+	}
+	// The metrics log continues exactly after the checkpoint's last line.
+	t.log, err = os.OpenFile(metricsPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
+	}
+	if err := t.log.Truncate(offset); err != nil {
+		return nil, fmt.Errorf("%s: %w", metricsPath, err)
+	}
+	if _, err := t.log.Seek(offset, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("%s: %w", metricsPath, err)
+	}
+	y, err := cfg.YAML()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeAtomic(filepath.Join(cfg.Out, ConfigYAML), y); err != nil {
+		return nil, err
+	}
+	t.x0 = make([]int32, cfg.Batch*data.SeqLen)
+	t.tb = make([]float32, cfg.Batch)
+	return t, nil
+}
+
+// restore loads ckDir into the model, the optimizer and the loop state.
+func (t *Trainer) restore(ckDir string) (dataprep.Cursor, int64, error) {
+	var cur dataprep.Cursor
+	ck, err := nn.LoadCheckpoint(ckDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cur, 0, fmt.Errorf("resume: run dir %s has no checkpoint yet (%s); start it without --resume", t.Cfg.Out, ckDir)
+	}
+	if err != nil {
+		return cur, 0, fmt.Errorf("resume: %w", err)
+	}
+	mc := t.Model.Cfg
+	got := ck.Config
+	if got.VocabSize != mc.VocabSize || got.DModel != mc.DModel || got.NLayers != mc.NLayers || got.NHeads != mc.NHeads ||
+		got.SeqLen != mc.SeqLen || got.Mode != mc.Mode {
+		return cur, 0, fmt.Errorf("resume %s: checkpoint is %s d%d x%d h%d L%d, the configuration asks for %s d%d x%d h%d L%d",
+			ckDir, got.Mode, got.DModel, got.NLayers, got.NHeads, got.SeqLen, mc.Mode, mc.DModel, mc.NLayers, mc.NHeads, mc.SeqLen)
+	}
+	if err := t.Model.SetParams(ck.Params); err != nil {
+		return cur, 0, err
+	}
+	if err := ck.Restore(t.Opt); err != nil {
+		return cur, 0, fmt.Errorf("resume %s: %w", ckDir, err)
+	}
+	var st state
+	raw, _ := json.Marshal(ck.State)
+	if err := json.Unmarshal(raw, &st); err != nil || st.RNG == "" {
+		return cur, 0, fmt.Errorf("resume %s: %s is missing or incomplete", ckDir, nn.StateFile)
+	}
+	b, err := base64.StdEncoding.DecodeString(st.RNG)
+	if err == nil {
+		err = t.src.UnmarshalBinary(b)
+	}
+	if err != nil {
+		return cur, 0, fmt.Errorf("resume %s: rng state: %v", ckDir, err)
+	}
+	t.step, t.tokens, t.bad = st.Step, st.Tokens, st.BadStreak
+	t.elapsed = time.Duration(st.ElapsedS * float64(time.Second))
+	return st.Cursor, st.MetricsOffset, nil
+}
+
+// state is state.json.
+type state struct {
+	Step          int             `json:"step"`
+	Tokens        int64           `json:"tokens"`
+	RNG           string          `json:"rng"` // PCG state, base64 of MarshalBinary
+	Cursor        dataprep.Cursor `json:"cursor"`
+	MetricsOffset int64           `json:"metrics_offset"`
+	ElapsedS      float64         `json:"elapsed_s"`
+	BadStreak     int             `json:"bad_streak"`
+	Horizon       int             `json:"horizon"`
+}
+
+// Step is the number of steps taken (batches drawn).
+func (t *Trainer) Step() int { return t.step }
+
+// Tokens is the number of non-PAD training tokens seen.
+func (t *Trainer) Tokens() int64 { return t.tokens }
+
+// Horizon is the learning-rate schedule's length in steps.
+func (t *Trainer) Horizon() int { return t.horizon }
+
+// Close releases the metrics log and the model's memory.
+func (t *Trainer) Close() error {
+	t.Opt.Free()
+	t.Model.Free()
+	return t.log.Close()
+}
+
+// lossInputs corrupts clean rows x0 (B x L) by the mode's objective.
+func (t *Trainer) lossInputs(x0 []int32) (nn.LossInputs, error) {
+	mc := t.Model.Cfg
+	B, L := t.Cfg.Batch, t.data.SeqLen
+	switch mc.Mode {
+	case nn.ModeAR:
+		if err := ar.Shift(arVocab(mc), x0, B, L, &t.ab); err != nil {
+			return nn.LossInputs{}, err
+		}
+		return nn.LossInputs{Input: t.ab.Inputs, Targets: t.ab.Targets, Weights: t.ab.Weights, B: B, T: t.ab.L,
+			Ignore: nn.IgnoreTarget, Banned: -1, Norm: float64(t.ab.Norm), Causal: true}, nil
+	case nn.ModeMLM:
+		if err := mdlm.MLM(mdlmVocab(mc), mdlm.DefaultMLM, x0, B, L, t.rng, &t.mb); err != nil {
+			return nn.LossInputs{}, err
+		}
+		return nn.LossInputs{Input: t.mb.Input, Targets: t.mb.Targets, Weights: t.mb.Weights, B: B, T: L,
+			Ignore: nn.IgnoreTarget, Banned: -1, Norm: float64(t.mb.Norm)}, nil
+	default: // mdlm: antithetic t, masking with probability 1 - alpha(t), weights 1/t, [MASK] banned
+		mdlm.SampleT(t.rng, nn.MDLMEps, t.tb)
+		if err := mdlm.Forward(mdlmVocab(mc), mdlm.LogLinear{Eps: nn.MDLMEps}, x0, B, L, t.tb, t.rng, &t.mb); err != nil {
+			return nn.LossInputs{}, err
+		}
+		return nn.LossInputs{Input: t.mb.Input, Targets: t.mb.Targets, Weights: t.mb.Weights, B: B, T: L,
+			Ignore: nn.IgnoreTarget, Banned: mc.MaskID, Norm: float64(t.mb.Norm)}, nil
+	}
+}
+
+// TrainStep runs one step on the clean batch x0 (Batch x SeqLen) with the
+// scheduled learning rate of the current step, and advances the step.
+func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
+	c := t.Cfg
+	r := StepResult{LR: LR(t.step, c.Warmup, t.horizon, c.LR, c.MinLRFrac)}
+	for _, id := range x0 {
+		if int(id) != t.Model.Cfg.PadID {
+			r.Tokens++
+		}
+	}
+	t.step++
+	t.tokens += int64(r.Tokens)
+	li, err := t.lossInputs(x0)
+	if err != nil {
+		return r, fmt.Errorf("step %d: %w", t.step, err)
+	}
+	if li.Norm == 0 {
+		r.Empty = true // nothing to learn from: no forward, no update, never a 0/0
+		return r, nil
+	}
+	loss, err := t.Model.Loss(li, nil, true)
+	if err != nil {
+		return r, fmt.Errorf("step %d: %w", t.step, err)
+	}
+	r.Loss = loss
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		r.Skipped, r.GradNorm = true, math.NaN()
+		return r, nil
+	}
+	t.Model.ZeroGrad()
+	if err := t.Model.Backward(); err != nil {
+		return r, fmt.Errorf("step %d: %w", t.step, err)
+	}
+	if c.EMA > 0 { // warmed-up EMA decay (TF ExponentialMovingAverage num_updates)
+		n := float64(t.Opt.Step)
+		t.Opt.Cfg.EMADecay = float32(math.Min(c.EMA, (1+n)/(10+n)))
+	}
+	st, err := t.Opt.Update(t.Model, float32(r.LR))
+	if err != nil {
+		return r, fmt.Errorf("step %d: %w", t.step, err)
+	}
+	r.GradNorm, r.Skipped = st.GradNorm, st.Skipped
+	return r, nil
+}
+
+// Evaluate scores the first EvalRows rows of the valid split with the EMA
+// weights when EMA is on (the weights that are saved for use), else the
+// raw weights: exact NLL per token for ar, the NELBO per token (K =
+// EvalSamples, fixed seed) for mdlm, the masked-token CE for mlm.
+func (t *Trainer) Evaluate() (Result, error) {
+	if t.data.Valid == nil {
+		return Result{}, errors.New("evaluate: no valid split")
+	}
+	p := t.Model.Params()
+	var keep compute.F32
+	if ema := t.Opt.EMA(); ema.N != 0 {
+		keep = t.be.Alloc(p.N)
+		defer t.be.Free(keep)
+		t.be.Copy(keep, p)
+		t.be.Copy(p, ema)
+		defer t.be.Copy(p, keep)
+	}
+	return Evaluate(t.Model, t.Model.Cfg.Mode, t.data.Valid, t.data.SeqLen, t.Cfg.Batch, t.Cfg.EvalRows, t.Cfg.EvalSamples, t.Cfg.Seed+1)
+}
+
+// Save writes the checkpoint (weights, EMA, moments, state.json, the
+// resolved configuration as config.json's "training") atomically to
+// RUNDIR/checkpoint, after syncing the metrics log whose length it records.
+func (t *Trainer) Save() error {
+	if err := t.log.Sync(); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	off, err := t.log.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	rb, err := t.src.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	st := state{Step: t.step, Tokens: t.tokens, RNG: base64.StdEncoding.EncodeToString(rb), Cursor: t.stream.Cursor(),
+		MetricsOffset: off, ElapsedS: t.elapsedNow().Seconds(), BadStreak: t.bad, Horizon: t.horizon}
+	sm, err := toMap(st)
+	if err != nil {
+		return err
+	}
+	ck := nn.Snapshot(t.Model, t.Opt, sm)
+	if ck.Config.Training, err = toMap(t.Cfg); err != nil {
+		return err
+	}
+	return ck.Save(filepath.Join(t.Cfg.Out, CheckpointDir))
+}
+
+func toMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(b, &m)
+}
+
+func (t *Trainer) elapsedNow() time.Duration {
+	if t.started.IsZero() {
+		return t.elapsed
+	}
+	return t.elapsed + time.Since(t.started)
+}
+
+// stopReason says why the run is complete, or "".
+func (t *Trainer) stopReason() string {
+	c := t.Cfg
+	switch {
+	case c.MaxSteps > 0 && t.step >= c.MaxSteps:
+		return fmt.Sprintf("reached max steps %d", c.MaxSteps)
+	case c.MaxTokens > 0 && t.tokens >= c.MaxTokens:
+		return fmt.Sprintf("reached max tokens %d", c.MaxTokens)
+	case c.TimeBudget > 0 && t.elapsedNow() >= time.Duration(c.TimeBudget):
+		return fmt.Sprintf("time budget %s spent", c.TimeBudget)
+	}
+	return ""
+}
+
+// Run trains until a stopping rule holds, evaluating every EvalEvery
+// steps, checkpointing every CkptEvery steps and at the end. A cancelled
+// ctx finishes the current step, checkpoints and returns ErrInterrupted.
+// MaxBadSteps non-finite steps in a row return an error without a
+// checkpoint.
+func (t *Trainer) Run(ctx context.Context) (string, error) {
+	t.started = time.Now()
+	c := t.Cfg
+	last := time.Now()
+	lastTokens := t.tokens
+	evaluated := -1
+	for {
+		if why := t.stopReason(); why != "" {
+			if c.EvalEvery > 0 && t.data.Valid != nil && evaluated != t.step && t.step > 0 {
+				if _, err := t.logEval(); err != nil {
+					return "", err
+				}
+			}
+			return why, t.Save()
+		}
+		if ctx.Err() != nil {
+			if err := t.Save(); err != nil {
+				return "", err
+			}
+			return "", ErrInterrupted
+		}
+		if err := t.stream.Next(t.x0); err != nil {
+			return "", err
+		}
+		r, err := t.TrainStep(t.x0)
+		if err != nil {
+			return "", err
+		}
+		now := time.Now()
+		m := Metric{Step: t.step, Tokens: t.tokens, LR: r.LR, Elapsed: round3(t.elapsedNow().Seconds())}
+		if dt := now.Sub(last).Seconds(); dt > 0 {
+			m.TokensPerS = math.Round(float64(t.tokens-lastTokens) / dt)
+		}
+		last, lastTokens = now, t.tokens
+		switch {
+		case r.Empty:
+			m.Skipped = "empty"
+		case r.Skipped:
+			m.Skipped = "non-finite"
+			t.bad++
+			if t.Stderr != nil {
+				fmt.Fprintf(t.Stderr, "step %d: loss %v, gradient norm %v: update skipped (%d in a row)\n", t.step, r.Loss, r.GradNorm, t.bad)
+			}
+		default:
+			t.bad = 0
+			l, g := r.Loss, r.GradNorm
+			m.Loss, m.GradNorm = &l, &g
+		}
+		if m.Loss != nil || m.Skipped == "empty" {
+			t.bad = 0
+		}
+		if c.EvalEvery > 0 && t.data.Valid != nil && t.step%c.EvalEvery == 0 && t.bad == 0 {
+			res, err := t.Evaluate()
+			if err != nil {
+				return "", err
+			}
+			v := res.PerToken()
+			m.ValidLoss = &v
+			evaluated = t.step
+		}
+		if err := t.writeMetric(m); err != nil {
+			return "", err
+		}
+		if t.bad >= c.MaxBadSteps {
+			return "", fmt.Errorf("step %d: %d steps in a row had a non-finite loss or gradient norm (lr %.3g); stopped without a checkpoint, the last good one stays in %s",
+				t.step, t.bad, r.LR, filepath.Join(c.Out, CheckpointDir))
+		}
+		if t.Stderr != nil && c.LogEvery > 0 && (t.step%c.LogEvery == 0 || m.ValidLoss != nil) {
+			t.progress(m)
+		}
+		if c.CkptEvery > 0 && t.step%c.CkptEvery == 0 && t.bad == 0 {
+			if err := t.Save(); err != nil {
+				return "", err
+			}
+		}
+	}
+}
+
+// logEval evaluates and appends a metrics line holding only the valid loss.
+func (t *Trainer) logEval() (float64, error) {
+	res, err := t.Evaluate()
+	if err != nil {
+		return 0, err
+	}
+	v := res.PerToken()
+	m := Metric{Step: t.step, Tokens: t.tokens, LR: LR(max(t.step-1, 0), t.Cfg.Warmup, t.horizon, t.Cfg.LR, t.Cfg.MinLRFrac),
+		ValidLoss: &v, Elapsed: round3(t.elapsedNow().Seconds())}
+	if t.Stderr != nil {
+		t.progress(m)
+	}
+	return v, t.writeMetric(m)
+}
+
+func (t *Trainer) writeMetric(m Metric) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if _, err := t.log.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("%s: %w", t.log.Name(), err)
+	}
+	return nil
+}
+
+// progress prints a line: step, loss, valid loss, tokens/s, ETA.
+func (t *Trainer) progress(m Metric) {
+	s := fmt.Sprintf("step %d/%d", m.Step, t.horizon)
+	if m.Loss != nil {
+		s += fmt.Sprintf("  loss %.4f", *m.Loss)
+	}
+	if m.ValidLoss != nil {
+		s += fmt.Sprintf("  valid %.4f", *m.ValidLoss)
+	}
+	s += fmt.Sprintf("  lr %.2e  %.0f tok/s  elapsed %s", m.LR, m.TokensPerS, time.Duration(m.Elapsed*float64(time.Second)).Round(time.Second))
+	if eta := t.eta(); eta > 0 {
+		s += "  eta " + eta.Round(time.Second).String()
+	}
+	fmt.Fprintln(t.Stderr, s)
+}
+
+// eta estimates the time to the first stopping rule from this process's
+// average step time.
+func (t *Trainer) eta() time.Duration {
+	run := time.Since(t.started)
+	if t.step == 0 || run <= 0 {
+		return 0
+	}
+	c := t.Cfg
+	per := run / time.Duration(max(t.step, 1))
+	left := time.Duration(math.MaxInt64)
+	if c.MaxSteps > 0 {
+		left = min(left, per*time.Duration(max(c.MaxSteps-t.step, 0)))
+	}
+	if c.MaxTokens > 0 && t.tokens > 0 {
+		perTok := float64(t.elapsedNow()) / float64(t.tokens)
+		left = min(left, time.Duration(perTok*float64(max(c.MaxTokens-t.tokens, 0))))
+	}
+	if c.TimeBudget > 0 {
+		left = min(left, max(time.Duration(c.TimeBudget)-t.elapsedNow(), 0))
+	}
+	if left == time.Duration(math.MaxInt64) {
+		return 0
+	}
+	return left
+}
+
+func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// writeAtomic writes data to path via a temporary file, fsync and rename.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
