@@ -1,0 +1,159 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/ar"
+	"github.com/seqdiff/seqdiff/mdlm"
+	"github.com/seqdiff/seqdiff/nn"
+)
+
+// GenerateOptions configure Generate.
+type GenerateOptions struct {
+	N, Len int   // rows and their length in tokens (prefix and suffix included)
+	Batch  int   // rows generated together (0: all N)
+	Prefix []int32
+	Suffix []int32 // MDLM only
+	// MDLM: denoising steps T, sampler "ddpm" or "ddpm_cache", and the
+	// stride of semi-autoregressive generation when Len exceeds the
+	// model's seq_len (0: half of seq_len).
+	Steps   int
+	Sampler string
+	Stride  int
+	// Temperature for both; TopK and TopP for AR only.
+	Temperature float64
+	TopK        int
+	TopP        float64
+	Seed        uint64
+}
+
+// GenerateStats counts the work done.
+type GenerateStats struct {
+	Calls int // model calls: MDLM forward passes, AR decoder steps
+}
+
+// Generate draws opts.N rows of opts.Len tokens from m: MDLM by the
+// ancestral sampler (ddpm or ddpm_cache) over the bidirectional model,
+// with the prefix and suffix clamped (infilling), semi-autoregressively
+// past seq_len; AR by ancestral sampling over the KV-cache Decoder, the
+// prefix fed first. AR without a prefix starts each row with a base drawn
+// uniformly from A, C, G, T (the model never predicts a row's first token).
+func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) {
+	var st GenerateStats
+	c := m.Cfg
+	P, S := len(o.Prefix), len(o.Suffix)
+	switch {
+	case o.N < 1 || o.Len < 1:
+		return nil, st, fmt.Errorf("generate: need n >= 1 and len >= 1, got %d and %d", o.N, o.Len)
+	case P+S > o.Len:
+		return nil, st, fmt.Errorf("generate: prefix (%d) and suffix (%d) exceed the length %d", P, S, o.Len)
+	case o.Temperature < 0:
+		return nil, st, fmt.Errorf("generate: temperature %v must not be negative", o.Temperature)
+	}
+	B := o.Batch
+	if B < 1 || B > o.N {
+		B = o.N
+	}
+	out := make([][]int32, 0, o.N)
+	switch c.Mode {
+	case nn.ModeMDLM:
+		if o.TopK != 0 || (o.TopP != 0 && o.TopP != 1) {
+			return nil, st, errors.New("generate: top-k and top-p apply to ar sampling only")
+		}
+		if o.Steps < 1 {
+			return nil, st, fmt.Errorf("generate: steps %d must be >= 1", o.Steps)
+		}
+		cache := false
+		switch o.Sampler {
+		case "", "ddpm":
+		case "ddpm_cache":
+			cache = true
+		default:
+			return nil, st, fmt.Errorf("generate: sampler %q: want ddpm or ddpm_cache", o.Sampler)
+		}
+		v := mdlmVocab(c)
+		smp, err := mdlm.NewSampler(nn.Denoiser{M: m}, v, mdlm.SampleConfig{Steps: o.Steps, Temperature: o.Temperature, Cache: cache, Seed: o.Seed})
+		if err != nil {
+			return nil, st, err
+		}
+		L := c.SeqLen
+		for done := 0; done < o.N; done += B {
+			nb := min(B, o.N-done)
+			if o.Len <= L {
+				row, err := mdlm.Template(v, o.Len, o.Prefix, o.Suffix)
+				if err != nil {
+					return nil, st, err
+				}
+				z := make([]int32, nb*o.Len)
+				for b := range nb {
+					copy(z[b*o.Len:], row)
+				}
+				if err := smp.Sample(z, nb, o.Len); err != nil {
+					return nil, st, err
+				}
+				for b := range nb {
+					out = append(out, z[b*o.Len:(b+1)*o.Len])
+				}
+				continue
+			}
+			if S > 0 {
+				return nil, st, fmt.Errorf("generate: a suffix needs len <= the model's seq_len %d", L)
+			}
+			stride := o.Stride
+			if stride < 1 {
+				stride = max(L/2, 1)
+			}
+			prompt := make([]int32, nb*P)
+			for b := range nb {
+				copy(prompt[b*P:], o.Prefix)
+			}
+			rows, err := smp.SampleLong(prompt, nb, P, L, o.Len, stride)
+			if err != nil {
+				return nil, st, err
+			}
+			for b := range nb {
+				out = append(out, rows[b*o.Len:(b+1)*o.Len])
+			}
+		}
+		st.Calls = smp.Calls()
+	case nn.ModeAR:
+		if S > 0 {
+			return nil, st, errors.New("generate: a suffix needs an mdlm model (ar only continues a prefix)")
+		}
+		if o.Len > c.SeqLen {
+			return nil, st, fmt.Errorf("generate: ar length %d exceeds the model's seq_len %d (the KV cache holds one context)", o.Len, c.SeqLen)
+		}
+		smp, err := ar.NewSampler(arVocab(c), ar.SampleConfig{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})
+		if err != nil {
+			return nil, st, err
+		}
+		dec := nn.NewDecoder(m)
+		defer dec.Free()
+		rng := rand.New(rand.NewPCG(o.Seed, 0xb05))
+		for done := 0; done < o.N; done += B {
+			nb := min(B, o.N-done)
+			p := max(P, 1)
+			prompt := make([]int32, nb*p)
+			for b := range nb {
+				if P > 0 {
+					copy(prompt[b*P:], o.Prefix)
+				} else {
+					prompt[b] = 7 + int32(rng.IntN(4)) // A C G T
+				}
+			}
+			rows, err := smp.Sample(dec, prompt, nb, p, o.Len-p)
+			if err != nil {
+				return nil, st, err
+			}
+			for b := range nb {
+				out = append(out, rows[b*o.Len:(b+1)*o.Len])
+			}
+		}
+		st.Calls = smp.Steps()
+	default:
+		return nil, st, fmt.Errorf("generate: a %s model does not generate (train mdlm or ar)", c.Mode)
+	}
+	return out, st, nil
+}
