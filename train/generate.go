@@ -12,8 +12,8 @@ import (
 
 // GenerateOptions configure Generate.
 type GenerateOptions struct {
-	N, Len int   // rows and their length in tokens (prefix and suffix included)
-	Batch  int   // rows generated together (0: all N)
+	N, Len int // rows and their length in tokens (prefix and suffix included)
+	Batch  int // rows generated together (0: all N)
 	Prefix []int32
 	Suffix []int32 // MDLM only
 	// MDLM: denoising steps T, sampler "ddpm" or "ddpm_cache", and the
