@@ -26,7 +26,7 @@ func newBenchCmd() *cobra.Command {
 		Short: "Measure seqdiff's speed",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newBenchTrainCmd())
+	cmd.AddCommand(newBenchTrainCmd(), newBenchSampleCmd())
 	return cmd
 }
 
