@@ -78,6 +78,10 @@ type Trainer struct {
 	tb      []float32
 	mb      mdlm.Batch
 	ab      ar.Batch
+
+	// afterBackward, when set (tests only), runs between backward and the
+	// optimizer step: it is how a test poisons the gradients.
+	afterBackward func(*nn.Model)
 }
 
 // rngStream is the PCG stream of the corruption (masking, t) generator.
@@ -277,6 +281,9 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 	t.Model.ZeroGrad()
 	if err := t.Model.Backward(); err != nil {
 		return r, fmt.Errorf("step %d: %w", t.step, err)
+	}
+	if t.afterBackward != nil {
+		t.afterBackward(t.Model)
 	}
 	if c.EMA > 0 { // warmed-up EMA decay (TF ExponentialMovingAverage num_updates)
 		n := float64(t.Opt.Step)

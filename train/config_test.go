@@ -1,0 +1,83 @@
+package train
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLRSchedule(t *testing.T) {
+	const lr, minFrac = 1e-3, 0.1
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{0, 1e-4}, {9, 1e-3}, {10, 1e-3}, {60, 1e-3 * (0.1 + 0.9*0.5)}, {110, 1e-4}, {500, 1e-4}} {
+		if got := LR(c.step, 10, 110, lr, minFrac); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("LR(%d) = %g, want %g", c.step, got, c.want)
+		}
+	}
+	for s := 11; s < 110; s++ {
+		if LR(s, 10, 110, lr, minFrac) > LR(s-1, 10, 110, lr, minFrac) {
+			t.Fatalf("cosine not decreasing at %d", s)
+		}
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.yaml")
+	os.WriteFile(p, []byte("mode: ar\ndata: d\nout: o\nmax_steps: 7\ntime_budget: 90m\nbatch: 4\n"), 0o644)
+	c := Default()
+	if err := c.ReadYAML(p); err != nil {
+		t.Fatal(err)
+	}
+	if c.Mode != "ar" || c.MaxSteps != 7 || c.Batch != 4 || c.TimeBudget.String() != "1h30m0s" || c.LR != 3e-4 {
+		t.Fatalf("read %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	y, _ := c.YAML()
+	c2 := Default()
+	os.WriteFile(p, y, 0o644)
+	if err := c2.ReadYAML(p); err != nil || c2 != c {
+		t.Fatalf("train.yaml round trip: %v\n%+v\n%+v", err, c, c2)
+	}
+	os.WriteFile(p, []byte("mode: ar\nmax_step: 7\n"), 0o644)
+	c3 := Default()
+	if err := c3.ReadYAML(p); err == nil || !strings.Contains(err.Error(), "max_step") {
+		t.Fatalf("unknown key accepted: %v", err)
+	}
+	c.MaxSteps, c.MaxTokens = 0, 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "horizon") {
+		t.Fatalf("time budget alone: %v", err)
+	}
+	c.MaxTokens = 1000
+	if h := c.Horizon(64); h != 16 {
+		t.Fatalf("horizon %d from max tokens 1000 at 64 per step, want 16", h)
+	}
+}
+
+func TestLock(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := Lock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Lock(dir); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second lock: %v", err)
+	}
+	unlock()
+	// A lock left by a dead process (PID far above pid_max) is taken over.
+	os.WriteFile(filepath.Join(dir, LockFile), []byte("2147483600\n"), 0o644)
+	unlock, err = Lock(dir)
+	if err != nil {
+		t.Fatalf("stale lock not taken over: %v", err)
+	}
+	unlock()
+	if _, err := os.Stat(filepath.Join(dir, LockFile)); !os.IsNotExist(err) {
+		t.Fatal("unlock left the lock file")
+	}
+}
