@@ -103,6 +103,10 @@ func (p *Profiler) AttentionBackward(dqkv, dout, qkv, out, lse compute.F32, keyM
 	// recomputed QK^T, dO V^T, P^T dO, dS K, dS^T Q
 	p.Flops["attention_bwd"] += 10 * attnPairs(B, T, H, causal) * float64(C/H)
 }
+func (p *Profiler) AttentionDecode(out, qkv, kCache, vCache compute.F32, B, Tk, Tmax, C, H int) {
+	p.time("attention_decode", func() { p.Backend.AttentionDecode(out, qkv, kCache, vCache, B, Tk, Tmax, C, H) })
+	p.Flops["attention_decode"] += 4 * float64(B*Tk) * float64(C)
+}
 func (p *Profiler) GeluForward(out, inp compute.F32, n int) {
 	p.time("gelu_fwd", func() { p.Backend.GeluForward(out, inp, n) })
 }
