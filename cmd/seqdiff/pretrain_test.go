@@ -1,0 +1,176 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// tinyRun preps the embedded genome in rows of 64 and pre-trains a tiny
+// model of mode for steps steps; it returns the prep and run directories.
+func tinyRun(t *testing.T, mode string, steps int) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	prep, out := filepath.Join(dir, "prep"), filepath.Join(dir, "run-"+mode)
+	if _, _, err := run(t, "prep", "--out", prep, "--seq-len", "64", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := run(t, "pretrain", "--mode", mode, "--data", prep, "--out", out, "--d-model", "32", "--n-layers", "2",
+		"--n-heads", "2", "--max-steps", fmt.Sprint(steps), "--eval-every", "10", "--eval-rows", "16", "--ckpt-every", "10",
+		"--warmup", "5", "--lr", "3e-3", "--threads", "2", "--log-every", "10")
+	if err != nil {
+		t.Fatalf("pretrain %s: %v\n%s", mode, err, stderr)
+	}
+	if !strings.Contains(stderr, "done: reached max steps") || !strings.Contains(stderr, "valid") {
+		t.Fatalf("pretrain %s progress:\n%s", mode, stderr)
+	}
+	return prep, out
+}
+
+func TestPretrainEvalSampleAR(t *testing.T) {
+	prep, out := tinyRun(t, "ar", 20)
+	for _, f := range []string{"train.yaml", "metrics.jsonl", "checkpoint/config.json", "checkpoint/model.safetensors",
+		"checkpoint/ema.safetensors", "checkpoint/optimizer.safetensors", "checkpoint/state.json"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatalf("run dir: %v", err)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	if n := strings.Count(string(data), "\n"); n != 20 {
+		t.Fatalf("metrics.jsonl has %d lines, want 20", n)
+	}
+	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--split", "test", "--max-rows", "32", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep pplReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Bound || !rep.EMA || rep.Tokens != 32*63 || !(rep.Perplexity > 2 && rep.Perplexity < 5) ||
+		rep.BitsPerToken <= 0 || rep.Rows != 32 {
+		t.Fatalf("eval ppl ar: %+v", rep)
+	}
+	// Resume to a later stop continues at step 20.
+	_, stderr, err := run(t, "pretrain", "--out", out, "--resume", "--max-steps", "25", "--log-every", "0")
+	if err != nil || !strings.Contains(stderr, "from step 20") || !strings.Contains(stderr, "at step 25") {
+		t.Fatalf("resume: %v\n%s", err, stderr)
+	}
+	// A second writer on a run dir in use is refused.
+	os.WriteFile(filepath.Join(out, "LOCK"), []byte(fmt.Sprint(os.Getpid())), 0o644)
+	if _, _, err := run(t, "pretrain", "--out", out, "--resume", "--max-steps", "30"); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("locked run dir: %v", err)
+	}
+	os.Remove(filepath.Join(out, "LOCK"))
+	fa := filepath.Join(t.TempDir(), "ar.fa")
+	if _, _, err := run(t, "sample", "--ckpt", out, "--n", "3", "--len", "50", "--prefix", "ACGT", "--top-k", "3", "--seed", "1", "--out", fa); err != nil {
+		t.Fatal(err)
+	}
+	checkFASTA(t, fa, 3, 50, "ACGT")
+	if _, _, err := run(t, "sample", "--ckpt", out, "--n", "1", "--len", "50", "--suffix", "AC", "--out", fa); err == nil {
+		t.Fatal("ar sampling with a suffix was accepted")
+	}
+}
+
+func TestPretrainEvalSampleMDLM(t *testing.T) {
+	prep, out := tinyRun(t, "mdlm", 20)
+	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--samples", "2", "--seed", "5", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep pplReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Bound || rep.Samples != 2 || rep.Seed != 5 || rep.Tokens != 16*64 || !(rep.Perplexity > 2 && rep.Perplexity < 8) {
+		t.Fatalf("eval ppl mdlm: %+v", rep)
+	}
+	text, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--samples", "2")
+	if err != nil || !strings.Contains(text, "upper bound") {
+		t.Fatalf("eval ppl text: %v %q", err, text)
+	}
+	fa := filepath.Join(t.TempDir(), "m.fa")
+	if _, _, err := run(t, "sample", "--ckpt", out, "--n", "2", "--len", "64", "--steps", "16", "--prefix", "ACGTAC", "--suffix", "GGTT", "--out", fa); err != nil {
+		t.Fatal(err)
+	}
+	checkFASTA(t, fa, 2, 64, "ACGTAC")
+	// Past the context length: semi-autoregressive.
+	if _, _, err := run(t, "sample", "--ckpt", out, "--n", "1", "--len", "150", "--steps", "8", "--sampler", "ddpm", "--out", fa); err != nil {
+		t.Fatal(err)
+	}
+	checkFASTA(t, fa, 1, 150, "")
+	kout, _, err := run(t, "eval", "kmer", "--data", prep, "--k", "0,2,4", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kr kmerReport
+	if err := json.Unmarshal([]byte(kout), &kr); err != nil || len(kr.Orders) != 3 || !kr.Tuned || kr.Orders[0].Perplexity < kr.Orders[2].Perplexity-1e-9 && kr.BestK == 0 {
+		t.Fatalf("eval kmer: %v %+v", err, kr)
+	}
+	if kr.Orders[0].Perplexity > 4.01 || kr.Orders[0].Perplexity < 3 {
+		t.Fatalf("unigram perplexity %v outside (3, 4]", kr.Orders[0].Perplexity)
+	}
+	bout, _, err := run(t, "bench", "sample", "--mdlm", out, "--len", "64", "--n", "2", "--steps", "128", "--json", "--d-model", "32", "--n-layers", "1", "--n-heads", "2", "--seq-len", "64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(bout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("bench sample printed %d lines", len(lines))
+	}
+	var rows []benchSampleRow
+	for _, l := range lines {
+		var r benchSampleRow
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	// 128 steps over 2 x 64 positions: ddpm calls the model every step; the
+	// cache skips the steps where no position of either row changed, which
+	// with 128 steps for 64 positions per row happens; AR steps len-1 times.
+	if rows[0].Calls != 128 || rows[1].Calls >= 128 || rows[1].Calls < 1 || rows[2].Calls != 63 {
+		t.Fatalf("bench sample calls: %+v", rows)
+	}
+}
+
+func TestPretrainFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	os.WriteFile(cfg, []byte("mode: ar\nbogus: 1\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pretrain", "--config", cfg}, "bogus"},
+		{[]string{"pretrain", "--data", dir, "--out", dir, "--time-budget", "10m"}, "horizon"},
+		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--mode", "gpt"}, "mode"},
+		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--time-budget", "soon"}, "time budget"},
+	} {
+		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+func checkFASTA(t *testing.T, path string, n, L int, prefix string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := strings.Split(strings.TrimPrefix(string(data), ">"), "\n>")
+	if len(recs) != n {
+		t.Fatalf("%s: %d records, want %d", path, len(recs), n)
+	}
+	for _, r := range recs {
+		lines := strings.Split(strings.TrimSpace(r), "\n")
+		seq := strings.Join(lines[1:], "")
+		if len(seq) != L || !strings.HasPrefix(seq, prefix) || strings.Trim(seq, "ACGTN") != "" {
+			t.Fatalf("%s: record %q", path, r)
+		}
+	}
+}
