@@ -1,0 +1,50 @@
+// Package finetune adapts a pre-trained seqdiff backbone: generative
+// fine-tuning with the MDLM or AR objective (Generative, through the shared
+// trainer of package train), and downstream classification (Run) on
+// labelled DNA tasks read by Load.
+//
+// Downstream model: the backbone's final hidden states (after final_ln),
+// with its own attention (bidirectional for mlm and mdlm checkpoints,
+// causal for ar), mean-pooled over the valid positions, then a linear head
+// d -> classes with its own weights, gradients and AdamW; the whole
+// backbone is fine-tuned. Lengths: a sequence longer than the context is
+// centre-cropped (the T positions starting at (len-T)/2); a shorter one is
+// padded with [PAD], which a key-padding mask keeps out of the attention
+// keys and out of the pool (CropRule).
+//
+// Per seed, the train part is split 90/10 into train and valid by
+// SplitIndex with that seed; training stops after Patience evaluations of
+// the valid accuracy without improvement, and the best weights are scored
+// on the test part (accuracy, MCC, macro F1); Results holds the per-seed
+// scores and their mean, standard deviation, min and max.
+//
+// Task formats (Load):
+//   - a TSV or CSV table (plain or gzip) with a header naming the sequence
+//     and label columns (default "seq" and "label", the format of the
+//     Genomic Benchmarks exports in ../shared/data/benchmarks); the delimiter
+//     is a tab when the header holds one, else a comma; quoted fields, CRLF
+//     and a UTF-8 byte order mark are handled;
+//   - the Genomic Benchmarks directory layout TASK/train|test/CLASS/*.txt
+//     (one sequence per file);
+//   - its coordinate form TASK/train|test/CLASS.csv[.gz] (id,region,start,
+//     end,strand; 0-based half-open, as genomic_benchmarks slices pyfaidx)
+//     materialised against an indexed genome FASTA, reverse-complemented on
+//     the minus strand.
+//
+// Labels may be strings or integers; classes are sorted numerically when
+// all labels are integers, else lexically. Sequence letters read
+// case-insensitively and IUPAC ambiguity codes as N; any other character,
+// an empty sequence or label, a missing column, a label seen only in test
+// and a single class are errors naming the file and line.
+//
+// When a task has one file only (the two benchmark TSVs in ../shared/data
+// are the published test splits), it is split into train and test by
+// SplitIndex(labels, TestFrac=0.2, SplitSeed=42): within each class, rows
+// ordered by the FNV-1a hash of (seed, row index) and the first 20% go to
+// test. Results.Split records the rule.
+//
+// HumanOrWorm derives a real labelled task from the two genome slices
+// shipped in the binary, as Genomic Benchmarks' demo_human_or_worm does:
+// 200 bp windows of human chr22 and C. elegans chrX, windows with N
+// dropped, classes balanced, chosen with a fixed seed.
+package finetune
