@@ -1,0 +1,233 @@
+package plots
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/seqdiff/seqdiff/finetune"
+	"github.com/seqdiff/seqdiff/train"
+)
+
+// File names Collect looks for in run directories.
+const (
+	PPLFile     = "ppl.json"     // seqdiff eval ppl --json
+	ResultsFile = "results.json" // seqdiff finetune --task
+	BenchFile   = "bench.jsonl"  // seqdiff bench sample --json (any steps, one line per sampler)
+)
+
+// PPL is what Collect reads of a ppl.json.
+type PPL struct {
+	Checkpoint string  `json:"checkpoint"`
+	Mode       string  `json:"mode"`
+	Split      string  `json:"split"`
+	Perplexity float64 `json:"perplexity"`
+	Bound      bool    `json:"bound"`
+	Dir        string  `json:"-"` // the directory holding the file
+}
+
+// Curve is a run's metrics.jsonl: train loss per step, valid loss where
+// measured, against training tokens.
+type Curve struct {
+	Name  string
+	Mode  string
+	Train [][2]float64 // (tokens, loss)
+	Valid [][2]float64
+}
+
+// BenchRow is one line of seqdiff bench sample --json.
+type BenchRow struct {
+	Sampler    string  `json:"sampler"`
+	N          int     `json:"n"`
+	Len        int     `json:"len"`
+	Steps      int     `json:"steps"`
+	Calls      int     `json:"model_calls"`
+	Seconds    float64 `json:"seconds"`
+	TokensPerS float64 `json:"tokens_per_s"`
+}
+
+// Point is one model on one task: its perplexity and its downstream scores.
+type Point struct {
+	Model   string // directory of the model
+	Mode    string
+	PPL     float64
+	Bound   bool
+	Results *finetune.Results
+}
+
+// Runs is everything Collect found.
+type Runs struct {
+	PPLs    []PPL
+	Results []*finetune.Results
+	Points  []Point
+	Curves  []Curve
+	Bench   []BenchRow
+}
+
+// Collect walks dirs for metrics.jsonl (with train.yaml beside it),
+// ppl.json, results.json and bench.jsonl, and pairs each results.json with
+// the ppl.json of its model: the nearest one in the directories above it,
+// else the one whose checkpoint path is the same.
+func Collect(dirs ...string) (*Runs, error) {
+	r := &Runs{}
+	resDir := map[*finetune.Results]string{}
+	for _, root := range dirs {
+		if _, err := os.Stat(root); err != nil {
+			return nil, fmt.Errorf("plot: %w", err)
+		}
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				if strings.HasPrefix(d.Name(), ".") && p != root {
+					return filepath.SkipDir // partial outputs of a running study
+				}
+				return nil
+			}
+			switch d.Name() {
+			case train.MetricsFile:
+				c, err := readCurve(p)
+				if err != nil {
+					return err
+				}
+				if len(c.Train)+len(c.Valid) > 0 {
+					r.Curves = append(r.Curves, c)
+				}
+			case PPLFile:
+				var v PPL
+				if err := readJSON(p, &v); err != nil {
+					return err
+				}
+				v.Dir = filepath.Dir(p)
+				r.PPLs = append(r.PPLs, v)
+			case ResultsFile:
+				res, err := finetune.ReadResults(p)
+				if err != nil {
+					return err
+				}
+				if res.Task != "" {
+					r.Results = append(r.Results, res)
+					resDir[res] = filepath.Dir(p)
+				}
+			case BenchFile:
+				rows, err := readBench(p)
+				if err != nil {
+					return err
+				}
+				r.Bench = append(r.Bench, rows...)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("plot: %w", err)
+		}
+	}
+	for _, res := range r.Results {
+		if pp, ok := r.pplFor(resDir[res], res.Checkpoint); ok {
+			r.Points = append(r.Points, Point{Model: pp.Dir, Mode: res.Mode, PPL: pp.Perplexity, Bound: pp.Bound, Results: res})
+		}
+	}
+	sort.SliceStable(r.Points, func(i, j int) bool { return r.Points[i].Results.Task < r.Points[j].Results.Task })
+	return r, nil
+}
+
+func (r *Runs) pplFor(dir, ckpt string) (PPL, bool) {
+	for d := dir; ; {
+		for _, p := range r.PPLs {
+			if p.Dir == d {
+				return p, true
+			}
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			break
+		}
+		d = up
+	}
+	want := absCkpt(ckpt)
+	for _, p := range r.PPLs {
+		if absCkpt(p.Checkpoint) == want {
+			return p, true
+		}
+	}
+	return PPL{}, false
+}
+
+func absCkpt(p string) string {
+	a, err := filepath.Abs(train.CheckpointPath(p))
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// readCurve reads metrics.jsonl and the mode from train.yaml beside it.
+func readCurve(path string) (Curve, error) {
+	dir := filepath.Dir(path)
+	c := Curve{Name: filepath.Base(dir)}
+	cfg := train.Default()
+	if err := cfg.ReadYAML(filepath.Join(dir, train.ConfigYAML)); err == nil {
+		c.Mode = cfg.Mode
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return c, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(strings.TrimSpace(sc.Text())) == 0 {
+			continue
+		}
+		var m train.Metric
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			return c, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		if m.Loss != nil {
+			c.Train = append(c.Train, [2]float64{float64(m.Tokens), *m.Loss})
+		}
+		if m.ValidLoss != nil {
+			c.Valid = append(c.Valid, [2]float64{float64(m.Tokens), *m.ValidLoss})
+		}
+	}
+	return c, sc.Err()
+}
+
+func readBench(path string) ([]BenchRow, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []BenchRow
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		var r BenchRow
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}

@@ -1,0 +1,409 @@
+package plots
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/seqdiff/seqdiff/finetune"
+)
+
+// Style of each mode: colour-blind-safe Okabe-Ito colours and distinct
+// glyphs, so the figures read in grey scale too.
+type style struct {
+	c     color.Color
+	glyph draw.GlyphDrawer
+	dash  []vg.Length
+}
+
+func modeStyle(mode string) style {
+	switch mode {
+	case "mdlm":
+		return style{color.RGBA{0, 114, 178, 255}, draw.CircleGlyph{}, nil}
+	case "ar":
+		return style{color.RGBA{213, 94, 0, 255}, draw.TriangleGlyph{}, []vg.Length{vg.Points(5), vg.Points(3)}}
+	case "mlm":
+		return style{color.RGBA{0, 158, 115, 255}, draw.BoxGlyph{}, []vg.Length{vg.Points(2), vg.Points(2)}}
+	}
+	return style{color.RGBA{90, 90, 90, 255}, draw.CrossGlyph{}, []vg.Length{vg.Points(1), vg.Points(3)}}
+}
+
+// Figure names written by All (each as .png and .svg).
+const (
+	FigPPLAccuracy = "ppl_vs_accuracy"
+	FigCurves      = "learning_curves"
+	FigSampling    = "sampling_speed"
+)
+
+// All writes every figure that r has data for into dir and returns the
+// files written.
+func All(r *Runs, dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("plot: %w", err)
+	}
+	var files []string
+	add := func(name string, panels []*plot.Plot, cols int, err error) error {
+		if err != nil || len(panels) == 0 {
+			return err
+		}
+		fs, err := saveTiled(panels, cols, filepath.Join(dir, name))
+		files = append(files, fs...)
+		return err
+	}
+	if len(r.Points) > 0 {
+		ps, err := PerplexityAccuracy(r.Points)
+		if err := add(FigPPLAccuracy, ps, min(len(ps), 3), err); err != nil {
+			return files, err
+		}
+	}
+	if len(r.Curves) > 0 {
+		p, err := LearningCurves(r.Curves)
+		if err := add(FigCurves, []*plot.Plot{p}, 1, err); err != nil {
+			return files, err
+		}
+	}
+	if len(r.Bench) > 0 {
+		p, err := SamplingSpeed(r.Bench)
+		if err := add(FigSampling, []*plot.Plot{p}, 1, err); err != nil {
+			return files, err
+		}
+	}
+	if len(files) == 0 {
+		return nil, errors.New("plot: the run directories hold no ppl.json+results.json, metrics.jsonl or bench.jsonl")
+	}
+	return files, nil
+}
+
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(13)
+	p.X.Label.Text, p.Y.Label.Text = x, y
+	p.X.Label.TextStyle.Font.Size, p.Y.Label.TextStyle.Font.Size = vg.Points(11), vg.Points(11)
+	p.X.Tick.Label.Font.Size, p.Y.Tick.Label.Font.Size = vg.Points(9), vg.Points(9)
+	p.Legend.TextStyle.Font.Size = vg.Points(10)
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// errPoints are points with asymmetric y error bars.
+type errPoints struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// PerplexityAccuracy is one panel per task and an overview panel: test
+// perplexity (x) against mean test accuracy over seeds (y) with min-max
+// error bars, one point per model, modes in distinct colours and glyphs.
+func PerplexityAccuracy(points []Point) ([]*plot.Plot, error) {
+	var tasks []string
+	for _, p := range points {
+		if !slices.Contains(tasks, p.Results.Task) {
+			tasks = append(tasks, p.Results.Task)
+		}
+	}
+	sort.Strings(tasks)
+	xlabel := "test perplexity per base (AR exact; MDLM upper bound)"
+	var panels []*plot.Plot
+	for _, task := range tasks {
+		var sub []Point
+		for _, p := range points {
+			if p.Results.Task == task {
+				sub = append(sub, p)
+			}
+		}
+		p := newPlot(task, xlabel, "test accuracy (mean, min-max over seeds)")
+		if err := addModePoints(p, sub, func(Point) string { return "" }); err != nil {
+			return nil, err
+		}
+		panels = append(panels, p)
+	}
+	over := newPlot("Overview: all tasks", xlabel, "test accuracy (mean over seeds)")
+	glyphs := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}, draw.RingGlyph{}, draw.CrossGlyph{}}
+	for ti, task := range tasks {
+		for _, mode := range modesOf(points) {
+			var xy plotter.XYs
+			for _, p := range points {
+				if p.Results.Task == task && p.Mode == mode {
+					xy = append(xy, plotter.XY{X: p.PPL, Y: p.Results.Accuracy.Mean})
+				}
+			}
+			if len(xy) == 0 {
+				continue
+			}
+			s, err := plotter.NewScatter(xy)
+			if err != nil {
+				return nil, err
+			}
+			st := modeStyle(mode)
+			s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, glyphs[ti%len(glyphs)], vg.Points(4)
+			over.Add(s)
+			over.Legend.Add(fmt.Sprintf("%s, %s", mode, task), s)
+		}
+	}
+	over.Legend.Top = true
+	padAxes(over)
+	panels = append(panels, over)
+	return panels, nil
+}
+
+func modesOf(points []Point) []string {
+	var ms []string
+	for _, p := range points {
+		if !slices.Contains(ms, p.Mode) {
+			ms = append(ms, p.Mode)
+		}
+	}
+	sort.Strings(ms)
+	return ms
+}
+
+func addModePoints(p *plot.Plot, pts []Point, _ func(Point) string) error {
+	for _, mode := range modesOf(pts) {
+		var ep errPoints
+		for _, pt := range pts {
+			if pt.Mode != mode {
+				continue
+			}
+			a := pt.Results.Accuracy
+			ep.XYs = append(ep.XYs, plotter.XY{X: pt.PPL, Y: a.Mean})
+			ep.YErrors = append(ep.YErrors, struct{ Low, High float64 }{a.Mean - a.Min, a.Max - a.Mean})
+		}
+		st := modeStyle(mode)
+		s, err := plotter.NewScatter(ep.XYs)
+		if err != nil {
+			return err
+		}
+		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(4)
+		eb, err := plotter.NewYErrorBars(ep)
+		if err != nil {
+			return err
+		}
+		eb.LineStyle.Color, eb.LineStyle.Width = st.c, vg.Points(1.2)
+		p.Add(eb, s)
+		p.Legend.Add(mode, s)
+	}
+	p.Legend.Top = true
+	padAxes(p)
+	return nil
+}
+
+// padAxes widens the data range by 10% so points and error bars are not on
+// the frame.
+func padAxes(p *plot.Plot) {
+	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
+		lo, hi := ax.Min, ax.Max
+		d := hi - lo
+		if d <= 0 || math.IsInf(d, 0) || math.IsNaN(d) {
+			d = math.Max(math.Abs(hi)*0.05, 0.01)
+		}
+		ax.Min, ax.Max = lo-0.1*d, hi+0.1*d
+	}
+}
+
+// LearningCurves overlays the runs' train loss (thin line) and valid loss
+// (line with glyphs) against training tokens, coloured by mode.
+func LearningCurves(curves []Curve) (*plot.Plot, error) {
+	p := newPlot("Learning curves", "training tokens (millions)", "loss (nats per token; MDLM: NELBO bound, MLM: masked CE)")
+	for _, c := range curves {
+		st := modeStyle(c.Mode)
+		name := c.Name
+		if c.Mode != "" && c.Mode != c.Name {
+			name = fmt.Sprintf("%s (%s)", c.Name, c.Mode)
+		}
+		if len(c.Train) > 0 {
+			l, err := plotter.NewLine(smooth(c.Train, 10))
+			if err != nil {
+				return nil, err
+			}
+			l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = faded(st.c), vg.Points(1), st.dash
+			p.Add(l)
+			p.Legend.Add(name+" train (running mean of 10 steps)", l)
+		}
+		if len(c.Valid) > 0 {
+			l, s, err := plotter.NewLinePoints(toXYs(c.Valid, 1))
+			if err != nil {
+				return nil, err
+			}
+			l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = st.c, vg.Points(2), st.dash
+			s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(3)
+			p.Add(l, s)
+			p.Legend.Add(name+" valid", l, s)
+		}
+	}
+	p.Legend.Top = true
+	// Headroom above the curves for the legend (two lines per run).
+	if d := p.Y.Max - p.Y.Min; d > 0 {
+		p.Y.Max += d * 0.12 * float64(min(2*len(curves), 8))
+	}
+	return p, nil
+}
+
+func faded(c color.Color) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8((v>>8)/2 + 127) }
+	return color.RGBA{mix(r), mix(g), mix(b), 255}
+}
+
+func toXYs(pts [][2]float64, _ int) plotter.XYs {
+	xy := make(plotter.XYs, len(pts))
+	for i, v := range pts {
+		xy[i] = plotter.XY{X: v[0] / 1e6, Y: v[1]}
+	}
+	return xy
+}
+
+// smooth is a trailing running mean over w points.
+func smooth(pts [][2]float64, w int) plotter.XYs {
+	xy := make(plotter.XYs, len(pts))
+	s := 0.0
+	for i, v := range pts {
+		s += v[1]
+		if i >= w {
+			s -= pts[i-w][1]
+		}
+		xy[i] = plotter.XY{X: v[0] / 1e6, Y: s / float64(min(i+1, w))}
+	}
+	return xy
+}
+
+// SamplingSpeed is generated tokens per second against MDLM denoising
+// steps for each sampler, log-log; AR (which has no steps) is a horizontal
+// line at its speed.
+func SamplingSpeed(rows []BenchRow) (*plot.Plot, error) {
+	title := "Sampling speed"
+	if len(rows) > 0 {
+		title = fmt.Sprintf("Sampling speed (%d sequences x %d tokens)", rows[0].N, rows[0].Len)
+	}
+	p := newPlot(title, "MDLM denoising steps", "generated tokens per second")
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	bySampler := map[string]plotter.XYs{}
+	var arSpeed []float64
+	minS, maxS := math.Inf(1), math.Inf(-1)
+	for _, r := range rows {
+		if r.TokensPerS <= 0 {
+			continue
+		}
+		if r.Steps > 0 {
+			bySampler[r.Sampler] = append(bySampler[r.Sampler], plotter.XY{X: float64(r.Steps), Y: r.TokensPerS})
+			minS, maxS = math.Min(minS, float64(r.Steps)), math.Max(maxS, float64(r.Steps))
+		} else {
+			arSpeed = append(arSpeed, r.TokensPerS)
+		}
+	}
+	names := make([]string, 0, len(bySampler))
+	for k := range bySampler {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	colors := map[string]style{"ddpm": modeStyle("mdlm"), "ddpm_cache": {color.RGBA{86, 180, 233, 255}, draw.RingGlyph{}, []vg.Length{vg.Points(4), vg.Points(2)}}}
+	for _, n := range names {
+		xy := bySampler[n]
+		sort.Slice(xy, func(i, j int) bool { return xy[i].X < xy[j].X })
+		st, ok := colors[n]
+		if !ok {
+			st = modeStyle("")
+		}
+		l, s, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = st.c, vg.Points(2), st.dash
+		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(3.5)
+		p.Add(l, s)
+		p.Legend.Add("MDLM "+n, l, s)
+	}
+	if len(arSpeed) > 0 && !math.IsInf(minS, 1) {
+		v := 0.0
+		for _, s := range arSpeed {
+			v += s
+		}
+		v /= float64(len(arSpeed))
+		st := modeStyle("ar")
+		l, s, err := plotter.NewLinePoints(plotter.XYs{{X: minS, Y: v}, {X: maxS, Y: v}})
+		if err != nil {
+			return nil, err
+		}
+		l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = st.c, vg.Points(2), st.dash
+		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(3.5)
+		p.Add(l, s)
+		p.Legend.Add("AR, KV cache (one step per token)", l, s)
+	}
+	p.Legend.Top = true
+	padLog(p)
+	return p, nil
+}
+
+// padLog widens log axes by a factor so the extreme points clear the frame.
+func padLog(p *plot.Plot) {
+	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
+		if ax.Min > 0 {
+			ax.Min /= 1.5
+			ax.Max *= 1.5
+		}
+	}
+	p.Y.Max *= 3 // room for the legend above the data
+}
+
+// saveTiled draws panels in a grid of cols columns and writes base.png and
+// base.svg atomically.
+func saveTiled(panels []*plot.Plot, cols int, base string) ([]string, error) {
+	rows := (len(panels) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+		for j := range cols {
+			if k := i*cols + j; k < len(panels) {
+				grid[i][j] = panels[k]
+			}
+		}
+	}
+	w, h := vg.Length(cols)*6.5*vg.Inch, vg.Length(rows)*4.8*vg.Inch
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
+		PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 4}
+	drawAll := func(c draw.Canvas) {
+		cs := plot.Align(grid, tiles, c)
+		for i := range grid {
+			for j := range grid[i] {
+				if grid[i][j] != nil {
+					grid[i][j].Draw(cs[i][j])
+				}
+			}
+		}
+	}
+	var files []string
+	png := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110), vgimg.UseBackgroundColor(color.White))
+	drawAll(draw.New(png))
+	var buf bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: png}).WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	if err := finetune.WriteFileAtomic(base+".png", buf.Bytes()); err != nil {
+		return nil, err
+	}
+	files = append(files, base+".png")
+	svg := vgsvg.New(w, h)
+	drawAll(draw.New(svg))
+	buf.Reset()
+	if _, err := svg.WriteTo(&buf); err != nil {
+		return files, err
+	}
+	if err := finetune.WriteFileAtomic(base+".svg", buf.Bytes()); err != nil {
+		return files, err
+	}
+	return append(files, base+".svg"), nil
+}
