@@ -1,0 +1,69 @@
+package cuda
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCacheKey(t *testing.T) {
+	opts := nvrtcOptions("sm_90")
+	base := cacheKey("src", "sm_90", opts, 12, 4)
+	if len(base) != 64 {
+		t.Fatalf("key %q: want 64 hex digits", base)
+	}
+	if cacheKey("src", "sm_90", opts, 12, 4) != base {
+		t.Error("key not deterministic")
+	}
+	for name, k := range map[string]string{
+		"source":  cacheKey("src ", "sm_90", opts, 12, 4),
+		"arch":    cacheKey("src", "sm_80", opts, 12, 4),
+		"options": cacheKey("src", "sm_90", append(opts[:len(opts):len(opts)], "-lineinfo"), 12, 4),
+		"major":   cacheKey("src", "sm_90", opts, 13, 4),
+		"minor":   cacheKey("src", "sm_90", opts, 12, 5),
+	} {
+		if k == base {
+			t.Errorf("changing the %s leaves the key unchanged", name)
+		}
+	}
+	// The real source: every kernel file is in it.
+	src := kernelSource()
+	for _, f := range kernelFiles() {
+		if !strings.Contains(src, "// ---- "+f) {
+			t.Errorf("kernel source lacks %s", f)
+		}
+	}
+	if len(kernelFiles()) < 7 {
+		t.Errorf("only %d kernel files embedded", len(kernelFiles()))
+	}
+}
+
+func TestCacheStoreLoad(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "seqdiff", "cuda")
+	if _, ok := cacheLoad(dir, "k", ".cubin"); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	img := []byte("\x7fELF cubin bytes")
+	if err := cacheStore(dir, "k", ".cubin", img); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := cacheLoad(dir, "k", ".cubin")
+	if !ok || !bytes.Equal(got, img) {
+		t.Fatalf("load = %q, %v", got, ok)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("%d files in the cache after one store, want 1 (no temporaries left)", len(ents))
+	}
+	// An empty file (a crash before the rename cannot leave one, but a
+	// full disk might) is a miss, not an image.
+	os.WriteFile(filepath.Join(dir, "e.cubin"), nil, 0o644)
+	if _, ok := cacheLoad(dir, "e", ".cubin"); ok {
+		t.Error("empty file taken as an image")
+	}
+	if err := cacheStore("", "k", ".cubin", img); err != nil {
+		t.Errorf("no cache dir: %v", err)
+	}
+}

@@ -1,0 +1,44 @@
+package cuda
+
+import "testing"
+
+func TestGridFor(t *testing.T) {
+	for _, c := range []struct{ n, threads, maxB, want int }{
+		{0, 256, 100, 1}, {1, 256, 100, 1}, {256, 256, 100, 1}, {257, 256, 100, 2},
+		{1 << 20, 256, 100, 100}, {1 << 20, 256, 0, 4096},
+	} {
+		if got := gridFor(c.n, c.threads, c.maxB); got != c.want {
+			t.Errorf("gridFor(%d,%d,%d) = %d, want %d", c.n, c.threads, c.maxB, got, c.want)
+		}
+	}
+}
+
+func TestAttentionConfig(t *testing.T) {
+	for _, c := range []struct{ hd, HD int }{{8, 16}, {16, 16}, {24, 32}, {32, 32}, {48, 64}, {64, 64}, {96, 128}, {128, 128}} {
+		HD, err := attnHD(c.hd)
+		if err != nil || HD != c.HD {
+			t.Errorf("attnHD(%d) = %d, %v; want %d", c.hd, HD, err, c.HD)
+		}
+		// The tile loaders and float4 reads need HD a multiple of 4 and
+		// the tile a whole number of BK rows inside a block of attnBQ.
+		if HD%4 != 0 || attnBQ%attnBK(HD) != 0 {
+			t.Errorf("HD %d, BK %d, BQ %d: misaligned tiles", HD, attnBK(HD), attnBQ)
+		}
+		if s := attnSmem(HD); s > 48*1024 {
+			t.Errorf("HD %d: %d bytes of shared memory, over the 48 KiB that needs no opt-in", HD, s)
+		}
+	}
+	if _, err := attnHD(129); err == nil {
+		t.Error("attnHD(129): no error")
+	}
+	if g := attnGrid(8, 1024, 4); g != (dim3{16, 4, 8}) {
+		t.Errorf("attnGrid(8,1024,4) = %v", g)
+	}
+	if g := attnGrid(2, 65, 3); g != (dim3{2, 3, 2}) {
+		t.Errorf("attnGrid(2,65,3) = %v (a partial last block)", g)
+	}
+	// The kernel reads 2*BK*HD + 2*BK floats of dynamic shared memory.
+	if s := attnSmem(64); s != (2*32*64+2*32)*4 {
+		t.Errorf("attnSmem(64) = %d", s)
+	}
+}
