@@ -13,6 +13,7 @@ trivial initial values and a mistake in them shows), then compare
 Exit status 1 on any failure. Needs numpy (and torch for torch_ref.py).
 
 usage: parity.py SEQDIFF_BIN TORCH_REF_PY [WORKDIR]
+SEQDIFF_DEVICE (cpu, cuda, cuda:N) picks seqdiff's backend; default cpu.
 """
 import json
 import os
@@ -71,6 +72,7 @@ def main():
     work = sys.argv[3] if len(sys.argv) > 3 else tempfile.mkdtemp(prefix="seqdiff-parity-")
     os.makedirs(work, exist_ok=True)
     py = sys.executable
+    dev = ["--device", os.environ.get("SEQDIFF_DEVICE", "cpu")]
     rng = np.random.default_rng(0)
     rows, L, V = 2, 1024, 12
     tokens = rng.integers(7, 12, size=(rows, L)).astype("<i4")
@@ -100,7 +102,7 @@ def main():
         write_st(st, tensors, meta)
 
         ours, theirs = os.path.join(work, f"logits-{mode}-seqdiff.f32"), os.path.join(work, f"logits-{mode}-torch.f32")
-        run([seqdiff, "model", "logits", "--ckpt", ck, "--tokens", tok_path, "--rows", str(rows), "--out", ours])
+        run([seqdiff, "model", "logits", "--ckpt", ck, "--tokens", tok_path, "--rows", str(rows), "--out", ours] + dev)
         run([py, ref, "logits", "--ckpt", ck, "--tokens", tok_path, "--rows", str(rows), "--mode", mode, "--out", theirs])
         a = np.fromfile(ours, dtype="<f4").reshape(rows, L, V)
         b = np.fromfile(theirs, dtype="<f4").reshape(rows, L, V)
@@ -114,7 +116,7 @@ def main():
 
         lcmd = ["--ckpt", ck, "--tokens", x0_path, "--rows", str(rows)]
         extra = ["--t", t_path, "--masked", m_path] if mode == "mdlm" else []
-        lo = json.loads(run([seqdiff, "model", "loss"] + lcmd + extra))["loss"]
+        lo = json.loads(run([seqdiff, "model", "loss"] + lcmd + extra + dev))["loss"]
         lt = json.loads(run([py, ref, "loss", "--mode", mode] + lcmd + extra))["loss"]
         rel = abs(lo - lt) / abs(lt)
         good = rel <= TOL

@@ -2,6 +2,7 @@
 # seqdiff vs PyTorch parity: logits (bidirectional and causal) and losses
 # (mdlm, ar) of a perturbed dna-small checkpoint; see scripts/parity.py.
 # Needs Debian's /usr/bin/python3 with python3-torch and python3-numpy.
+# SEQDIFF_DEVICE=cuda checks seqdiff's CUDA backend against the same reference.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ref=${TORCH_REF:-$root/../shared/reference/torch_ref.py}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/mdlm"
@@ -43,6 +42,7 @@ type benchTrainOptions struct {
 	profile  bool
 	data     string
 	logEvery int
+	device   string
 }
 
 func newBenchTrainCmd() *cobra.Command {
@@ -79,6 +79,7 @@ mask for mdlm) are printed: a short real training run.`,
 	f.IntVar(&o.warmup, "warmup", 2, "untimed steps first")
 	f.IntVar(&o.batch, "batch", 8, "sequences per step")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
+	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N (peak memory is host memory)")
 	f.Uint64Var(&o.seed, "seed", 0, "seed for the weights and the random batches")
 	f.Float32Var(&o.lr, "lr", 3e-4, "AdamW learning rate")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
@@ -128,11 +129,19 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cb := cpu.New(o.threads)
-	var be compute.Backend = cb
+	base, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
+	threads := 0
+	if cb, ok := base.(*cpu.Backend); ok {
+		threads = cb.Threads()
+	}
+	be := base
 	var prof *nn.Profiler
 	if o.profile {
-		prof = nn.NewProfiler(cb)
+		prof = nn.NewProfiler(base)
 		be = prof
 	}
 	model, err := nn.New(be, cfg)
@@ -211,9 +220,9 @@ func (o *benchTrainOptions) run(stdout io.Writer) error {
 		med = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	res := benchResult{
-		Impl: "seqdiff-" + version, Backend: cb.Name(), Mode: o.mode, Params: model.NumParams(),
+		Impl: "seqdiff-" + version, Backend: base.Name(), Mode: o.mode, Params: model.NumParams(),
 		Batch: B, SeqLen: L, DModel: cfg.DModel, NLayers: cfg.NLayers, NHeads: cfg.NHeads,
-		Threads: cb.Threads(), Steps: o.steps, StepMedian: med, StepMin: sorted[0],
+		Threads: threads, Steps: o.steps, StepMedian: med, StepMin: sorted[0],
 		TokensPerS: float64(B*L) / med, PeakRSSMiB: benchPeakRSSMiB(), FinalLoss: loss,
 	}
 	if prof != nil {

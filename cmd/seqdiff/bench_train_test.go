@@ -37,6 +37,9 @@ func TestBenchTrain(t *testing.T) {
 	if _, _, err := run(t, "bench", "train", "--mode", "mlm"); err == nil || !strings.Contains(err.Error(), "mdlm or ar") {
 		t.Errorf("mode mlm: %v", err)
 	}
+	if _, _, err := run(t, "bench", "train", "--device", "tpu"); err == nil || !strings.Contains(err.Error(), `--device "tpu"`) {
+		t.Errorf("device tpu: %v", err)
+	}
 }
 
 func TestBenchTrainData(t *testing.T) {

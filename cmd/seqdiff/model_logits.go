@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -22,6 +21,7 @@ type modelLogitsOptions struct {
 	threads int
 	batch   int
 	ema     bool
+	device  string
 }
 
 func newModelLogitsCmd() *cobra.Command {
@@ -47,6 +47,7 @@ The output is written to a temporary file and renamed into place.`,
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
 	f.IntVar(&o.batch, "batch", 8, "rows per forward pass")
 	f.BoolVar(&o.ema, "ema", false, "use the EMA weights (ema.safetensors)")
+	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
 	return cmd
 }
 
@@ -63,7 +64,12 @@ func (o *modelLogitsOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	model, ck, err := nn.LoadModel(cpu.New(o.threads), o.ckpt)
+	be, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
+	model, ck, err := nn.LoadModel(be, o.ckpt)
 	if err != nil {
 		return err
 	}

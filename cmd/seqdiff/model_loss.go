@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -21,6 +20,7 @@ type modelLossOptions struct {
 	tFile   string
 	masked  string
 	threads int
+	device  string
 }
 
 func newModelLossCmd() *cobra.Command {
@@ -48,6 +48,7 @@ Prints one JSON object, as shared/reference/torch_ref.py loss does.`,
 	f.StringVar(&o.tFile, "t", "", "mdlm: float32 little-endian time per row")
 	f.StringVar(&o.masked, "masked", "", "mdlm: uint8 rows x L, 1 where masked")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
+	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
 	return cmd
 }
 
@@ -62,7 +63,12 @@ func (o *modelLossOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	model, _, err := nn.LoadModel(cpu.New(o.threads), o.ckpt)
+	be, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
+	model, _, err := nn.LoadModel(be, o.ckpt)
 	if err != nil {
 		return err
 	}
