@@ -8,7 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/compute"
+	"github.com/seqdiff/seqdiff/compute/backend"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 )
@@ -21,6 +22,7 @@ type benchSampleOptions struct {
 	length  int
 	steps   int
 	threads int
+	device  string
 	seed    uint64
 	json    bool
 }
@@ -49,6 +51,7 @@ when the steps outnumber the positions).`,
 	f.IntVar(&o.length, "len", 0, "tokens per sequence (0: the model's seq_len)")
 	f.IntVar(&o.steps, "steps", 128, "MDLM denoising steps")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	f.Uint64Var(&o.seed, "seed", 0, "seed")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per sampler")
 	return cmd
@@ -65,7 +68,7 @@ type benchSampleRow struct {
 	Threads    int     `json:"threads"`
 }
 
-func (o *benchSampleOptions) model(be *cpu.Backend, dir, mode string) (*nn.Model, error) {
+func (o *benchSampleOptions) model(be compute.Backend, dir, mode string) (*nn.Model, error) {
 	if dir != "" {
 		m, _, _, err := train.LoadModel(be, dir, true)
 		if err == nil && m.Cfg.Mode != mode {
@@ -89,7 +92,11 @@ func (o *benchSampleOptions) run(stdout io.Writer) error {
 	if o.n < 1 || o.steps < 1 || o.length < 0 {
 		return fmt.Errorf("--n and --steps must be >= 1, --len >= 0")
 	}
-	be := cpu.New(o.threads)
+	be, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
 	md, err := o.model(be, o.mdlm, nn.ModeMDLM)
 	if err != nil {
 		return err
@@ -120,7 +127,7 @@ func (o *benchSampleOptions) run(stdout io.Writer) error {
 		}
 		dt := time.Since(t0).Seconds()
 		rows = append(rows, benchSampleRow{Sampler: c.name, N: o.n, Len: L, Steps: g.Steps, Calls: st.Calls,
-			Seconds: dt, TokensPerS: float64(o.n*L) / dt, Threads: be.Threads()})
+			Seconds: dt, TokensPerS: float64(o.n*L) / dt, Threads: backend.Threads(be)})
 	}
 	for _, r := range rows {
 		if o.json {

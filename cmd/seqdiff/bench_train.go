@@ -79,7 +79,7 @@ mask for mdlm) are printed: a short real training run.`,
 	f.IntVar(&o.warmup, "warmup", 2, "untimed steps first")
 	f.IntVar(&o.batch, "batch", 8, "sequences per step")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
-	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N (peak memory is host memory)")
+	f.StringVar(&o.device, "device", "auto", deviceHelp+" (peak memory is host memory)")
 	f.Uint64Var(&o.seed, "seed", 0, "seed for the weights and the random batches")
 	f.Float32Var(&o.lr, "lr", 3e-4, "AdamW learning rate")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")

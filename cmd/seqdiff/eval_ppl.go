@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
@@ -22,6 +21,7 @@ type evalPPLOptions struct {
 	maxRows int
 	batch   int
 	threads int
+	device  string
 	raw     bool
 	json    bool
 }
@@ -55,6 +55,7 @@ perplexity.`,
 	f.IntVar(&o.maxRows, "max-rows", 0, "score only the first this many rows (0: all)")
 	f.IntVar(&o.batch, "batch", 8, "rows per forward pass")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	f.BoolVar(&o.raw, "raw", false, "use the trained weights even when the checkpoint has an EMA")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	return cmd
@@ -82,7 +83,12 @@ func (o *evalPPLOptions) run(stdout io.Writer) error {
 	case o.samples < 1 || o.batch < 1 || o.maxRows < 0:
 		return fmt.Errorf("--samples and --batch must be >= 1, --max-rows >= 0")
 	}
-	m, _, ema, err := train.LoadModel(cpu.New(o.threads), o.ckpt, !o.raw)
+	be, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
+	m, _, ema, err := train.LoadModel(be, o.ckpt, !o.raw)
 	if err != nil {
 		return err
 	}

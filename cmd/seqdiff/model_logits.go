@@ -47,7 +47,7 @@ The output is written to a temporary file and renamed into place.`,
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
 	f.IntVar(&o.batch, "batch", 8, "rows per forward pass")
 	f.BoolVar(&o.ema, "ema", false, "use the EMA weights (ema.safetensors)")
-	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	return cmd
 }
 

@@ -48,7 +48,7 @@ Prints one JSON object, as shared/reference/torch_ref.py loss does.`,
 	f.StringVar(&o.tFile, "t", "", "mdlm: float32 little-endian time per row")
 	f.StringVar(&o.masked, "masked", "", "mdlm: uint8 rows x L, 1 where masked")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
-	f.StringVar(&o.device, "device", "cpu", "cpu, cuda or cuda:N")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	return cmd
 }
 

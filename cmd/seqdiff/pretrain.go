@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/compute/backend"
 	"github.com/seqdiff/seqdiff/train"
 )
 
@@ -24,6 +24,7 @@ type pretrainOptions struct {
 	configFile string
 	timeBudget string
 	resume     bool
+	device     string
 }
 
 func newPretrainCmd() *cobra.Command {
@@ -89,6 +90,7 @@ Flags override the --config YAML file (keys as in RUNDIR/train.yaml); with
 	f.IntVar(&c.LogEvery, "log-every", c.LogEvery, "progress line on stderr every this many steps (0: none)")
 	f.Uint64Var(&c.Seed, "seed", 0, "seed of the weights, the data order and the masking")
 	f.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores); resume exactly with the same count")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	f.IntVar(&c.MaxBadSteps, "max-bad-steps", c.MaxBadSteps, "stop after this many non-finite steps in a row")
 	return cmd
 }
@@ -113,7 +115,11 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be := cpu.New(cfg.Threads)
+	be, closeBE, err := modelBackend(o.device, cfg.Threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
 	tr, err := train.New(be, cfg, data, o.resume)
 	if err != nil {
 		return err
@@ -121,7 +127,7 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) error {
 	defer tr.Close()
 	tr.Stderr = stderr
 	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, horizon %d steps, %s with %d threads, run dir %s (from step %d)\n",
-		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), be.Threads(), cfg.Out, tr.Step())
+		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	why, err := tr.Run(ctx)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/train"
 )
@@ -24,6 +23,7 @@ type sampleOptions struct {
 	suffix  string
 	gen     train.GenerateOptions
 	threads int
+	device  string
 	raw     bool
 }
 
@@ -66,6 +66,7 @@ starts with a uniformly drawn base).`,
 	f.Float64Var(&g.TopP, "top-p", 1, "AR: nucleus mass (1: all)")
 	f.Uint64Var(&g.Seed, "seed", 0, "seed")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	f.BoolVar(&o.raw, "raw", false, "use the trained weights even when the checkpoint has an EMA")
 	return cmd
 }
@@ -74,7 +75,12 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if o.ckpt == "" || o.out == "" {
 		return fmt.Errorf("pass --ckpt DIR and --out FILE.fa")
 	}
-	m, _, ema, err := train.LoadModel(cpu.New(o.threads), o.ckpt, !o.raw)
+	be, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
+	m, _, ema, err := train.LoadModel(be, o.ckpt, !o.raw)
 	if err != nil {
 		return err
 	}

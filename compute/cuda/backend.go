@@ -97,8 +97,15 @@ func (a *kargs) i64(v int) *kargs          { return a.u64(uint64(int64(v))) }
 func (a *kargs) f32(v float32) *kargs      { return a.u64(uint64(math.Float32bits(v))) }
 func (a *kargs) f64(v float64) *kargs      { return a.u64(math.Float64bits(v)) }
 
+// ErrNoDevice is wrapped by New's error when there is no GPU to use: no
+// CUDA driver library, or a driver that sees no device. Other errors mean
+// a GPU is there but something is wrong (a missing NVRTC or cuBLAS, a
+// kernel that does not compile).
+var ErrNoDevice = errors.New("cuda: no CUDA device")
+
 // CUDA driver and cuBLAS constants used here.
 const (
+	cudaErrorNoDevice        = 100
 	attrMultiprocessorCount  = 16
 	attrComputeCapMajor      = 75
 	attrComputeCapMinor      = 76
@@ -117,12 +124,15 @@ const (
 func New(opts Options) (*Backend, error) {
 	drv, err := driverOnce()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNoDevice, err)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	b := &Backend{drv: drv, ordinal: opts.Device, tf32: opts.TF32, args: newKargs(), fns: map[string]uintptr{}}
 	if r := call(drv.cuInit, 0); r != 0 {
+		if r == cudaErrorNoDevice {
+			return nil, fmt.Errorf("%w: cuInit: %s", ErrNoDevice, drv.errString(r))
+		}
 		return nil, fmt.Errorf("cuda: cuInit: %s", drv.errString(r))
 	}
 	var ver, count int32
@@ -130,6 +140,9 @@ func New(opts Options) (*Backend, error) {
 	b.drvVer = int(ver)
 	if r := call(drv.cuDeviceGetCount, uintptr(unsafe.Pointer(&count))); r != 0 {
 		return nil, fmt.Errorf("cuda: cuDeviceGetCount: %s", drv.errString(r))
+	}
+	if count == 0 {
+		return nil, fmt.Errorf("%w: the driver reports none", ErrNoDevice)
 	}
 	if opts.Device < 0 || opts.Device >= int(count) {
 		return nil, fmt.Errorf("cuda: device %d requested, %d present", opts.Device, count)

@@ -4,6 +4,7 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/seqdiff/seqdiff/compute"
@@ -20,9 +21,12 @@ type Options struct {
 // wired up for linux on amd64 and arm64 only.
 type Backend struct{ compute.Backend }
 
+// ErrNoDevice is wrapped by New's error when there is no GPU to use.
+var ErrNoDevice = errors.New("cuda: no CUDA device")
+
 // New always fails here.
 func New(Options) (*Backend, error) {
-	return nil, errors.New("cuda: not supported on this platform (linux amd64/arm64 only)")
+	return nil, fmt.Errorf("%w: CUDA is supported on linux amd64/arm64 only", ErrNoDevice)
 }
 
 // Close does nothing.
