@@ -45,12 +45,16 @@ scored (ar: exact NLL; mdlm: NELBO with --eval-samples draws; mlm: masked CE),
 every --ckpt-every steps and at the end RUNDIR/checkpoint is replaced
 atomically. RUNDIR/metrics.jsonl gets one JSON line per step.
 
-A steps whose loss or gradient norm is not finite is skipped; --max-bad-steps
+A step whose loss or gradient norm is not finite is skipped; --max-bad-steps
 of them in a row stop the run without touching the last checkpoint. SIGINT or
 SIGTERM finishes the current step, checkpoints and exits non-zero; --resume
 continues exactly (bit-identical weights for the same seed and --threads).
 Flags override the --config YAML file (keys as in RUNDIR/train.yaml); with
---resume the run's train.yaml is the base instead.`,
+--resume the run's train.yaml is the base instead (a --max-steps or
+--max-tokens given on resume moves the schedule's horizon, so the run is then
+no longer the uninterrupted one). The EMA decay is warmed up as
+min(--ema, (1+n)/(10+n)) at update n so that short runs average recent
+weights, not the initialisation.`,
 		Example: `  seqdiff pretrain --mode mdlm --data prep/chr20 --out runs/mdlm --preset dna-small --max-steps 2000
   seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar --max-steps 5000 --time-budget 90m --threads 1
   seqdiff pretrain --out runs/ar --data prep/chr20 --resume
