@@ -91,8 +91,10 @@ func ParseDuration(s string) (Duration, error) {
 }
 
 // Default is the configuration a run starts from before a config file and
-// flags: dna-small, batch 8, lr 3e-4 with 1% ... warm-up of 100 steps,
-// cosine to 10% of lr, clipping at 1, EMA 0.9999, RC augmentation.
+// flags: dna-small, batch 8, lr 3e-4 after a 100-step linear warm-up, cosine
+// decay to 10% of lr, clipping at 1, EMA 0.9999, RC augmentation, valid
+// scored on 64 rows (MDLM: K = 2) and a checkpoint every 500 steps, a stop
+// after 10 non-finite steps in a row.
 func Default() Config {
 	return Config{Mode: nn.ModeMDLM, Preset: "dna-small", Batch: 8, LR: 3e-4, MinLRFrac: 0.1, Warmup: 100,
 		ClipNorm: 1, EMA: 0.9999, RC: true, EvalEvery: 500, EvalRows: 64, EvalSamples: 2, CkptEvery: 500,
