@@ -52,8 +52,9 @@ func kernelSource(files ...string) string {
 }
 
 // nvrtcOptions are the compile options for a target ("sm_90" for a CUBIN,
-// "compute_90" for PTX). Precise division and square roots (NVRTC's
-// default) keep AdamW and LayerNorm close to the CPU backend.
+// "compute_90" for PTX): the architecture alone, so that every NVRTC from
+// 11.2 to 13 accepts them. NVRTC's defaults (precise division and square
+// roots, FMA contraction) keep AdamW and LayerNorm close to the CPU backend.
 func nvrtcOptions(target string) []string {
-	return []string{"--gpu-architecture=" + target, "--std=c++14", "-default-device", "--extra-device-vectorization"}
+	return []string{"--gpu-architecture=" + target}
 }
