@@ -1,0 +1,528 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/finetune"
+	"github.com/seqdiff/seqdiff/internal/assets"
+	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/plots"
+	"github.com/seqdiff/seqdiff/train"
+)
+
+func init() { register(newExperimentCmd) }
+
+type experimentOptions struct {
+	config string
+	out    string
+}
+
+func newExperimentCmd() *cobra.Command {
+	o := &experimentOptions{}
+	cmd := &cobra.Command{
+		Use:   "experiment",
+		Short: "Run the whole study of one config: prep, pre-train, fine-tune, perplexity, tasks, bench, plots, report",
+		Long: `Run a study config (configs/study-demo.yaml, configs/study-chr20.yaml) into
+--out, stage by stage, printing one progress line per stage:
+
+  prep        OUT/prep                        seqdiff prep (embedded slice when prep.fasta is empty)
+  tasks       OUT/tasks/NAME.tsv              builtin tasks (human_or_worm from the embedded slices)
+  pretrain    OUT/models/mlm                  MLM pre-training (the pretrain section)
+  finetune    OUT/models/mdlm, OUT/models/ar  generative fine-tuning from models/mlm (the finetune section)
+  scratch     OUT/models/MODE-scratch         with from_scratch: true, each mode pre-trained from scratch
+  ppl         OUT/models/M/ppl.json           test perplexity (AR exact, MDLM NELBO bound)
+  downstream  OUT/models/M/tasks/T/results.json  each task over the seeds
+  bench       OUT/bench/bench.jsonl           sampling speed against steps (MDLM ddpm, ddpm_cache; AR)
+  plots       OUT/figures/*.png|svg           seqdiff plot
+  report      OUT/report.md                   tables and figures
+
+A stage whose output exists is skipped, so a killed study resumes where it
+stopped: outputs appear atomically (training runs live in OUT/models/.M.partial
+until they finish and are resumed from their last checkpoint; files are
+written to a temporary name and renamed). Delete a stage's output to redo it
+(and the stages after it that depend on it).`,
+		Example: `  seqdiff experiment --config configs/study-demo.yaml --out demo-out
+  seqdiff experiment --config configs/study-chr20.yaml --out /tmp/study-chr20`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return o.run(ctx, cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&o.config, "config", "", "study YAML")
+	cmd.Flags().StringVar(&o.out, "out", "", "study directory")
+	return cmd
+}
+
+// study is one run of a study config.
+type study struct {
+	cfg    studyConfig
+	out    string
+	log    io.Writer // progress lines and the trainers' output
+	quiet  io.Writer // the trainers' own lines (log, or discarded)
+	t0     time.Time
+	stage  int
+	stages int
+	be     *cpu.Backend
+}
+
+func (o *experimentOptions) run(ctx context.Context, stderr io.Writer) error {
+	if o.config == "" || o.out == "" {
+		return errors.New("pass --config study.yaml and --out DIR")
+	}
+	cfg, err := readStudy(o.config)
+	if err != nil {
+		return err
+	}
+	out, err := filepath.Abs(o.out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("study dir: %w", err)
+	}
+	s := &study{cfg: cfg, out: out, log: stderr, quiet: stderr, t0: time.Now(), be: cpu.New(cfg.Threads)}
+	return s.run(ctx)
+}
+
+// generative lists the models scored for perplexity and sampling: the
+// fine-tuned modes, then the from-scratch ones.
+func (s *study) generative() []string {
+	ms := append([]string(nil), s.cfg.Finetune.Modes...)
+	if s.cfg.FromScratch {
+		for _, m := range s.cfg.Finetune.Modes {
+			ms = append(ms, m+"-scratch")
+		}
+	}
+	return ms
+}
+
+func (s *study) models() string { return filepath.Join(s.out, "models") }
+
+func (s *study) run(ctx context.Context) error {
+	s.stages = 10
+	steps := []struct {
+		name string
+		f    func(context.Context) error
+	}{
+		{"prep", s.prep}, {"tasks", s.tasks}, {"pretrain", s.pretrain}, {"finetune", s.finetune},
+		{"scratch", s.scratch}, {"ppl", s.ppl}, {"downstream", s.downstream}, {"bench", s.bench},
+		{"plots", s.plots}, {"report", s.report},
+	}
+	for _, st := range steps {
+		s.stage++
+		if err := st.f(ctx); err != nil {
+			return fmt.Errorf("study %s, stage %s: %w", s.out, st.name, err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("study %s: interrupted; run the same command again to resume", s.out)
+		}
+	}
+	s.progress("done", "report %s", filepath.Join(s.out, "report.md"))
+	return nil
+}
+
+func (s *study) progress(stage, format string, a ...any) {
+	fmt.Fprintf(s.log, "[%2d/%d %6s] %-10s %s\n", min(s.stage, s.stages), s.stages, time.Since(s.t0).Round(time.Second), stage, fmt.Sprintf(format, a...))
+}
+
+// skip reports whether path exists (the stage's output), saying so.
+func (s *study) skip(stage, path string) bool {
+	if _, err := os.Stat(path); err == nil {
+		s.progress(stage, "skipped: %s exists", s.rel(path))
+		return true
+	}
+	return false
+}
+
+func (s *study) rel(p string) string {
+	if r, err := filepath.Rel(s.out, p); err == nil {
+		return r
+	}
+	return p
+}
+
+func (s *study) prepDir() string { return filepath.Join(s.out, "prep") }
+
+func (s *study) prep(ctx context.Context) error {
+	dir := s.prepDir()
+	if s.skip("prep", dir) {
+		return nil
+	}
+	p := s.cfg.Prep
+	opts := dataprep.Options{Fasta: p.Fasta, Out: dir, SeqLen: p.SeqLen, Stride: p.Stride, MaxN: p.MaxN, Block: p.Block,
+		ValidChroms: p.ValidChroms, TestChroms: p.TestChroms}
+	if p.Fasta == "" {
+		tmp, err := assets.WriteTemp("", assets.Human)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		opts.Fasta, opts.InputName = tmp, "embedded:"+assets.Human
+		if opts.Block == 0 && len(p.ValidChroms)+len(p.TestChroms) == 0 {
+			opts.Block = 100_000 // a single 1 Mb record: blocks small enough for three splits
+		}
+	}
+	s.progress("prep", "%s -> %s (rows of %d)", opts.Fasta, s.rel(dir), p.SeqLen)
+	m, err := dataprep.Prep(ctx, opts)
+	if err != nil {
+		return err
+	}
+	var parts []string
+	for _, n := range []string{"train", "valid", "test"} {
+		if sp := m.Splits[n]; sp != nil {
+			parts = append(parts, fmt.Sprintf("%s %d", n, sp.Windows))
+		}
+	}
+	s.progress("prep", "windows: %s", strings.Join(parts, ", "))
+	return nil
+}
+
+func (s *study) taskFile(t studyTask) string { return filepath.Join(s.out, "tasks", t.Name+".tsv") }
+
+func (s *study) tasks(context.Context) error {
+	for _, t := range s.cfg.Tasks {
+		if t.Builtin == "" {
+			if _, err := os.Stat(t.Path); err != nil {
+				return fmt.Errorf("task %s: %w", t.Name, err)
+			}
+			s.progress("tasks", "%s: %s", t.Name, t.Path)
+			continue
+		}
+		p := s.taskFile(t)
+		if s.skip("tasks", p) {
+			continue
+		}
+		var sb strings.Builder
+		n, err := finetune.HumanOrWorm(&sb, finetune.HumanOrWormOptions{PerClass: t.PerClass, Len: t.Len})
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := finetune.WriteFileAtomic(p, []byte(sb.String())); err != nil {
+			return err
+		}
+		s.progress("tasks", "%s: %d windows from the embedded human chr22 and worm chrX slices -> %s", t.Name, n, s.rel(p))
+	}
+	return nil
+}
+
+// trainStage runs one training run into models/.NAME.partial (resuming it
+// when it holds a checkpoint) and renames it to models/NAME when done.
+func (s *study) trainStage(ctx context.Context, stage, name string, run func(ctx context.Context, dir string, resume bool) (*train.Trainer, string, error)) error {
+	final := filepath.Join(s.models(), name)
+	if s.skip(stage, final) {
+		return nil
+	}
+	part := filepath.Join(s.models(), "."+name+".partial")
+	_, err := os.Stat(filepath.Join(part, train.CheckpointDir, nn.ConfigFile))
+	resume := err == nil
+	if err := os.MkdirAll(part, 0o755); err != nil {
+		return err
+	}
+	unlock, err := train.Lock(part)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	tr, why, err := run(ctx, part, resume)
+	unlock()
+	if tr != nil {
+		defer tr.Close()
+	}
+	if errors.Is(err, train.ErrInterrupted) {
+		return fmt.Errorf("%s interrupted at step %d (checkpoint kept in %s)", name, tr.Step(), s.rel(part))
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(part, final); err != nil {
+		return err
+	}
+	s.progress(stage, "%s: %s at step %d, %.2fM tokens, %s -> %s", name, why, tr.Step(), float64(tr.Tokens())/1e6,
+		time.Since(t0).Round(time.Second), s.rel(final))
+	return nil
+}
+
+// pretrainRun is seqdiff pretrain on the study's prep directory.
+func (s *study) pretrainRun(mode string) func(context.Context, string, bool) (*train.Trainer, string, error) {
+	return func(ctx context.Context, dir string, resume bool) (*train.Trainer, string, error) {
+		cfg := s.cfg.Pretrain
+		cfg.Mode, cfg.Data, cfg.Out = mode, s.prepDir(), dir
+		if cfg.Threads == 0 {
+			cfg.Threads = s.cfg.Threads
+		}
+		data, err := train.OpenData(cfg.Data, cfg.Batch, cfg.Seed, cfg.RC)
+		if err != nil {
+			return nil, "", err
+		}
+		tr, err := train.New(s.be, cfg, data, resume)
+		if err != nil {
+			return nil, "", err
+		}
+		tr.Stderr = s.quiet
+		s.progress("pretrain", "%s: %d params, batch %d x %d, %d steps (from step %d) in %s", mode, tr.Model.NumParams(), cfg.Batch,
+			data.SeqLen, tr.Horizon(), tr.Step(), s.rel(dir))
+		why, err := tr.Run(ctx)
+		return tr, why, err
+	}
+}
+
+func (s *study) pretrain(ctx context.Context) error {
+	return s.trainStage(ctx, "pretrain", s.cfg.Pretrain.Mode, s.pretrainRun(s.cfg.Pretrain.Mode))
+}
+
+func (s *study) finetune(ctx context.Context) error {
+	from := filepath.Join(s.models(), s.cfg.Pretrain.Mode)
+	for _, mode := range s.cfg.Finetune.Modes {
+		err := s.trainStage(ctx, "finetune", mode, func(ctx context.Context, dir string, resume bool) (*train.Trainer, string, error) {
+			cfg := s.cfg.Finetune.Config
+			cfg.Mode, cfg.Data, cfg.Out = mode, s.prepDir(), dir
+			if cfg.Threads == 0 {
+				cfg.Threads = s.cfg.Threads
+			}
+			s.progress("finetune", "%s from %s, %d steps at lr %.2g (from step 0 or its checkpoint) in %s", mode, s.rel(from), cfg.MaxSteps, cfg.LR, s.rel(dir))
+			why, tr, err := finetune.Generative(ctx, s.be, finetune.GenerativeOptions{From: from, Cfg: cfg, Resume: resume, Stderr: s.quiet})
+			return tr, why, err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *study) scratch(ctx context.Context) error {
+	if !s.cfg.FromScratch {
+		s.progress("scratch", "skipped: from_scratch is off")
+		return nil
+	}
+	for _, mode := range s.cfg.Finetune.Modes {
+		if err := s.trainStage(ctx, "scratch", mode+"-scratch", s.pretrainRun(mode)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pplJSON is OUT/models/M/ppl.json (the fields of seqdiff eval ppl --json).
+type pplJSON struct {
+	Checkpoint   string  `json:"checkpoint"`
+	Mode         string  `json:"mode"`
+	Split        string  `json:"split"`
+	Perplexity   float64 `json:"perplexity"`
+	NLLPerToken  float64 `json:"nll_per_token"`
+	BitsPerToken float64 `json:"bits_per_token"`
+	Bound        bool    `json:"bound"`
+	Samples      int     `json:"samples"`
+	Seed         uint64  `json:"seed"`
+	Tokens       int64   `json:"tokens"`
+	Rows         int     `json:"rows"`
+	EMA          bool    `json:"ema"`
+}
+
+func (s *study) ppl(context.Context) error {
+	ds, err := dataprep.Open(s.prepDir())
+	if err != nil {
+		return err
+	}
+	c := s.cfg.PPL
+	sp, err := ds.Split(c.Split)
+	if err != nil {
+		return err
+	}
+	for _, name := range s.generative() {
+		dir := filepath.Join(s.models(), name)
+		p := filepath.Join(dir, plots.PPLFile)
+		if s.skip("ppl", p) {
+			continue
+		}
+		m, _, ema, err := train.LoadModel(s.be, dir, true)
+		if err != nil {
+			return err
+		}
+		res, err := train.Evaluate(m, m.Cfg.Mode, sp, ds.Manifest.SeqLen, max(c.Batch, 1), c.MaxRows, max(c.Samples, 1), 0)
+		m.Free()
+		if err != nil {
+			return err
+		}
+		rep := pplJSON{Checkpoint: dir, Mode: res.Mode, Split: c.Split, Perplexity: res.Perplexity(), NLLPerToken: res.PerToken(),
+			BitsPerToken: res.BitsPerToken(), Bound: res.Bound, Tokens: res.Tokens, Rows: res.Rows, EMA: ema}
+		if res.Bound {
+			rep.Samples = c.Samples
+		}
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if err := finetune.WriteFileAtomic(p, append(b, '\n')); err != nil {
+			return err
+		}
+		kind := "exact"
+		if res.Bound {
+			kind = fmt.Sprintf("upper bound, K = %d", c.Samples)
+		}
+		s.progress("ppl", "%s: %s perplexity %.4f (%s), %.4f bits/base over %d tokens", name, c.Split, rep.Perplexity, kind, rep.BitsPerToken, rep.Tokens)
+	}
+	return nil
+}
+
+func (s *study) downstreamModels() []string {
+	if len(s.cfg.Downstream.Models) > 0 {
+		return s.cfg.Downstream.Models
+	}
+	return s.generative()
+}
+
+func (s *study) loadTask(t studyTask) (*finetune.Task, error) {
+	lo := finetune.LoadOptions{Path: t.Path, Test: t.Test, SeqCol: t.SeqCol, LabelCol: t.LabelCol, Genome: t.Genome, Name: t.Name}
+	if t.Builtin != "" {
+		lo.Path = s.taskFile(t)
+	}
+	return finetune.Load(lo)
+}
+
+func (s *study) downstream(context.Context) error {
+	d := s.cfg.Downstream
+	for _, t := range s.cfg.Tasks {
+		var task *finetune.Task
+		for _, name := range s.downstreamModels() {
+			dir := filepath.Join(s.models(), name, "tasks", t.Name)
+			p := filepath.Join(dir, plots.ResultsFile)
+			if s.skip("downstream", p) {
+				continue
+			}
+			if task == nil {
+				var err error
+				if task, err = s.loadTask(t); err != nil {
+					return err
+				}
+			}
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			s.progress("downstream", "%s on %s: %d train, %d test, seeds %v", name, t.Name, len(task.Train), len(task.Test), d.Seeds)
+			res, err := finetune.Run(s.be, task, finetune.Options{From: filepath.Join(s.models(), name), Seeds: d.Seeds, Batch: d.Batch,
+				LR: d.LR, HeadLR: d.HeadLR, Warmup: d.Warmup, WeightDecay: d.WeightDecay, Epochs: d.Epochs, MaxSteps: d.MaxSteps,
+				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, RC: d.RC})
+			if err != nil {
+				return err
+			}
+			if err := finetune.WriteFileAtomic(filepath.Join(dir, "results.md"), []byte(finetune.Markdown([]*finetune.Results{res}))); err != nil {
+				return err
+			}
+			if err := res.WriteJSON(p); err != nil {
+				return err
+			}
+			s.progress("downstream", "%s on %s: accuracy %.3f (min %.3f, max %.3f), MCC %.3f, F1 %.3f, %s", name, t.Name, res.Accuracy.Mean,
+				res.Accuracy.Min, res.Accuracy.Max, res.MCC.Mean, res.F1.Mean, time.Since(t0).Round(time.Second))
+		}
+	}
+	return nil
+}
+
+func (s *study) bench(context.Context) error {
+	p := filepath.Join(s.out, "bench", plots.BenchFile)
+	if s.skip("bench", p) {
+		return nil
+	}
+	var mdlmDir, arDir string
+	for _, m := range s.cfg.Finetune.Modes {
+		switch m {
+		case nn.ModeMDLM:
+			mdlmDir = filepath.Join(s.models(), m)
+		case nn.ModeAR:
+			arDir = filepath.Join(s.models(), m)
+		}
+	}
+	if mdlmDir == "" || arDir == "" {
+		s.progress("bench", "skipped: needs both an mdlm and an ar model")
+		return nil
+	}
+	b := s.cfg.Bench
+	var lines []string
+	emit := func(m *nn.Model, sampler string, steps int) error {
+		g := train.GenerateOptions{N: b.N, Len: b.Len, Batch: b.N, Steps: steps, Sampler: sampler}
+		if g.Len == 0 {
+			g.Len = m.Cfg.SeqLen
+		}
+		t0 := time.Now()
+		_, st, err := train.Generate(m, g)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sampler, err)
+		}
+		dt := time.Since(t0).Seconds()
+		name := sampler
+		if name == "" {
+			name = "ar_kv_cache"
+		}
+		row := plots.BenchRow{Sampler: name, N: b.N, Len: g.Len, Steps: steps, Calls: st.Calls, Seconds: dt, TokensPerS: float64(b.N*g.Len) / dt}
+		j, _ := json.Marshal(row)
+		lines = append(lines, string(j))
+		s.progress("bench", "%-11s steps %4d: %8.0f tokens/s, %d model calls", name, steps, row.TokensPerS, st.Calls)
+		return nil
+	}
+	md, _, _, err := train.LoadModel(s.be, mdlmDir, true)
+	if err != nil {
+		return err
+	}
+	defer md.Free()
+	for _, steps := range b.Steps {
+		for _, sampler := range []string{"ddpm", "ddpm_cache"} {
+			if err := emit(md, sampler, steps); err != nil {
+				return err
+			}
+		}
+	}
+	am, _, _, err := train.LoadModel(s.be, arDir, true)
+	if err != nil {
+		return err
+	}
+	defer am.Free()
+	if err := emit(am, "", 0); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return finetune.WriteFileAtomic(p, []byte(strings.Join(lines, "\n")+"\n"))
+}
+
+func (s *study) figDir() string { return filepath.Join(s.out, "figures") }
+
+func (s *study) plots(context.Context) error {
+	dir := s.figDir()
+	if s.skip("plots", dir) {
+		return nil
+	}
+	r, err := plots.Collect(s.models(), filepath.Join(s.out, "bench"))
+	if err != nil {
+		return err
+	}
+	part := filepath.Join(s.out, ".figures.partial")
+	os.RemoveAll(part)
+	files, err := plots.All(r, part)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(part, dir); err != nil {
+		return err
+	}
+	s.progress("plots", "%d files in %s", len(files), s.rel(dir))
+	return nil
+}

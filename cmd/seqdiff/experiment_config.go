@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/train"
+)
+
+// studyConfig is a study YAML (configs/study-*.yaml). Relative paths are
+// relative to the working directory. Unknown keys are errors.
+type studyConfig struct {
+	Name    string `yaml:"name"`
+	Threads int    `yaml:"threads"`
+	Prep    struct {
+		Fasta       string   `yaml:"fasta"` // "" = the embedded human chr22 slice
+		SeqLen      int      `yaml:"seq_len"`
+		Stride      int      `yaml:"stride"`
+		MaxN        float64  `yaml:"max_n"`
+		Block       int      `yaml:"block"`
+		ValidChroms []string `yaml:"valid_chroms"`
+		TestChroms  []string `yaml:"test_chroms"`
+	} `yaml:"prep"`
+	// Pretrain is the MLM pre-training run (train.Config keys; data and out
+	// are set by the study).
+	Pretrain train.Config `yaml:"pretrain"`
+	// Finetune is the generative fine-tuning of the pre-trained backbone,
+	// once per mode (train.Config keys; mode, data, out and the model shape
+	// are set by the study).
+	Finetune struct {
+		Modes        []string `yaml:"modes"`
+		train.Config `yaml:",inline"`
+	} `yaml:"finetune"`
+	// FromScratch also pre-trains each of Finetune.Modes from a random
+	// initialisation with the Pretrain settings (model "<mode>-scratch").
+	FromScratch bool `yaml:"from_scratch"`
+	PPL         struct {
+		Split   string `yaml:"split"`
+		Samples int    `yaml:"samples"`
+		MaxRows int    `yaml:"max_rows"`
+		Batch   int    `yaml:"batch"`
+	} `yaml:"ppl"`
+	Tasks      []studyTask `yaml:"tasks"`
+	Downstream struct {
+		Models      []string `yaml:"models"` // which models (default: every generative one)
+		Seeds       []uint64 `yaml:"seeds"`
+		Batch       int      `yaml:"batch"`
+		LR          float64  `yaml:"lr"`
+		HeadLR      float64  `yaml:"head_lr"`
+		Warmup      int      `yaml:"warmup"`
+		WeightDecay float64  `yaml:"weight_decay"`
+		Epochs      int      `yaml:"epochs"`
+		MaxSteps    int      `yaml:"max_steps"`
+		EvalEvery   int      `yaml:"eval_every"`
+		Patience    int      `yaml:"patience"`
+		MaxLen      int      `yaml:"max_len"`
+		RC          bool     `yaml:"rc"`
+	} `yaml:"downstream"`
+	Bench struct {
+		N     int   `yaml:"n"`
+		Len   int   `yaml:"len"`
+		Steps []int `yaml:"steps"`
+	} `yaml:"bench"`
+}
+
+// studyTask is one downstream task: a file or directory (finetune.Load), or
+// builtin human_or_worm.
+type studyTask struct {
+	Name     string `yaml:"name"`
+	Builtin  string `yaml:"builtin"`
+	Path     string `yaml:"path"`
+	Test     string `yaml:"test"`
+	SeqCol   string `yaml:"seq_col"`
+	LabelCol string `yaml:"label_col"`
+	Genome   string `yaml:"genome"`
+	PerClass int    `yaml:"per_class"`
+	Len      int    `yaml:"len"`
+}
+
+func defaultStudy() studyConfig {
+	var c studyConfig
+	c.Prep.SeqLen = 1024
+	c.Pretrain = train.Default()
+	c.Pretrain.Mode = nn.ModeMLM
+	c.Finetune.Modes = []string{nn.ModeMDLM, nn.ModeAR}
+	c.Finetune.Config = train.Default()
+	c.Finetune.LR, c.Finetune.Warmup = 1e-4, 50
+	c.PPL.Split, c.PPL.Samples, c.PPL.Batch = "test", 4, 8
+	c.Downstream.Seeds = []uint64{1, 2, 3}
+	c.Downstream.RC = true
+	c.Bench.N, c.Bench.Steps = 4, []int{8, 32, 128}
+	return c
+}
+
+func readStudy(path string) (studyConfig, error) {
+	c := defaultStudy()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("study config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, fmt.Errorf("study config %s: %w", path, err)
+	}
+	if c.Pretrain.Mode == "" {
+		c.Pretrain.Mode = nn.ModeMLM
+	}
+	for _, m := range c.Finetune.Modes {
+		if m != nn.ModeMDLM && m != nn.ModeAR {
+			return c, fmt.Errorf("study config %s: finetune mode %q: want mdlm or ar", path, m)
+		}
+	}
+	seen := map[string]bool{}
+	for i, t := range c.Tasks {
+		switch {
+		case t.Name == "":
+			return c, fmt.Errorf("study config %s: task %d has no name", path, i+1)
+		case seen[t.Name]:
+			return c, fmt.Errorf("study config %s: task %q twice", path, t.Name)
+		case t.Builtin == "" && t.Path == "":
+			return c, fmt.Errorf("study config %s: task %q needs a path or builtin: human_or_worm", path, t.Name)
+		case t.Builtin != "" && t.Builtin != "human_or_worm":
+			return c, fmt.Errorf("study config %s: task %q: unknown builtin %q (want human_or_worm)", path, t.Name, t.Builtin)
+		}
+		seen[t.Name] = true
+	}
+	return c, nil
+}

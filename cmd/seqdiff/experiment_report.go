@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/finetune"
+	"github.com/seqdiff/seqdiff/plots"
+	"github.com/seqdiff/seqdiff/train"
+)
+
+// report writes OUT/report.md from the stages' outputs (it reads files
+// only, so it is the same whether the stages ran now or earlier).
+func (s *study) report(context.Context) error {
+	p := filepath.Join(s.out, "report.md")
+	if s.skip("report", p) {
+		return nil
+	}
+	var b strings.Builder
+	name := s.cfg.Name
+	if name == "" {
+		name = filepath.Base(s.out)
+	}
+	fmt.Fprintf(&b, "# seqdiff study: %s\n\nWritten by `seqdiff experiment` on %s. Every number below is read from the files of this directory.\n\n",
+		name, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+
+	if m, err := dataprep.ReadManifest(s.prepDir()); err == nil {
+		fmt.Fprintf(&b, "## Data\n\nInput `%s` (%d bases), rows of %d tokens.\n\n| split | windows | tokens | N fraction |\n|---|---|---|---|\n", m.Input.Path, m.Input.Bases, m.SeqLen)
+		for _, n := range []string{"train", "valid", "test"} {
+			if sp := m.Splits[n]; sp != nil {
+				fmt.Fprintf(&b, "| %s | %d | %d | %.4f |\n", n, sp.Windows, sp.Tokens, sp.NFraction)
+			}
+		}
+		b.WriteString("\n")
+	}
+
+	b.WriteString("## Models\n\n| model | mode | from | steps | training tokens | last valid loss | training time |\n|---|---|---|---|---|---|---|\n")
+	models := append([]string{s.cfg.Pretrain.Mode}, s.generative()...)
+	for _, m := range models {
+		dir := filepath.Join(s.models(), m)
+		ck, err := readCkptState(dir)
+		if err != nil {
+			continue
+		}
+		from := "random init"
+		if org, err := readOrigin(dir); err == nil {
+			from = filepath.Base(org.From) + " (" + org.FromMode + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2fM | %s | %s |\n", m, ck.mode, from, ck.step, float64(ck.tokens)/1e6,
+			lastValid(dir), time.Duration(ck.elapsed*float64(time.Second)).Round(time.Second))
+	}
+
+	b.WriteString("\n## Perplexity\n\nPer base on the test split. AR: exact. MDLM: exp of the NELBO, an upper bound on the perplexity (K draws of (t, mask) per sequence).\n\n| model | mode | perplexity | bits/base | tokens | kind |\n|---|---|---|---|---|---|\n")
+	for _, m := range s.generative() {
+		var v pplJSON
+		if err := readJSONFile(filepath.Join(s.models(), m, plots.PPLFile), &v); err != nil {
+			continue
+		}
+		kind := "exact"
+		if v.Bound {
+			kind = fmt.Sprintf("upper bound (K = %d)", v.Samples)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.4f | %.4f | %d | %s |\n", m, v.Mode, v.Perplexity, v.BitsPerToken, v.Tokens, kind)
+	}
+
+	var rs []*finetune.Results
+	for _, t := range s.cfg.Tasks {
+		for _, m := range s.downstreamModels() {
+			if r, err := finetune.ReadResults(filepath.Join(s.models(), m, "tasks", t.Name, plots.ResultsFile)); err == nil {
+				r.Checkpoint = m
+				rs = append(rs, r)
+			}
+		}
+	}
+	if len(rs) > 0 {
+		b.WriteString("\n## Downstream tasks\n\nTest scores, mean ± sample standard deviation [min, max] over seeds. Mean-pooled final hidden states and a linear head, whole backbone fine-tuned with its own attention; early stopping on a 90/10 train/valid split per seed.\n\n")
+		b.WriteString(finetune.Markdown(rs))
+		b.WriteString("\n")
+		seen := map[string]bool{}
+		for _, r := range rs {
+			if !seen[r.Task] {
+				seen[r.Task] = true
+				fmt.Fprintf(&b, "- %s: %d train / %d test rows from `%s`; split: %s; classes %v; %s.\n", r.Task, r.NTrain, r.NTest, r.Source, r.Split, r.Classes, r.Crop)
+			}
+		}
+	}
+
+	if rows, err := readBenchFile(filepath.Join(s.out, "bench", plots.BenchFile)); err == nil {
+		b.WriteString("\n## Sampling speed\n\n| sampler | steps | sequences x tokens | model calls | seconds | tokens/s |\n|---|---|---|---|---|---|\n")
+		for _, r := range rows {
+			st := fmt.Sprint(r.Steps)
+			if r.Steps == 0 {
+				st = "one per token"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d x %d | %d | %.3f | %.0f |\n", r.Sampler, st, r.N, r.Len, r.Calls, r.Seconds, r.TokensPerS)
+		}
+	}
+
+	b.WriteString("\n## Figures\n\n")
+	for _, f := range []struct{ name, caption string }{
+		{plots.FigPPLAccuracy, "Test perplexity against downstream test accuracy (mean over seeds, bars: min-max), one panel per task and an overview."},
+		{plots.FigCurves, "Learning curves: train loss (running mean) and valid loss against training tokens."},
+		{plots.FigSampling, "Sampling speed against MDLM denoising steps; AR with a KV cache for reference."},
+	} {
+		if _, err := os.Stat(filepath.Join(s.figDir(), f.name+".png")); err == nil {
+			fmt.Fprintf(&b, "![%s](figures/%s.png)\n\n%s ([SVG](figures/%s.svg))\n\n", f.name, f.name, f.caption, f.name)
+		}
+	}
+	if err := finetune.WriteFileAtomic(p, []byte(b.String())); err != nil {
+		return err
+	}
+	s.progress("report", "%s", s.rel(p))
+	return nil
+}
+
+type ckState struct {
+	mode           string
+	step           int
+	tokens         int64
+	elapsed        float64
+	validLossFinal float64
+}
+
+func readCkptState(dir string) (ckState, error) {
+	var st ckState
+	ck := filepath.Join(dir, train.CheckpointDir)
+	var cfg struct {
+		Mode string `json:"mode"`
+	}
+	if err := readJSONFile(filepath.Join(ck, "config.json"), &cfg); err != nil {
+		return st, err
+	}
+	var s struct {
+		Step     int     `json:"step"`
+		Tokens   int64   `json:"tokens"`
+		ElapsedS float64 `json:"elapsed_s"`
+	}
+	if err := readJSONFile(filepath.Join(ck, "state.json"), &s); err != nil {
+		return st, err
+	}
+	return ckState{mode: cfg.Mode, step: s.Step, tokens: s.Tokens, elapsed: s.ElapsedS}, nil
+}
+
+// lastValid is the last valid loss in dir's metrics.jsonl, or "-".
+func lastValid(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		return "-"
+	}
+	out := "-"
+	for _, l := range strings.Split(string(b), "\n") {
+		var m train.Metric
+		if json.Unmarshal([]byte(l), &m) == nil && m.ValidLoss != nil {
+			out = fmt.Sprintf("%.4f", *m.ValidLoss)
+		}
+	}
+	return out
+}
+
+func readJSONFile(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return jsonUnmarshal(b, v, path)
+}
+
+func readBenchFile(path string) ([]plots.BenchRow, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rows []plots.BenchRow
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r plots.BenchRow
+		if err := jsonUnmarshal([]byte(l), &r, path); err != nil {
+			return nil, err
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
