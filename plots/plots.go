@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -132,30 +133,35 @@ func PerplexityAccuracy(points []Point) ([]*plot.Plot, error) {
 		panels = append(panels, p)
 	}
 	over := newPlot("Overview: all tasks", xlabel, "test accuracy (mean over seeds)")
-	glyphs := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}, draw.RingGlyph{}, draw.CrossGlyph{}}
-	for ti, task := range tasks {
-		for _, mode := range modesOf(points) {
-			var xy plotter.XYs
-			for _, p := range points {
-				if p.Results.Task == task && p.Mode == mode {
-					xy = append(xy, plotter.XY{X: p.PPL, Y: p.Results.Accuracy.Mean})
-				}
+	for _, mode := range modesOf(points) {
+		var xy plotter.XYs
+		var names []string
+		for _, p := range points {
+			if p.Mode == mode {
+				xy = append(xy, plotter.XY{X: p.PPL, Y: p.Results.Accuracy.Mean})
+				names = append(names, " "+p.Results.Task)
 			}
-			if len(xy) == 0 {
-				continue
-			}
-			s, err := plotter.NewScatter(xy)
-			if err != nil {
-				return nil, err
-			}
-			st := modeStyle(mode)
-			s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, glyphs[ti%len(glyphs)], vg.Points(4)
-			over.Add(s)
-			over.Legend.Add(fmt.Sprintf("%s, %s", mode, task), s)
 		}
+		s, err := plotter.NewScatter(xy)
+		if err != nil {
+			return nil, err
+		}
+		st := modeStyle(mode)
+		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(4)
+		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: names})
+		if err != nil {
+			return nil, err
+		}
+		for i := range lb.TextStyle {
+			lb.TextStyle[i].Color = st.c
+			lb.TextStyle[i].Font.Size = vg.Points(9)
+		}
+		over.Add(s, lb)
+		over.Legend.Add(mode, s)
 	}
 	over.Legend.Top = true
 	padAxes(over)
+	over.X.Max += (over.X.Max - over.X.Min) * 0.15 // room for the task names
 	panels = append(panels, over)
 	return panels, nil
 }
@@ -211,7 +217,37 @@ func padAxes(p *plot.Plot) {
 			d = math.Max(math.Abs(hi)*0.05, 0.01)
 		}
 		ax.Min, ax.Max = lo-0.1*d, hi+0.1*d
+		ax.Tick.Marker = preciseTicks{}
 	}
+	p.Y.Max += (p.Y.Max - p.Y.Min) * 0.25 // room for the legend above the data
+}
+
+// preciseTicks are gonum's default ticks labelled with as many decimals as
+// their spacing needs, so close values never print the same label.
+type preciseTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (preciseTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	var major []float64
+	for _, t := range ts {
+		if t.Label != "" {
+			major = append(major, t.Value)
+		}
+	}
+	dec := 0
+	if len(major) > 1 {
+		step := math.Abs(major[1] - major[0])
+		for dec < 8 && math.Abs(step*math.Pow(10, float64(dec))-math.Round(step*math.Pow(10, float64(dec)))) > 1e-6 {
+			dec++
+		}
+	}
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', dec, 64)
+		}
+	}
+	return ts
 }
 
 // LearningCurves overlays the runs' train loss (thin line) and valid loss

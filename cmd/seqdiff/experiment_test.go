@@ -1,0 +1,191 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// microStudy is a study config small enough for a unit test: rows of 64,
+// a 1-layer d-16 model, a few steps per stage, one seed.
+const microStudy = `name: micro
+threads: 2
+prep:
+  seq_len: 64
+pretrain:
+  d_model: 16
+  n_layers: 1
+  n_heads: 2
+  batch: 4
+  lr: 3.0e-3
+  warmup: 2
+  max_steps: 6
+  eval_every: 3
+  eval_rows: 8
+  eval_samples: 1
+  ckpt_every: 3
+  log_every: 0
+  seed: 1
+finetune:
+  modes: [mdlm, ar]
+  batch: 4
+  lr: 1.0e-3
+  warmup: 1
+  max_steps: 4
+  eval_every: 2
+  eval_rows: 8
+  eval_samples: 1
+  ckpt_every: 2
+  log_every: 0
+ppl:
+  samples: 1
+  max_rows: 8
+tasks:
+  - name: hw
+    builtin: human_or_worm
+    per_class: 30
+    len: 48
+downstream:
+  seeds: [1]
+  batch: 8
+  epochs: 1
+bench:
+  n: 1
+  len: 16
+  steps: [2, 4]
+`
+
+func TestExperimentMicroStudyResumes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "study.yaml")
+	if err := os.WriteFile(cfg, []byte(microStudy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "study")
+	_, stderr, err := run(t, "experiment", "--config", cfg, "--out", out)
+	if err != nil {
+		t.Fatalf("first run: %v\n%s", err, stderr)
+	}
+	for _, f := range []string{"prep/manifest.json", "tasks/hw.tsv", "models/mlm/checkpoint/model.safetensors",
+		"models/mdlm/finetune.json", "models/ar/checkpoint/state.json", "models/mdlm/ppl.json", "models/ar/ppl.json",
+		"models/mdlm/tasks/hw/results.json", "models/ar/tasks/hw/results.json", "bench/bench.jsonl",
+		"figures/ppl_vs_accuracy.png", "figures/learning_curves.svg", "figures/sampling_speed.png", "report.md"} {
+		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
+			t.Fatalf("study output %s: %v", f, err)
+		}
+	}
+	var org struct{ From, FromMode, Mode string }
+	b, _ := os.ReadFile(filepath.Join(out, "models/ar/finetune.json"))
+	if err := json.Unmarshal(b, &org); err != nil || org.Mode != "ar" || !strings.HasSuffix(org.From, "models/mlm") {
+		t.Fatalf("finetune.json %s: %v", b, err)
+	}
+	var cfgAR struct {
+		Mode string `json:"mode"`
+	}
+	b, _ = os.ReadFile(filepath.Join(out, "models/ar/checkpoint/config.json"))
+	if json.Unmarshal(b, &cfgAR); cfgAR.Mode != "ar" {
+		t.Fatalf("fine-tuned ar checkpoint has mode %q", cfgAR.Mode)
+	}
+	rep, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	for _, want := range []string{"## Perplexity", "upper bound", "| hw | mdlm | mdlm | 1 |", "| hw | ar | ar | 1 |", "figures/ppl_vs_accuracy.png", "ddpm_cache"} {
+		if !strings.Contains(string(rep), want) {
+			t.Fatalf("report.md lacks %q:\n%s", want, rep)
+		}
+	}
+	if entries, _ := filepath.Glob(filepath.Join(out, "models", ".*")); len(entries) != 0 {
+		t.Fatalf("partial outputs left: %v", entries)
+	}
+
+	// The second run finds every output and skips every stage.
+	_, stderr, err = run(t, "experiment", "--config", cfg, "--out", out)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, stderr)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.Contains(l, "skipped") && !strings.Contains(l, " done ") && !strings.Contains(l, "tasks      hw: ") {
+			t.Fatalf("second run did work: %q\n%s", l, stderr)
+		}
+	}
+	if n := strings.Count(stderr, "skipped"); n < 13 {
+		t.Fatalf("second run skipped %d outputs, want every one:\n%s", n, stderr)
+	}
+
+	// A removed stage output is redone, and only it.
+	os.Remove(filepath.Join(out, "models/ar/ppl.json"))
+	os.Remove(filepath.Join(out, "report.md"))
+	_, stderr, err = run(t, "experiment", "--config", cfg, "--out", out)
+	if err != nil || !strings.Contains(stderr, "ppl        ar: test perplexity") || strings.Contains(stderr, "ppl        mdlm: test") {
+		t.Fatalf("redo: %v\n%s", err, stderr)
+	}
+}
+
+// TestExperimentResumesPartialTraining: a pre-training run left in
+// models/.mlm.partial by a killed study is resumed from its checkpoint.
+func TestExperimentResumesPartialTraining(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "study.yaml")
+	if err := os.WriteFile(cfg, []byte(microStudy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "study")
+	if _, _, err := run(t, "prep", "--out", filepath.Join(out, "prep"), "--seq-len", "64", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := run(t, "pretrain", "--mode", "mlm", "--data", filepath.Join(out, "prep"), "--out", filepath.Join(out, "models", ".mlm.partial"),
+		"--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--batch", "4", "--max-steps", "3", "--eval-every", "0", "--threads", "2", "--seed", "1"); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	_, stderr, err := run(t, "experiment", "--config", cfg, "--out", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "prep       skipped") || !strings.Contains(stderr, "(from step 3)") || !strings.Contains(stderr, "mlm: reached max steps 6 at step 6") {
+		t.Fatalf("no resume of the partial pre-training:\n%s", stderr)
+	}
+}
+
+// TestExperimentStopsAtBadTaskPath: a task file that does not exist stops
+// the study at its stage, after the stages before it.
+func TestExperimentStopsAtBadTaskPath(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "study.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(microStudy, "    builtin: human_or_worm\n", "    path: "+filepath.Join(dir, "absent.tsv")+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := run(t, "experiment", "--config", cfg, "--out", filepath.Join(dir, "s"))
+	if err == nil || !strings.Contains(err.Error(), "absent.tsv") || !strings.Contains(err.Error(), "stage tasks") {
+		t.Fatalf("missing task file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "s", "prep", "manifest.json")); err != nil {
+		t.Fatal("prep did not run before the failing stage")
+	}
+}
+
+func TestExperimentBadConfig(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"unknown key":  "pretrain:\n  max_stepz: 3\n",
+		"bad mode":     "finetune:\n  modes: [mlm]\n",
+		"task no path": "tasks:\n  - name: x\n",
+	} {
+		cfg := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
+		os.WriteFile(cfg, []byte(body), 0o644)
+		if _, _, err := run(t, "experiment", "--config", cfg, "--out", filepath.Join(dir, "o")); err == nil || !strings.Contains(err.Error(), cfg) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestShippedStudyConfigsParse(t *testing.T) {
+	for _, f := range []string{"study-demo.yaml", "study-chr20.yaml"} {
+		c, err := readStudy(filepath.Join("..", "..", "configs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Tasks) == 0 || len(c.Finetune.Modes) != 2 || c.Pretrain.Mode != "mlm" || c.Pretrain.MaxSteps == 0 || c.Finetune.MaxSteps == 0 {
+			t.Fatalf("%s: %+v", f, c)
+		}
+	}
+}
