@@ -125,7 +125,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 }
 
 func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
-	if o.mode == "" {
+	if o.mode == "" && !o.resume {
 		return errors.New("pass --mode mdlm|ar (generative fine-tuning) or --task (downstream)")
 	}
 	if o.out == "" {
