@@ -12,10 +12,13 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 build:
 	CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/seqdiff
 
-# The main job on the embedded default genome slice.
+# The whole study on the embedded genome slices (configs/study-demo.yaml):
+# prep, MLM pre-training, MDLM and AR fine-tuning, perplexity, human-or-worm
+# classification over 3 seeds, sampling speed, figures and
+# demo-out/report.md. A second run skips the stages already done (a killed
+# demo resumes); rm -rf demo-out to start over.
 demo: build
-	rm -rf demo-out
-	./$(BIN) prep --out demo-out/prep
+	./$(BIN) experiment --config configs/study-demo.yaml --out demo-out
 
 test:
 	$(GO) vet ./...

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/dataprep"
@@ -93,11 +94,42 @@ func (o *experimentOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return fmt.Errorf("study dir: %w", err)
+	if err := stampStudy(out, cfg); err != nil {
+		return err
 	}
 	s := &study{cfg: cfg, out: out, log: stderr, quiet: stderr, t0: time.Now(), be: cpu.New(cfg.Threads)}
 	return s.run(ctx)
+}
+
+// stampFile in a study directory holds the resolved config of its study.
+const stampFile = "study.yaml"
+
+// stampStudy makes out a study directory of cfg: a new or empty directory
+// gets study.yaml; an existing study must have been started with the same
+// resolved configuration, so that skipped stages never mix two studies.
+func stampStudy(out string, cfg studyConfig) error {
+	want, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(out, stampFile)
+	got, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		if string(got) != string(want) {
+			return fmt.Errorf("study dir %s was started with another configuration (%s differs); choose another --out, or delete the directory to start over", out, p)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
+		return fmt.Errorf("study dir %s is not empty and has no %s: choose another --out, or delete it", out, stampFile)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("study dir: %w", err)
+	}
+	return finetune.WriteFileAtomic(p, want)
 }
 
 // generative lists the models scored for perplexity and sampling: the

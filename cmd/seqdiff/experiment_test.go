@@ -112,6 +112,13 @@ func TestExperimentMicroStudyResumes(t *testing.T) {
 		t.Fatalf("second run skipped %d outputs, want every one:\n%s", n, stderr)
 	}
 
+	// Another configuration is refused in the same directory.
+	other := filepath.Join(dir, "other.yaml")
+	os.WriteFile(other, []byte(strings.Replace(microStudy, "max_steps: 6", "max_steps: 7", 1)), 0o644)
+	if _, _, err := run(t, "experiment", "--config", other, "--out", out); err == nil || !strings.Contains(err.Error(), "another configuration") {
+		t.Fatalf("other config: %v", err)
+	}
+
 	// A removed stage output is redone, and only it.
 	os.Remove(filepath.Join(out, "models/ar/ppl.json"))
 	os.Remove(filepath.Join(out, "report.md"))
@@ -130,6 +137,13 @@ func TestExperimentResumesPartialTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "study")
+	c, err := readStudy(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stampStudy(out, c); err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := run(t, "prep", "--out", filepath.Join(out, "prep"), "--seq-len", "64", "--quiet"); err != nil {
 		t.Fatal(err)
 	}
