@@ -153,6 +153,7 @@ func New(opts Options) (*Backend, error) {
 	nameBuf := make([]byte, 256)
 	call(drv.cuDeviceGetName, uintptr(unsafe.Pointer(&nameBuf[0])), uintptr(len(nameBuf)), uintptr(b.dev))
 	b.devName = cString(&nameBuf[0])
+	runtime.KeepAlive(nameBuf)
 	attr := func(a int) int {
 		var v int32
 		call(drv.cuDeviceGetAttribute, uintptr(unsafe.Pointer(&v)), uintptr(a), uintptr(b.dev))
@@ -294,6 +295,7 @@ func (b *Backend) fn(name string) uintptr {
 	var f uintptr
 	cname := cBytes(name)
 	b.check("cuModuleGetFunction "+name, call(b.drv.cuModuleGetFunction, uintptr(unsafe.Pointer(&f)), b.mod, uintptr(unsafe.Pointer(&cname[0]))))
+	runtime.KeepAlive(cname)
 	if f != 0 {
 		b.fns[name] = f
 	}
@@ -391,7 +393,14 @@ func (b *Backend) Free(t compute.F32) {
 	}
 	b.enter()
 	defer runtime.UnlockOSThread()
-	b.check("cuMemFree", call(b.drv.cuMemFree, t.Dev))
+	b.freeDev(t.Dev)
+}
+
+// freeDev waits for queued work (which may still read the buffer), then
+// frees it.
+func (b *Backend) freeDev(p uintptr) {
+	b.check("cuCtxSynchronize", call(b.drv.cuCtxSynchronize))
+	b.check("cuMemFree", call(b.drv.cuMemFree, p))
 }
 
 func (b *Backend) FreeI32(t compute.I32) { b.Free(compute.F32{Dev: t.Dev, N: t.N}) }

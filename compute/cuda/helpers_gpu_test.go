@@ -50,7 +50,7 @@ func freshGPU(t *testing.T, opts Options) *Backend {
 	return b
 }
 
-func ref() *cpu.Backend { return cpu.New(2) }
+func ref() *cpu.Backend { return cpu.New(0) }
 
 func randn(r *rand.Rand, n int, scale float32) []float32 {
 	x := make([]float32, n)

@@ -17,9 +17,13 @@ import (
 // SEQDIFF_CUDA_LIBS pointing at its lib folder).
 //
 // NVRTC takes tens of seconds per architecture over these kernels (the
-// attention templates unroll), so by default only the whole module for
-// sm_90 is compiled; SEQDIFF_NVRTC_FULL=1 adds sm_80 and each file alone
-// (whose errors are easier to read). -short skips it.
+// attention templates unroll), so by default the whole module is compiled
+// for sm_80 and sm_90 and the CUBINs go to the backend's disk cache (keyed
+// by source, architecture, options and NVRTC version: a run after a kernel
+// edit compiles again, an unchanged rerun takes no time).
+// SEQDIFF_NVRTC_FULL=1 also compiles each file alone (errors are easier to
+// read) and bypasses the cache; SEQDIFF_NVRTC_VERBOSE=1 logs ptxas's
+// registers, shared memory and spills per kernel. -short skips the test.
 func TestNVRTCCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: NVRTC compile skipped")
@@ -33,11 +37,12 @@ func TestNVRTCCompile(t *testing.T) {
 	}
 	maj, mnr := nv.version()
 	t.Logf("NVRTC %d.%d from %s", maj, mnr, nv.path)
-	archs, files := []string{"sm_90"}, []string(nil)
-	if os.Getenv("SEQDIFF_NVRTC_FULL") == "1" {
-		archs, files = []string{"sm_80", "sm_90"}, kernelFiles()
+	full := os.Getenv("SEQDIFF_NVRTC_FULL") == "1"
+	var files []string
+	if full {
+		files = kernelFiles()
 	}
-	for _, arch := range archs {
+	for _, arch := range []string{"sm_80", "sm_90"} {
 		for _, f := range files {
 			img, log, err := nv.compile(kernelSource(f), f, nvrtcOptions(arch))
 			if err != nil {
@@ -51,11 +56,27 @@ func TestNVRTCCompile(t *testing.T) {
 				t.Logf("%s %s log:\n%s", arch, f, log)
 			}
 		}
-		img, _, err := nv.compile(kernelSource(), "seqdiff.cu", nvrtcOptions(arch))
+		opts := nvrtcOptions(arch)
+		if os.Getenv("SEQDIFF_NVRTC_VERBOSE") == "1" { // registers, shared memory and spills per kernel
+			opts = append(opts, "--ptxas-options=-v")
+		}
+		src, dir := kernelSource(), cacheDir()
+		key := cacheKey(src, arch, opts, maj, mnr)
+		if _, ok := cacheLoad(dir, key, ".cubin"); ok && !full {
+			t.Logf("%s whole module: compiled before (cache %s)", arch, key[:12])
+			continue
+		}
+		img, log, err := nv.compile(src, "seqdiff.cu", opts)
+		if log != "" {
+			t.Logf("%s whole module log:\n%s", arch, log)
+		}
 		if err != nil {
 			t.Errorf("%s whole module: %v", arch, err)
 		} else {
 			t.Logf("%s whole module: %d bytes of CUBIN", arch, len(img))
+			if err := cacheStore(dir, key, ".cubin", img); err != nil {
+				t.Logf("cache: %v", err)
+			}
 		}
 	}
 	// A compile error must come back as an error holding NVRTC's log.

@@ -128,8 +128,8 @@ func (b *Backend) ensureRope(hd, npos int) {
 	}
 	cs, sn := ropeTables(hd, n)
 	if b.ropeCos.N > 0 {
-		b.check("cuMemFree", call(b.drv.cuMemFree, b.ropeCos.Dev))
-		b.check("cuMemFree", call(b.drv.cuMemFree, b.ropeSin.Dev))
+		b.freeDev(b.ropeCos.Dev)
+		b.freeDev(b.ropeSin.Dev)
 	}
 	b.ropeCos = compute.F32{Dev: b.rawAlloc(4 * len(cs)), N: len(cs)}
 	b.ropeSin = compute.F32{Dev: b.rawAlloc(4 * len(sn)), N: len(sn)}
@@ -213,7 +213,7 @@ func (b *Backend) AttentionBackward(dqkv, dout, qkv, out, lse compute.F32, keyMa
 	}
 	if b.attnD.N < B*H*T {
 		if b.attnD.N > 0 {
-			b.check("cuMemFree", call(b.drv.cuMemFree, b.attnD.Dev))
+			b.freeDev(b.attnD.Dev)
 		}
 		b.attnD = compute.F32{Dev: b.rawAlloc(4 * B * H * T), N: B * H * T}
 	}
