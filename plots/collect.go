@@ -36,6 +36,7 @@ type PPL struct {
 type Curve struct {
 	Name  string
 	Mode  string
+	From  string // the run a generative fine-tuning continued ("" for none)
 	Train [][2]float64 // (tokens, loss)
 	Valid [][2]float64
 }
@@ -186,6 +187,19 @@ func readCurve(path string) (Curve, error) {
 	if err := cfg.ReadYAML(filepath.Join(dir, train.ConfigYAML)); err == nil {
 		c.Mode = cfg.Mode
 	}
+	// A generative fine-tuning run continues its origin's training: its
+	// tokens start where the origin's stopped.
+	var off float64
+	var org finetune.Origin
+	if readJSON(filepath.Join(dir, finetune.FromFile), &org) == nil {
+		var st struct {
+			Tokens float64 `json:"tokens"`
+		}
+		if readJSON(filepath.Join(train.CheckpointPath(org.From), "state.json"), &st) == nil {
+			off = st.Tokens
+			c.From = filepath.Base(org.From)
+		}
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return c, err
@@ -204,10 +218,10 @@ func readCurve(path string) (Curve, error) {
 			return c, fmt.Errorf("%s:%d: %w", path, line, err)
 		}
 		if m.Loss != nil {
-			c.Train = append(c.Train, [2]float64{float64(m.Tokens), *m.Loss})
+			c.Train = append(c.Train, [2]float64{off + float64(m.Tokens), *m.Loss})
 		}
 		if m.ValidLoss != nil {
-			c.Valid = append(c.Valid, [2]float64{float64(m.Tokens), *m.ValidLoss})
+			c.Valid = append(c.Valid, [2]float64{off + float64(m.Tokens), *m.ValidLoss})
 		}
 	}
 	return c, sc.Err()

@@ -253,12 +253,15 @@ func (preciseTicks) Ticks(lo, hi float64) []plot.Tick {
 // LearningCurves overlays the runs' train loss (thin line) and valid loss
 // (line with glyphs) against training tokens, coloured by mode.
 func LearningCurves(curves []Curve) (*plot.Plot, error) {
-	p := newPlot("Learning curves", "training tokens (millions)", "loss (nats per token; MDLM: NELBO bound, MLM: masked CE)")
+	p := newPlot("Learning curves", "training tokens (millions; fine-tuning continues after its backbone's)", "loss (nats per token; MDLM: NELBO bound, MLM: masked CE)")
 	for _, c := range curves {
 		st := modeStyle(c.Mode)
 		name := c.Name
 		if c.Mode != "" && c.Mode != c.Name {
 			name = fmt.Sprintf("%s (%s)", c.Name, c.Mode)
+		}
+		if c.From != "" {
+			name += " from " + c.From
 		}
 		if len(c.Train) > 0 {
 			l, err := plotter.NewLine(smooth(c.Train, 10))
@@ -281,6 +284,7 @@ func LearningCurves(curves []Curve) (*plot.Plot, error) {
 		}
 	}
 	p.Legend.Top = true
+	p.X.Tick.Marker = preciseTicks{}
 	// Headroom above the curves for the legend (two lines per run).
 	if d := p.Y.Max - p.Y.Min; d > 0 {
 		p.Y.Max += d * 0.12 * float64(min(2*len(curves), 8))
