@@ -36,7 +36,7 @@ type PPL struct {
 type Curve struct {
 	Name  string
 	Mode  string
-	From  string // the run a generative fine-tuning continued ("" for none)
+	From  string       // the run a generative fine-tuning continued ("" for none)
 	Train [][2]float64 // (tokens, loss)
 	Valid [][2]float64
 }
