@@ -55,7 +55,9 @@ run() {
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | head -3
   local py=${PYTHON:-python3}
   "$py" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(0))' 2>&1 | tail -1
-  ls -d /usr/local/cuda*/lib64 2>/dev/null; ls /usr/local/cuda/lib64 2>/dev/null | grep -E 'nvrtc|cublas' | head
+  # Where the libraries are (compute/cuda searches these; SEQDIFF_CUDA_LIBS overrides).
+  ls /usr/local/cuda*/lib64/ /usr/local/nvidia/lib64/ /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib/ 2>/dev/null |
+    grep -E '^/|libcuda.so|nvrtc.so|cublas(Lt)?.so' | head -30
   export SEQDIFF_CUDA_LIBS=${SEQDIFF_CUDA_LIBS:-}
 
   echo "== 1. parity tests (compute/cuda vs compute/cpu)"
