@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -188,7 +189,7 @@ func TestLearnsSeparableTaskAndResultsShape(t *testing.T) {
 	for _, mode := range []string{nn.ModeMDLM, nn.ModeAR} {
 		dir := tinyCkpt(t, mode, 16, 1, 32)
 		task := &Task{Name: "sep", Classes: []string{"AT", "CG"}, Train: separable(200, 1), Test: separable(60, 2), Split: "given"}
-		res, err := Run(cpu.New(2), task, Options{From: dir, Seeds: []uint64{1, 2}, Batch: 16, LR: 1e-3, Epochs: 6, Patience: 3, RC: true})
+		res, err := Run(context.Background(), cpu.New(2), task, Options{From: dir, Seeds: []uint64{1, 2}, Batch: 16, LR: 1e-3, Epochs: 6, Patience: 3, RC: true})
 		if err != nil {
 			t.Fatal(err)
 		}

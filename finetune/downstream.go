@@ -1,6 +1,7 @@
 package finetune
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +113,8 @@ type Results struct {
 const CropRule = "centre crop to seq_len (start (len-seq_len)/2); shorter rows padded with [PAD], masked out of attention keys and the pool"
 
 // Run fine-tunes the checkpoint o.From on task once per seed and scores the
-// best-on-valid weights on the test part.
+// best-on-valid weights on the test part. A cancelled ctx stops it between
+// steps with ctx's error.
 //
 // Per seed: the train part is split by SplitIndex(labels, ValidFrac, seed)
 // into train and valid; the backbone (its own attention: causal for ar,
@@ -120,7 +122,7 @@ const CropRule = "centre crop to seq_len (start (len-seq_len)/2); shorter rows p
 // mean-pooled hidden states, the valid accuracy is measured every
 // EvalEvery steps, the weights with the best one are kept, and training
 // stops after Patience evaluations without improvement.
-func Run(be compute.Backend, task *Task, o Options) (*Results, error) {
+func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Results, error) {
 	o.defaults()
 	if o.Batch < 1 || o.Epochs < 1 || o.Patience < 1 || o.ValidFrac <= 0 || o.ValidFrac >= 1 || o.LR <= 0 {
 		return nil, errors.New("finetune: batch, epochs and patience must be >= 1, lr > 0, valid fraction in (0,1)")
@@ -149,7 +151,7 @@ func Run(be compute.Backend, task *Task, o Options) (*Results, error) {
 	res.Options = opts
 	var acc, mcc, f1 []float64
 	for _, seed := range o.Seeds {
-		sr, ema, err := runSeed(be, task, o, T, seed)
+		sr, ema, err := runSeed(ctx, be, task, o, T, seed)
 		if err != nil {
 			return nil, fmt.Errorf("finetune %s on %s, seed %d: %w", o.From, task.Name, seed, err)
 		}
@@ -170,7 +172,7 @@ func stat(xs []float64) Stat {
 }
 
 // runSeed is one seed's fine-tuning.
-func runSeed(be compute.Backend, task *Task, o Options, T int, seed uint64) (SeedResult, bool, error) {
+func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T int, seed uint64) (SeedResult, bool, error) {
 	t0 := time.Now()
 	sr := SeedResult{Seed: seed}
 	m, _, ema, err := train.LoadModel(be, o.From, !o.Raw)
@@ -229,6 +231,9 @@ train:
 	for {
 		order := rng.Perm(len(tr))
 		for lo := 0; lo+B <= len(order); lo += B {
+			if err := ctx.Err(); err != nil {
+				return sr, ema, err // interrupted: no result for this seed
+			}
 			hi := lo + B
 			batch, ys = batch[:0], ys[:0]
 			for _, i := range order[lo:hi] {

@@ -428,7 +428,7 @@ func (s *study) loadTask(t studyTask) (*finetune.Task, error) {
 	return finetune.Load(lo)
 }
 
-func (s *study) downstream(context.Context) error {
+func (s *study) downstream(ctx context.Context) error {
 	d := s.cfg.Downstream
 	for _, t := range s.cfg.Tasks {
 		var task *finetune.Task
@@ -449,7 +449,7 @@ func (s *study) downstream(context.Context) error {
 			}
 			t0 := time.Now()
 			s.progress("downstream", "%s on %s: %d train, %d test, seeds %v", name, t.Name, len(task.Train), len(task.Test), d.Seeds)
-			res, err := finetune.Run(s.be, task, finetune.Options{From: filepath.Join(s.models(), name), Seeds: d.Seeds, Batch: d.Batch,
+			res, err := finetune.Run(ctx, s.be, task, finetune.Options{From: filepath.Join(s.models(), name), Seeds: d.Seeds, Batch: d.Batch,
 				LR: d.LR, HeadLR: d.HeadLR, Warmup: d.Warmup, WeightDecay: d.WeightDecay, Epochs: d.Epochs, MaxSteps: d.MaxSteps,
 				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, RC: d.RC})
 			if err != nil {

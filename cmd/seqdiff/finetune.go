@@ -251,7 +251,9 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "task %s: %d train, %d test, classes %v (%s)\n", task.Name, len(task.Train), len(task.Test), task.Classes, task.Split)
-	res, err := finetune.Run(cpu.New(o.threads), task, finetune.Options{From: o.from, Seeds: seeds, Batch: o.batch, LR: o.lr,
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := finetune.Run(ctx, cpu.New(o.threads), task, finetune.Options{From: o.from, Seeds: seeds, Batch: o.batch, LR: o.lr,
 		HeadLR: o.headLR, Warmup: o.warmup, WeightDecay: o.weightDecay, Epochs: o.epochs, MaxSteps: o.maxSteps,
 		EvalEvery: o.evalEvery, Patience: o.patience, ValidFrac: o.validFrac, MaxLen: o.maxLen, RC: !o.noRC, Raw: o.raw,
 		Stderr: stderr})
