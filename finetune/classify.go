@@ -37,7 +37,6 @@ type Classifier struct {
 	mask      compute.I32
 	hostPool  []float32
 	hostLogit []float32
-	maskHost  []int32
 }
 
 // NewClassifier puts a K-class head on m for rows of T positions; the head
@@ -87,7 +86,6 @@ func (c *Classifier) Forward(tokens, keyMask []int32, B int) ([]float32, error) 
 		return nil, err
 	}
 	c.be.UploadI32(c.mask, keyMask)
-	c.maskHost = keyMask
 	c.be.MeanPoolForward(c.pooled, c.M.Hidden(), c.mask, B, c.T, c.C)
 	c.be.Download(c.hostPool, c.pooled)
 	for b := range B {

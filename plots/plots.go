@@ -127,7 +127,7 @@ func PerplexityAccuracy(points []Point) ([]*plot.Plot, error) {
 			}
 		}
 		p := newPlot(task, xlabel, "test accuracy (mean, min-max over seeds)")
-		if err := addModePoints(p, sub, func(Point) string { return "" }); err != nil {
+		if err := addModePoints(p, sub); err != nil {
 			return nil, err
 		}
 		panels = append(panels, p)
@@ -177,7 +177,7 @@ func modesOf(points []Point) []string {
 	return ms
 }
 
-func addModePoints(p *plot.Plot, pts []Point, _ func(Point) string) error {
+func addModePoints(p *plot.Plot, pts []Point) error {
 	for _, mode := range modesOf(pts) {
 		var ep errPoints
 		for _, pt := range pts {
@@ -273,7 +273,7 @@ func LearningCurves(curves []Curve) (*plot.Plot, error) {
 			p.Legend.Add(name+" train (running mean of 10 steps)", l)
 		}
 		if len(c.Valid) > 0 {
-			l, s, err := plotter.NewLinePoints(toXYs(c.Valid, 1))
+			l, s, err := plotter.NewLinePoints(toXYs(c.Valid))
 			if err != nil {
 				return nil, err
 			}
@@ -298,7 +298,7 @@ func faded(c color.Color) color.Color {
 	return color.RGBA{mix(r), mix(g), mix(b), 255}
 }
 
-func toXYs(pts [][2]float64, _ int) plotter.XYs {
+func toXYs(pts [][2]float64) plotter.XYs {
 	xy := make(plotter.XYs, len(pts))
 	for i, v := range pts {
 		xy[i] = plotter.XY{X: v[0] / 1e6, Y: v[1]}
