@@ -210,7 +210,11 @@ func (s *study) prep(ctx context.Context) error {
 			opts.Block = 100_000 // a single 1 Mb record: blocks small enough for three splits
 		}
 	}
-	s.progress("prep", "%s -> %s (rows of %d)", opts.Fasta, s.rel(dir), p.SeqLen)
+	in := opts.Fasta
+	if opts.InputName != "" {
+		in = opts.InputName
+	}
+	s.progress("prep", "%s -> %s (rows of %d)", in, s.rel(dir), p.SeqLen)
 	m, err := dataprep.Prep(ctx, opts)
 	if err != nil {
 		return err
