@@ -285,10 +285,28 @@ func LearningCurves(curves []Curve) (*plot.Plot, error) {
 	}
 	p.Legend.Top = true
 	p.X.Tick.Marker = preciseTicks{}
+	// The y range leaves out the first 5% of each run's train points (the
+	// steep start of a fresh run would squash the rest); lines are clipped.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, c := range curves {
+		for i, v := range c.Train {
+			lo = math.Min(lo, v[1])
+			if i >= len(c.Train)/20 {
+				hi = math.Max(hi, v[1])
+			}
+		}
+		for _, v := range c.Valid {
+			lo, hi = math.Min(lo, v[1]), math.Max(hi, v[1])
+		}
+	}
+	if hi > lo {
+		p.Y.Min, p.Y.Max = lo-0.05*(hi-lo), hi+0.05*(hi-lo)
+	}
 	// Headroom above the curves for the legend (two lines per run).
 	if d := p.Y.Max - p.Y.Min; d > 0 {
 		p.Y.Max += d * 0.12 * float64(min(2*len(curves), 8))
 	}
+	p.Y.Tick.Marker = preciseTicks{}
 	return p, nil
 }
 
