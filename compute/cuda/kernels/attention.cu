@@ -164,7 +164,9 @@ __device__ __forceinline__ void attn_bwd_dq_impl(float* dqkv, const float* dout,
         }
         __syncthreads();
         if (!active || L == NEG_INF) continue;
-#pragma unroll
+        // Unrolled by 2 only: no register array is indexed by r here, and
+        // full unrolling made ptxas spill q, dO, dq at HD 64.
+#pragma unroll 2
         for (int r = 0; r < BK; r++) {
             const float4* k4 = (const float4*)(Ks + r * HD);
             const float4* v4 = (const float4*)(Vs + r * HD);
@@ -236,7 +238,7 @@ __device__ __forceinline__ void attn_bwd_dkv_impl(float* dqkv, const float* dout
         }
         __syncthreads();
         if (!kval) continue;
-#pragma unroll
+#pragma unroll 2
         for (int r = 0; r < BK; r++) {
             const float4* q4 = (const float4*)(Qs + r * HD);
             const float4* o4 = (const float4*)(dOs + r * HD);
