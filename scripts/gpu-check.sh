@@ -47,9 +47,8 @@ build() {
 run() {
   local out=${OUT:-$root/gpu-check-out}
   mkdir -p "$out"
-  local log=$out/gpu-check.log res=$out/results.jsonl
+  local res=$out/results.jsonl
   : >"$res"
-  exec > >(tee -a "$log") 2>&1
   [ -x "$bundle/bin/seqdiff" ] || { echo "gpu-check: $bundle/bin/seqdiff missing: run 'scripts/gpu-check.sh build' here and carry gpu-bundle"; exit 2; }
   echo "== gpu-check $(date -u +%FT%TZ) on $(hostname)"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | head -3
@@ -146,6 +145,10 @@ PY
 
 case $cmd in
 build) build ;;
-run) run ;;
+run)
+  out=${OUT:-$root/gpu-check-out}
+  mkdir -p "$out"
+  run 2>&1 | tee "$out/gpu-check.log" # a pipeline, so the table is printed before the script exits
+  ;;
 *) echo "usage: scripts/gpu-check.sh build|run" >&2; exit 2 ;;
 esac
