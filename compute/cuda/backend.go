@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -41,7 +42,9 @@ type Backend struct {
 	blas      uintptr
 	fns       map[string]uintptr
 	devName   string
-	arch      string
+	arch      string // the device's, sm_XX
+	target    string // what the kernels were compiled for: sm_XX, or compute_XX PTX
+	cc        int
 	sms       int
 	smemOptin int
 	tf32      bool
@@ -160,6 +163,7 @@ func New(opts Options) (*Backend, error) {
 		return int(v)
 	}
 	major, minor := attr(attrComputeCapMajor), attr(attrComputeCapMinor)
+	b.cc = 10*major + minor
 	b.arch = fmt.Sprintf("sm_%d%d", major, minor)
 	b.sms = max(attr(attrMultiprocessorCount), 1)
 	b.smemOptin = attr(attrMaxSharedPerBlockOpt)
@@ -209,24 +213,33 @@ func New(opts Options) (*Backend, error) {
 // cached CUBIN) and loads them.
 func (b *Backend) loadModule(log io.Writer) error {
 	src := kernelSource()
-	opts := nvrtcOptions(b.arch)
-	key := cacheKey(src, b.arch, opts, b.nvMaj, b.nvMin)
+	target, ok := nvrtcTarget(b.cc, b.nv.supportedArchs())
+	if !ok {
+		return fmt.Errorf("cuda: NVRTC %d.%d (%s) cannot compile for %s or any older architecture", b.nvMaj, b.nvMin, b.nv.path, b.arch)
+	}
+	b.target = target
+	opts := nvrtcOptions(target)
+	key := cacheKey(src, target, opts, b.nvMaj, b.nvMin)
+	ext := ".cubin"
+	if strings.HasPrefix(target, "compute_") {
+		ext = ".ptx"
+	}
 	dir := cacheDir()
-	image, ok := cacheLoad(dir, key, ".cubin")
+	image, ok := cacheLoad(dir, key, ext)
 	if !ok {
 		if log != nil {
-			fmt.Fprintf(log, "cuda: compiling kernels for %s with NVRTC %d.%d (cached in %s afterwards)\n", b.arch, b.nvMaj, b.nvMin, dir)
+			fmt.Fprintf(log, "cuda: compiling kernels for %s with NVRTC %d.%d (cached in %s afterwards)\n", target, b.nvMaj, b.nvMin, dir)
 		}
 		t0 := time.Now()
 		var err error
 		image, _, err = b.nv.compile(src, "seqdiff.cu", opts)
 		if err != nil {
-			return fmt.Errorf("cuda: compiling kernels for %s: %w", b.arch, err)
+			return fmt.Errorf("cuda: compiling kernels for %s: %w", target, err)
 		}
 		if log != nil {
 			fmt.Fprintf(log, "cuda: kernels compiled in %.1fs\n", time.Since(t0).Seconds())
 		}
-		_ = cacheStore(dir, key, ".cubin", image) // a cache that cannot be written only costs time
+		_ = cacheStore(dir, key, ext, image) // a cache that cannot be written only costs time
 	}
 	if r := call(b.drv.cuModuleLoadData, uintptr(unsafe.Pointer(&b.mod)), uintptr(unsafe.Pointer(&image[0]))); r != 0 {
 		return fmt.Errorf("cuda: cuModuleLoadData (%s, NVRTC %d.%d, driver %d): %s", b.arch, b.nvMaj, b.nvMin, b.drvVer, b.drv.errString(r))
@@ -340,8 +353,12 @@ func (b *Backend) Name() string {
 	if b.tf32 {
 		tf = "on"
 	}
+	arch := b.arch
+	if b.target != b.arch {
+		arch += " via " + b.target + " PTX"
+	}
 	return fmt.Sprintf("cuda (%s, %s, %d SMs, driver %d, NVRTC %d.%d, cuBLAS %d, tf32 %s)",
-		b.devName, b.arch, b.sms, b.drvVer, b.nvMaj, b.nvMin, b.blasVer, tf)
+		b.devName, arch, b.sms, b.drvVer, b.nvMaj, b.nvMin, b.blasVer, tf)
 }
 
 // DeviceName is the GPU's name as the driver reports it.

@@ -39,6 +39,8 @@ var driverSyms = []string{
 
 type nvrtcAPI struct {
 	path string
+	// Optional (NVRTC 11.2+): the architectures this NVRTC can target.
+	nvrtcGetNumSupportedArchs, nvrtcGetSupportedArchs uintptr
 	nvrtcVersion, nvrtcCreateProgram, nvrtcCompileProgram, nvrtcGetProgramLogSize,
 	nvrtcGetProgramLog, nvrtcGetCUBINSize, nvrtcGetCUBIN, nvrtcGetPTXSize, nvrtcGetPTX,
 	nvrtcDestroyProgram, nvrtcGetErrorString uintptr
@@ -145,6 +147,12 @@ var (
 		p, err := openFirst(osSearchEnv(), "NVRTC (libnvrtc.so, from the CUDA toolkit or the nvidia-cuda-nvrtc wheel)", nvrtcNames, nvrtcSyms, n.fields(),
 			func(dir string) { preloadFrom(dir, "libnvrtc-builtins.so.*") })
 		n.path = p
+		if err == nil { // optional symbols (NVRTC 11.2+); dlopen of a loaded library returns it again
+			if lib, e := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL); e == nil {
+				n.nvrtcGetNumSupportedArchs, _ = purego.Dlsym(lib, "nvrtcGetNumSupportedArchs")
+				n.nvrtcGetSupportedArchs, _ = purego.Dlsym(lib, "nvrtcGetSupportedArchs")
+			}
+		}
 		return n, err
 	})
 	cublasOnce = sync.OnceValues(func() (*cublasAPI, error) {
@@ -221,6 +229,27 @@ func (n *nvrtcAPI) version() (int, int) {
 	var maj, mnr int32
 	call(n.nvrtcVersion, uintptr(unsafe.Pointer(&maj)), uintptr(unsafe.Pointer(&mnr)))
 	return int(maj), int(mnr)
+}
+
+// supportedArchs lists the compute capabilities (major*10+minor) this
+// NVRTC can compile for; nil when it cannot say (before 11.2).
+func (n *nvrtcAPI) supportedArchs() []int {
+	if n.nvrtcGetNumSupportedArchs == 0 || n.nvrtcGetSupportedArchs == 0 {
+		return nil
+	}
+	var k int32
+	if call(n.nvrtcGetNumSupportedArchs, uintptr(unsafe.Pointer(&k))) != 0 || k <= 0 || k > 1024 {
+		return nil
+	}
+	a := make([]int32, k)
+	if call(n.nvrtcGetSupportedArchs, uintptr(unsafe.Pointer(&a[0]))) != 0 {
+		return nil
+	}
+	out := make([]int, k)
+	for i, v := range a {
+		out[i] = int(v)
+	}
+	return out
 }
 
 // compile runs NVRTC over src with opts; it returns the CUBIN when the

@@ -53,3 +53,28 @@ func attnSmem(HD int) int {
 
 // attnGrid covers T rows in blocks of attnBQ, for each head and batch row.
 func attnGrid(B, T, H int) dim3 { return dim3{ceilDiv(T, attnBQ), H, B} }
+
+// nvrtcTarget is what to compile for a device of compute capability cc
+// (major*10+minor) with an NVRTC that supports the capabilities in
+// supported (nil: unknown, assume cc): the device's own machine code
+// "sm_CC" when NVRTC knows it; else PTX for the newest older virtual
+// architecture, "compute_XX", which the driver compiles at load (a GPU
+// newer than the toolkit). ok is false when NVRTC knows nothing <= cc.
+func nvrtcTarget(cc int, supported []int) (target string, ok bool) {
+	if supported == nil {
+		return fmt.Sprintf("sm_%d", cc), true
+	}
+	best := -1
+	for _, a := range supported {
+		if a == cc {
+			return fmt.Sprintf("sm_%d", cc), true
+		}
+		if a < cc && a > best {
+			best = a
+		}
+	}
+	if best < 0 {
+		return "", false
+	}
+	return fmt.Sprintf("compute_%d", best), true
+}

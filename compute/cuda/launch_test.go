@@ -42,3 +42,25 @@ func TestAttentionConfig(t *testing.T) {
 		t.Errorf("attnSmem(64) = %d", s)
 	}
 }
+
+func TestNVRTCTarget(t *testing.T) {
+	nv118 := []int{35, 37, 50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90}
+	for _, c := range []struct {
+		cc     int
+		supp   []int
+		want   string
+		wantOK bool
+	}{
+		{90, nv118, "sm_90", true},
+		{80, nv118, "sm_80", true},
+		{100, nv118, "compute_90", true}, // a GPU newer than the toolkit: PTX the driver compiles
+		{120, []int{75, 80, 100}, "compute_100", true},
+		{90, nil, "sm_90", true}, // NVRTC before 11.2 cannot list: try the device's own
+		{30, nv118, "", false},
+	} {
+		got, ok := nvrtcTarget(c.cc, c.supp)
+		if got != c.want || ok != c.wantOK {
+			t.Errorf("nvrtcTarget(%d) = %q, %v; want %q, %v", c.cc, got, ok, c.want, c.wantOK)
+		}
+	}
+}

@@ -36,7 +36,16 @@ func TestNVRTCCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	maj, mnr := nv.version()
-	t.Logf("NVRTC %d.%d from %s", maj, mnr, nv.path)
+	archs := nv.supportedArchs()
+	t.Logf("NVRTC %d.%d from %s; architectures %v", maj, mnr, nv.path, archs)
+	if maj*10+mnr >= 112 && len(archs) == 0 {
+		t.Error("NVRTC 11.2+ listed no supported architectures")
+	}
+	// PTX for a virtual architecture: what a GPU newer than NVRTC gets.
+	ptx, _, err := nv.compile(kernelSource("elementwise.cu"), "elementwise.cu", nvrtcOptions("compute_80"))
+	if err != nil || !strings.Contains(string(ptx), ".entry adamw") || ptx[len(ptx)-1] != 0 {
+		t.Errorf("compute_80 PTX: err %v; want NUL-terminated PTX with the adamw entry", err)
+	}
 	full := os.Getenv("SEQDIFF_NVRTC_FULL") == "1"
 	var files []string
 	if full {
