@@ -15,8 +15,14 @@
 // (sm_XX from its compute capability). The CUBIN is cached under
 // os.UserCacheDir()/seqdiff/cuda, keyed by the sha256 of the source, the
 // architecture, the options and the NVRTC version, so later runs skip the
-// compile. Matrix products go to cublasSgemm; Options.TF32 lets cuBLAS use
-// the TF32 tensor cores (about 3e-4 relative error instead of 1e-6).
+// compile. A GPU newer than the NVRTC found gets PTX for the newest
+// architecture NVRTC knows, which the driver compiles at load. Matrix
+// products go to cublasSgemm; Options.TF32 lets cuBLAS use the TF32 tensor
+// cores (about 3e-4 relative error instead of 1e-6). Attention is fused
+// (flash-attention style, online softmax, the backward recomputing the
+// scores from the saved log-sum-exp) for head dims up to 128; see
+// kernels/attention.cu. Float atomics make LayerNorm's and the
+// embedding's weight gradients vary in the last bits from run to run.
 //
 // Errors. The kernels of compute.Backend return no error, so the backend
 // records the first failing CUDA call (with the kernel or call that made
