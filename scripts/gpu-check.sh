@@ -34,6 +34,11 @@ build() {
   local ref=${TORCH_REF:-$root/../shared/reference/torch_ref.py}
   rm -rf "$bundle"
   mkdir -p "$bundle/bin"
+  # Ignored locally (not in .gitignore: CI never builds it), so it travels only when carried.
+  local excl
+  excl=$(git -C "$root" rev-parse --git-path info/exclude)
+  mkdir -p "$(dirname "$excl")"
+  grep -qx '/gpu-bundle/' "$excl" 2>/dev/null || echo '/gpu-bundle/' >>"$excl"
   cd "$root"
   export CGO_ENABLED=0 GOEXPERIMENT=${GOEXPERIMENT:-simd}
   go build -trimpath -ldflags "-s -w -X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$bundle/bin/seqdiff" ./cmd/seqdiff
