@@ -70,7 +70,7 @@ func TestLock(t *testing.T) {
 		t.Fatalf("second lock: %v", err)
 	}
 	unlock()
-	// A lock left by a dead process (PID far above pid_max) is taken over.
+	// A lock file without a live flock (its run was killed) is taken over.
 	os.WriteFile(filepath.Join(dir, LockFile), []byte("2147483600\n"), 0o644)
 	unlock, err = Lock(dir)
 	if err != nil {

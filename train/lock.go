@@ -3,10 +3,8 @@ package train
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 )
@@ -14,46 +12,71 @@ import (
 // LockFile is the name of the run directory's lock.
 const LockFile = "LOCK"
 
-// Lock takes the run directory's lock: LOCK holding this process's PID,
-// created exclusively. A lock whose PID is not a live process is stale
-// (its run died) and is taken over. The returned function releases it.
+// Lock takes the run directory's lock: an exclusive flock(2) on dir/LOCK,
+// which holds the owner's PID and host for the message a second run gets.
+// The kernel drops the lock when its process dies however it dies
+// (SIGKILL, OOM, power loss of a local disk), so a crashed run never
+// leaves it stuck and no PID is trusted (PIDs are reused). The returned
+// function releases it and removes the file.
 func Lock(dir string) (func(), error) {
 	path := filepath.Join(dir, LockFile)
-	for try := 0; try < 2; try++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			_, werr := fmt.Fprintf(f, "%d\n", os.Getpid())
-			if cerr := f.Close(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				os.Remove(path)
-				return nil, fmt.Errorf("lock %s: %w", path, werr)
-			}
-			return func() { os.Remove(path) }, nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
+	for try := 0; try < 5; try++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		data, rerr := os.ReadFile(path)
-		if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			return nil, fmt.Errorf("lock %s: %w", path, rerr)
+		if err := flock(f); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				owner, _ := os.ReadFile(path)
+				who := strings.TrimSpace(string(owner))
+				if who == "" {
+					who = "another process"
+				} else {
+					who = "process " + who
+				}
+				return nil, fmt.Errorf("run directory %s is in use by %s (%s is locked); wait for it to finish or stop it first", dir, who, path)
+			}
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
-		if perr == nil && pid > 0 && alive(pid) {
-			return nil, fmt.Errorf("run directory %s is in use by process %d (%s); if that is wrong, remove the lock", dir, pid, path)
+		// The holder we waited on may have removed the file after we
+		// opened it: then our lock is on a dead inode, so try again.
+		if !samePath(f, path) {
+			f.Close()
+			continue
 		}
-		// Stale (dead PID or unreadable): take it over.
-		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("lock %s: remove stale lock: %w", path, err)
+		host, _ := os.Hostname()
+		if err := f.Truncate(0); err == nil {
+			_, err = fmt.Fprintf(f, "%d on %s\n", os.Getpid(), host)
 		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		return func() {
+			os.Remove(path) // before the unlock, so a waiter sees a new inode (samePath)
+			f.Close()
+		}, nil
 	}
-	return nil, fmt.Errorf("lock %s: another process took it while a stale lock was replaced", path)
+	return nil, fmt.Errorf("lock %s: the lock file kept changing while it was taken", path)
 }
 
-// alive reports whether pid is a running process (signal 0 probes it; a
-// process of another user answers EPERM, which still means alive).
-func alive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+// flock takes an exclusive, non-blocking flock on f, retrying on EINTR.
+func flock(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// samePath reports whether the open file f is still the file at path.
+func samePath(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(path)
+	return err == nil && os.SameFile(a, b)
 }

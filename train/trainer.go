@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/seqdiff/seqdiff/ar"
@@ -73,11 +74,16 @@ type Trainer struct {
 	horizon int
 	elapsed time.Duration // before this process
 	started time.Time
-	log     *os.File
-	x0      []int32
-	tb      []float32
-	mb      mdlm.Batch
-	ab      ar.Batch
+	// step and tokens when this process's Run began: the ETA's rate is
+	// this process's, not the whole run's (a resumed run's elapsed time
+	// includes earlier processes, its steps counted here do not).
+	startStep   int
+	startTokens int64
+	log         *os.File
+	x0          []int32
+	tb          []float32
+	mb          mdlm.Batch
+	ab          ar.Batch
 
 	// afterBackward, when set (tests only), runs between backward and the
 	// optimizer step: it is how a test poisons the gradients.
@@ -121,6 +127,11 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	metricsPath := filepath.Join(cfg.Out, MetricsFile)
 	var cursor dataprep.Cursor
 	var offset int64
+	// A run killed inside a checkpoint write leaves temporaries, or its
+	// checkpoint under the aside name: put it back before looking for it.
+	if err := RecoverCheckpoint(ckDir); err != nil {
+		return nil, err
+	}
 	if resume {
 		if cursor, offset, err = t.restore(ckDir); err != nil {
 			return nil, err
@@ -345,6 +356,26 @@ func (t *Trainer) Save() error {
 	return ck.Save(filepath.Join(t.Cfg.Out, CheckpointDir))
 }
 
+// checkpoint is Save with an error that says what still holds: Save
+// replaces the checkpoint only once the new one is complete, so after a
+// failed write (a full disk) the previous one is intact.
+func (t *Trainer) checkpoint() error {
+	err := t.Save()
+	if err == nil {
+		return nil
+	}
+	ckDir := filepath.Join(t.Cfg.Out, CheckpointDir)
+	prev := "no earlier checkpoint exists"
+	if _, serr := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); serr == nil {
+		prev = "the previous checkpoint in " + ckDir + " is intact (resume from it with --resume)"
+	}
+	hint := ""
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		hint = "the disk is full or a size limit was hit; "
+	}
+	return fmt.Errorf("step %d: checkpoint not written: %w; %s%s", t.step, err, hint, prev)
+}
+
 func toMap(v any) (map[string]any, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -381,7 +412,7 @@ func (t *Trainer) stopReason() string {
 // MaxBadSteps non-finite steps in a row return an error without a
 // checkpoint.
 func (t *Trainer) Run(ctx context.Context) (string, error) {
-	t.started = time.Now()
+	t.started, t.startStep, t.startTokens = time.Now(), t.step, t.tokens
 	c := t.Cfg
 	last := time.Now()
 	lastTokens := t.tokens
@@ -393,10 +424,10 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 					return "", err
 				}
 			}
-			return why, t.Save()
+			return why, t.checkpoint()
 		}
 		if ctx.Err() != nil {
-			if err := t.Save(); err != nil {
+			if err := t.checkpoint(); err != nil {
 				return "", err
 			}
 			return "", ErrInterrupted
@@ -444,14 +475,19 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if t.bad >= c.MaxBadSteps {
-			return "", fmt.Errorf("step %d: %d steps in a row had a non-finite loss or gradient norm (lr %.3g); stopped without a checkpoint, the last good one stays in %s",
-				t.step, t.bad, r.LR, filepath.Join(c.Out, CheckpointDir))
+			ckDir := filepath.Join(c.Out, CheckpointDir)
+			last := "no checkpoint was written yet"
+			if _, err := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); err == nil {
+				last = "the last good checkpoint stays in " + ckDir
+			}
+			return "", fmt.Errorf("step %d: %d steps in a row had a non-finite loss or gradient norm (lr %.3g); stopped without a checkpoint, %s",
+				t.step, t.bad, r.LR, last)
 		}
 		if t.Stderr != nil && c.LogEvery > 0 && (t.step%c.LogEvery == 0 || m.ValidLoss != nil) {
 			t.progress(m)
 		}
 		if c.CkptEvery > 0 && t.step%c.CkptEvery == 0 && t.bad == 0 {
-			if err := t.Save(); err != nil {
+			if err := t.checkpoint(); err != nil {
 				return "", err
 			}
 		}
@@ -501,24 +537,28 @@ func (t *Trainer) progress(m Metric) {
 }
 
 // eta estimates the time to the first stopping rule from this process's
-// average step time.
+// rates: steps and tokens per second since Run began (a resumed run's
+// earlier steps took place in other processes, at other speeds).
 func (t *Trainer) eta() time.Duration {
-	run := time.Since(t.started)
-	if t.step == 0 || run <= 0 {
+	return etaLeft(t.Cfg, time.Since(t.started), t.step-t.startStep, t.tokens-t.startTokens, t.step, t.tokens, t.elapsedNow())
+}
+
+// etaLeft is the time left when this process has run for run, taking
+// steps steps and tokens tokens of the run's step and tok so far, and the
+// run has spent elapsed of its time budget; 0 when unknown.
+func etaLeft(c Config, run time.Duration, steps int, tokens int64, step int, tok int64, elapsed time.Duration) time.Duration {
+	if steps <= 0 || run <= 0 {
 		return 0
 	}
-	c := t.Cfg
-	per := run / time.Duration(max(t.step, 1))
 	left := time.Duration(math.MaxInt64)
 	if c.MaxSteps > 0 {
-		left = min(left, per*time.Duration(max(c.MaxSteps-t.step, 0)))
+		left = min(left, time.Duration(float64(run)/float64(steps)*float64(max(c.MaxSteps-step, 0))))
 	}
-	if c.MaxTokens > 0 && t.tokens > 0 {
-		perTok := float64(t.elapsedNow()) / float64(t.tokens)
-		left = min(left, time.Duration(perTok*float64(max(c.MaxTokens-t.tokens, 0))))
+	if c.MaxTokens > 0 && tokens > 0 {
+		left = min(left, time.Duration(float64(run)/float64(tokens)*float64(max(c.MaxTokens-tok, 0))))
 	}
 	if c.TimeBudget > 0 {
-		left = min(left, max(time.Duration(c.TimeBudget)-t.elapsedNow(), 0))
+		left = min(left, max(time.Duration(c.TimeBudget)-elapsed, 0))
 	}
 	if left == time.Duration(math.MaxInt64) {
 		return 0

@@ -132,7 +132,7 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) error {
 	tr.Stderr = stderr
 	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, horizon %d steps, %s with %d threads, run dir %s (from step %d)\n",
 		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := stopOnSignal(stderr)
 	defer stop()
 	why, err := tr.Run(ctx)
 	if errors.Is(err, train.ErrInterrupted) {
@@ -237,4 +237,27 @@ func copyFlag(dst, src *train.Config, name string) {
 	case "max-bad-steps":
 		dst.MaxBadSteps = src.MaxBadSteps
 	}
+}
+
+// stopOnSignal is a context cancelled by the first SIGINT or SIGTERM,
+// which says so on stderr; the signals then get their default action
+// back, so that a second Ctrl-C quits at once (the checkpoint being
+// written is atomic: the previous one stays).
+func stopOnSignal(stderr io.Writer) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			select {
+			case <-done: // our own stop, not a signal
+				return
+			default:
+			}
+			stop()
+			fmt.Fprintln(stderr, "stopping: finishing this step and writing a checkpoint (a second signal quits at once)")
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); stop() }
 }
