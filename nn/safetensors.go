@@ -175,7 +175,18 @@ func parseSafetensors(path string, raw []byte) (*Safetensors, error) {
 		s.entries[name] = e
 		spans = append(spans, span{name, b, en})
 	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
+	// Order by (begin, end, name): an empty tensor may share its begin with
+	// the next one, and map order must not decide whether the file reads.
+	sort.Slice(spans, func(i, j int) bool {
+		a, b := spans[i], spans[j]
+		if a.begin != b.begin {
+			return a.begin < b.begin
+		}
+		if a.end != b.end {
+			return a.end < b.end
+		}
+		return a.name < b.name
+	})
 	at := 0
 	for _, sp := range spans {
 		if sp.begin != at {
