@@ -46,6 +46,9 @@ func ReadBED(path string) ([]Interval, error) {
 	for sc.Scan() {
 		line++
 		text := strings.TrimRight(sc.Text(), "\r")
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // a UTF-8 byte order mark
+		}
 		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") || isBEDHeader(text, "track") || isBEDHeader(text, "browser") {
 			continue
 		}
