@@ -270,10 +270,10 @@ func readTable(path, seqCol, labelCol string) ([]rawRow, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
+		line, _ := cr.FieldPos(0) // after the error check: FieldPos panics on a record that failed to parse
 		where := fmt.Sprintf("%s:%d", path, line)
 		if len(rec) <= max(si, li) {
 			return nil, fmt.Errorf("%s: %d fields, the header has %d", where, len(rec), len(header))
