@@ -97,6 +97,10 @@ type Fixup struct {
 // block rule without reading this code.
 const splitHashDoc = `murmur3_fmix64(fnv1a64(canonical_chrom + ":" + block_index)) % 20: 0 valid, 1 test, else train; if a split has no block and there are >= 3 non-empty blocks, it takes the last block (FASTA order) of the split holding the most blocks (ties: train, valid, test)`
 
+// MaxSeqLen bounds a manifest's seq_len (2^30), so that row sizes computed
+// from it cannot overflow.
+const MaxSeqLen = 1 << 30
+
 // ReadManifest reads and checks dir/manifest.json (format, element type,
 // seq_len, the three splits); it does not look at the shard files.
 func ReadManifest(dir string) (*Manifest, error) {
@@ -119,8 +123,14 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.VocabSize < 1 || size < 4 && m.VocabSize > 1<<(8*size) {
 		return nil, fmt.Errorf("manifest %s: vocab_size %d does not fit element type %s", path, m.VocabSize, m.ElementType)
 	}
-	if m.SeqLen < 1 {
-		return nil, fmt.Errorf("manifest %s: seq_len %d", path, m.SeqLen)
+	if m.SeqLen < 1 || m.SeqLen > MaxSeqLen {
+		return nil, fmt.Errorf("manifest %s: seq_len %d outside 1..%d", path, m.SeqLen, MaxSeqLen)
+	}
+	if m.PadID < 0 || m.PadID >= m.VocabSize || m.MaskID < 0 || m.MaskID >= m.VocabSize {
+		return nil, fmt.Errorf("manifest %s: pad_id %d or mask_id %d outside the vocabulary of %d", path, m.PadID, m.MaskID, m.VocabSize)
+	}
+	if m.Tokenizer == DNATokenizerName && m.VocabSize != DNAVocabSize {
+		return nil, fmt.Errorf("manifest %s: tokenizer %s with vocab_size %d, want %d", path, m.Tokenizer, m.VocabSize, DNAVocabSize)
 	}
 	for _, s := range SplitNames {
 		if m.Splits[s] == nil {

@@ -42,7 +42,9 @@ func Open(dir string) (*Dataset, error) {
 			if err != nil {
 				return nil, fmt.Errorf("prep dir %s: %s split: %w", dir, name, err)
 			}
-			if sh.Rows < 0 || sh.Bytes != sh.Rows*L || fi.Size() != sh.Bytes {
+			// Rows is bounded by the file size before it is multiplied, so a
+			// lying count cannot overflow into a match.
+			if sh.Rows < 0 || sh.Rows > fi.Size()/L || sh.Bytes != sh.Rows*L || fi.Size() != sh.Bytes {
 				return nil, fmt.Errorf("prep dir %s: shard %s is %d bytes; the manifest says %d rows of %d bytes = %d bytes (listed as %d)",
 					dir, sh.File, fi.Size(), sh.Rows, L, sh.Rows*L, sh.Bytes)
 			}
