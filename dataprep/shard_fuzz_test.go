@@ -37,7 +37,7 @@ func fuzzManifest(elem string, vocab int) []byte {
 func FuzzShards(f *testing.F) {
 	ids := []byte{7, 8, 9, 10, 11, 4, 4, 4}
 	f.Add(fuzzManifest("uint8", 12), ids, []byte{7, 7, 8, 8})
-	f.Add(fuzzManifest("uint8", 12), ids[:7], []byte{7, 7, 8, 8})       // a truncated shard
+	f.Add(fuzzManifest("uint8", 12), ids[:7], []byte{7, 7, 8, 8})        // a truncated shard
 	f.Add(fuzzManifest("uint8", 12), append(ids, 7), []byte{7, 7, 8, 8}) // a longer one
 	f.Add(fuzzManifest("uint8", 12), ids, []byte{7, 7, 8, 200})          // an id outside the vocabulary
 	f.Add(fuzzManifest("uint16", 300), []byte{7, 0, 8, 1, 9, 0, 10, 0, 11, 0, 4, 0, 4, 0, 4, 0}, []byte{7, 0, 7, 0, 8, 0, 8, 0})
