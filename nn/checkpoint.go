@@ -231,13 +231,21 @@ func LoadCheckpoint(dir string) (*Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	table := ParamTable(cfg)
-	n := NumParams(cfg)
-	ck := &Checkpoint{Config: cfg}
 	st, err := ReadSafetensors(filepath.Join(dir, ModelFile))
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
+	if err := fitsFile(cfg, st); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	table := ParamTable(cfg)
+	for _, t := range table { // every tensor there, before the buffer is allocated
+		if err := st.checkF32(t.Name, t.Shape); err != nil {
+			return nil, err
+		}
+	}
+	n := NumParams(cfg)
+	ck := &Checkpoint{Config: cfg}
 	ck.Params = make([]float32, n)
 	if err := st.readInto(ck.Params, table, ""); err != nil {
 		return nil, err
@@ -274,6 +282,20 @@ func LoadCheckpoint(dir string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
 	return ck, nil
+}
+
+// fitsFile refuses a config whose dimensions could not fit the model file,
+// before the parameter table is built: a corrupt or hostile config.json
+// (d_model 1e9, n_layers 1e12) is an error, not an out-of-memory crash.
+// Products are taken in float64, so none overflows.
+func fitsFile(cfg Config, st *Safetensors) error {
+	have := float64(len(st.data) / 4) // float32 values in the file
+	V, C, L := float64(cfg.VocabSize), float64(cfg.DModel), float64(cfg.NLayers)
+	if V*C > have || 12*C*C > have || L > float64(len(st.entries)) {
+		return fmt.Errorf("%s (vocab_size %d, d_model %d, n_layers %d) describes more parameters than the %d values of %s",
+			ConfigFile, cfg.VocabSize, cfg.DModel, cfg.NLayers, len(st.data)/4, st.Path)
+	}
+	return nil
 }
 
 func prefixed(table []Tensor, prefix string, shift int) []Tensor {

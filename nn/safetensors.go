@@ -206,22 +206,31 @@ func parseSafetensors(path string, raw []byte) (*Safetensors, error) {
 // F32 returns the named tensor as float32 values, checking that it exists,
 // is F32 and has the wanted shape.
 func (s *Safetensors) F32(name string, shape []int) ([]float32, error) {
-	e, ok := s.entries[name]
-	if !ok {
-		return nil, fmt.Errorf("%s: missing tensor %q", s.Path, name)
+	if err := s.checkF32(name, shape); err != nil {
+		return nil, err
 	}
-	if e.Dtype != "F32" {
-		return nil, fmt.Errorf("%s: tensor %q has dtype %s, want F32", s.Path, name, e.Dtype)
-	}
-	if !sameShape(e.Shape, shape) {
-		return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", s.Path, name, e.Shape, shape)
-	}
+	e := s.entries[name]
 	b := s.data[e.DataOffsets[0]:e.DataOffsets[1]]
 	out := make([]float32, len(b)/4)
 	for i := range out {
 		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return out, nil
+}
+
+// checkF32 reports whether the named tensor exists as F32 of shape.
+func (s *Safetensors) checkF32(name string, shape []int) error {
+	e, ok := s.entries[name]
+	if !ok {
+		return fmt.Errorf("%s: missing tensor %q", s.Path, name)
+	}
+	if e.Dtype != "F32" {
+		return fmt.Errorf("%s: tensor %q has dtype %s, want F32", s.Path, name, e.Dtype)
+	}
+	if !sameShape(e.Shape, shape) {
+		return fmt.Errorf("%s: tensor %q has shape %v, want %v", s.Path, name, e.Shape, shape)
+	}
+	return nil
 }
 
 // readInto fills dst (laid out by table) with the tensors named prefix+name.
