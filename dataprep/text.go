@@ -154,6 +154,9 @@ func readCorpus(files []string, style string, isDir bool, fn func(textDoc) error
 
 func readCorpusFile(path, format string, st *corpusStats, fn func(textDoc) error) (int64, error) {
 	if format == FormatTxtDir {
+		if fi, err := os.Stat(path); err == nil && fi.Size() > MaxDocBytes {
+			return 0, tooLong(path, 1, "document")
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return 0, err
@@ -185,6 +188,9 @@ func readCorpusFile(path, format string, st *corpusStats, fn func(textDoc) error
 			for err == bufio.ErrBufferFull {
 				line, err = r.ReadSlice('\n')
 				lineBuf = append(lineBuf, line...)
+				if len(lineBuf) > MaxDocBytes {
+					return nbytes, tooLong(path, lineNo+1, "line")
+				}
 			}
 			line = lineBuf
 		}
@@ -237,6 +243,9 @@ func readCorpusFile(path, format string, st *corpusStats, fn func(textDoc) error
 			} else {
 				para = append(append(para, '\n'), text...)
 			}
+			if len(para) > MaxDocBytes {
+				return nbytes, tooLong(path, paraAt, "document")
+			}
 		}
 		if err == io.EOF {
 			break
@@ -248,6 +257,16 @@ func readCorpusFile(path, format string, st *corpusStats, fn func(textDoc) error
 		}
 	}
 	return nbytes, nil
+}
+
+// MaxDocBytes bounds one line, and one document, of a text corpus (16 MiB):
+// tokenizing holds a few dozen bytes per input byte, so an unbounded line
+// (a corpus without newlines) would take memory in proportion to the file.
+const MaxDocBytes = 16 << 20
+
+func tooLong(path string, line int, what string) error {
+	return fmt.Errorf("%s:%d: %s longer than %d MiB; text prep reads a sentence a line (lm1b) or documents of at most that size (owt): split the input",
+		path, line, what, MaxDocBytes>>20)
 }
 
 // emit passes on a copy of a document with its surrounding whitespace
