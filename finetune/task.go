@@ -331,6 +331,9 @@ func readGBSplit(dir, genomePath string) ([]rawRow, error) {
 			if err != nil {
 				return nil, err
 			}
+			if len(files) == 0 {
+				return nil, fmt.Errorf("%s: class folder %q holds no .txt sequence files", p, e.Name())
+			}
 			slices.Sort(files)
 			for _, f := range files {
 				b, err := os.ReadFile(f)
