@@ -17,6 +17,6 @@ func (d Denoiser) Logits(z []int32, B, L int, _ []float32, out []float32) error 
 	if err := m.Forward(z, nil, B, L, false); err != nil {
 		return err
 	}
-	m.be.Download(out, m.acts.logits)
+	m.be.Download(out, m.Logits())
 	return m.be.Sync()
 }

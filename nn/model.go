@@ -27,6 +27,15 @@ type Model struct {
 	causal     bool
 	hasMask    bool
 	haveDLogit bool // logits buffer holds dlogits (CrossEntropy with backward)
+	// The head runs lazily: Forward stops at final_ln. headFull says the
+	// logits buffer holds the whole (N,V) head output (Logits computes it
+	// on demand); headRows > 0 says the last CrossEntropy ran the head on
+	// only its headRows counted rows (gathered into lnfRows, indices in
+	// rowIdx), and the first headRows*V logits are theirs. At a text
+	// vocabulary most rows carry no loss (PAD, MDLM's unmasked tokens), and
+	// the head is most of the step.
+	headFull bool
+	headRows int
 }
 
 // New allocates a model of shape cfg on be with all parameters zero; call
@@ -170,7 +179,9 @@ type activations struct {
 	encoded               compute.F32 // (N,C)
 	blocks                []blockActs
 	lnf, lnfMean, lnfRstd compute.F32 // (N,C), (N), (N)
-	logits                compute.F32 // (N,V); dlogits after a backward CrossEntropy
+	lnfRows, dlnRows      compute.F32 // (R,C) gathered rows of lnf and their gradient, R <= N
+	rowIdx                compute.I32 // (R) the rows of lnf that carry a loss
+	logits                compute.F32 // (N,V) or (R,V); dlogits after a backward CrossEntropy
 	losses                compute.F32 // (N)
 	weights               compute.F32 // (N)
 
@@ -180,6 +191,9 @@ type activations struct {
 	dfc              compute.F32 // (N,4C)
 
 	hostLosses []float32
+	hostRows   []int32   // (R) rows with a loss, on the host
+	rowTargets []int32   // (R) their targets
+	rowWeights []float32 // (R) their weights
 }
 
 func (m *Model) freeActs() {
@@ -223,6 +237,7 @@ func (m *Model) ensureActs(B, T int) *activations {
 	want(&a.lnf, N*C)
 	want(&a.lnfMean, N)
 	want(&a.lnfRstd, N)
+	want(&a.lnfRows, N*C)
 	want(&a.logits, N*V)
 	want(&a.losses, N)
 	want(&a.weights, N)
@@ -232,6 +247,7 @@ func (m *Model) ensureActs(B, T int) *activations {
 		want(&a.datty, N*C)
 		want(&a.dqkv, N*3*C)
 		want(&a.dfc, N*4*C)
+		want(&a.dlnRows, N*C)
 	}
 	total := 0
 	for _, n := range sizes {
@@ -243,8 +259,9 @@ func (m *Model) ensureActs(B, T int) *activations {
 		*p = a.buf.Slice(off, sizes[i])
 		off += sizes[i]
 	}
-	a.ibuf = m.be.AllocI32(3 * N)
+	a.ibuf = m.be.AllocI32(4 * N)
 	a.tokens, a.keyMask, a.targets = a.ibuf.Slice(0, N), a.ibuf.Slice(N, N), a.ibuf.Slice(2*N, N)
+	a.rowIdx = a.ibuf.Slice(3*N, N)
 	m.acts = a
 	return a
 }
@@ -291,13 +308,14 @@ func (m *Model) Forward(tokens, keyMask []int32, B, T int, causal bool) error {
 		mask = a.keyMask
 	}
 	m.causal, m.hasMask, m.haveDLogit = causal, keyMask != nil, false
+	m.headFull, m.headRows = false, 0
 	m.forward(a, mask)
 	return nil
 }
 
 func (m *Model) forward(a *activations, mask compute.I32) {
 	be, p := m.be, m.p
-	B, T, C, H, V := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads, m.Cfg.VocabSize
+	B, T, C, H := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads
 	N := B * T
 	none := compute.F32{}
 
@@ -321,12 +339,28 @@ func (m *Model) forward(a *activations, mask compute.I32) {
 		x = b.resOut
 	}
 	be.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, C)
-	be.MatmulForward(a.logits, a.lnf, p.headw, p.headb, N, C, V)
+	// The head runs on demand: Logits, or CrossEntropy on its rows.
 }
 
-// Logits is the (B*T, V) logits of the last Forward (backend memory). After
-// a CrossEntropy with backward it holds the logits' gradient instead.
-func (m *Model) Logits() compute.F32 { return m.acts.logits }
+// ensureHead computes the full head, logits (N,V) = lnf (N,C) . head^T + b,
+// unless the buffer holds it already.
+func (m *Model) ensureHead() {
+	if a := m.acts; !m.headFull {
+		m.be.MatmulForward(a.logits, a.lnf, m.p.headw, m.p.headb, a.B*a.T, m.Cfg.DModel, m.Cfg.VocabSize)
+		m.headFull, m.headRows = true, 0
+	}
+}
+
+// Logits is the (B*T, V) logits of the last Forward (backend memory),
+// computed on the first call after a Forward. After a CrossEntropy with
+// backward the buffer holds the logits' gradient instead (of the counted
+// rows only, first, when the loss ran the head on those rows alone).
+func (m *Model) Logits() compute.F32 {
+	if !m.haveDLogit {
+		m.ensureHead()
+	}
+	return m.acts.logits
+}
 
 // LogitsHost downloads the logits of the last Forward.
 func (m *Model) LogitsHost() ([]float32, error) {
@@ -336,6 +370,7 @@ func (m *Model) LogitsHost() ([]float32, error) {
 	if m.haveDLogit {
 		return nil, errors.New("logits: overwritten by the loss gradient; run Forward again")
 	}
+	m.ensureHead()
 	out := make([]float32, m.acts.logits.N)
 	m.be.Download(out, m.acts.logits)
 	return out, m.be.Sync()
@@ -383,14 +418,65 @@ func (m *Model) CrossEntropy(targets []int32, weights []float32, ignore, banned 
 			return 0, fmt.Errorf("cross-entropy: target at row %d is the banned class %d", i, banned)
 		}
 	}
-	m.be.UploadI32(a.targets, targets)
-	w := compute.F32{}
-	if weights != nil {
-		m.be.Upload(a.weights, weights)
-		w = a.weights
+	// Rows without a loss need no logits: unless the full head is there
+	// already or nearly every row counts, gather the counted rows of lnf
+	// and run the head and the loss on those alone.
+	rows := a.hostRows[:0]
+	if !m.headFull {
+		for i, t := range targets {
+			if int(t) != ignore && (weights == nil || weights[i] != 0) {
+				rows = append(rows, int32(i))
+			}
+		}
+		a.hostRows = rows
 	}
-	m.be.CrossEntropy(a.losses, a.logits, a.targets, w, N, V, ignore, banned, backward, float32(1/normaliser))
-	m.be.Download(a.hostLosses, a.losses)
+	if m.headFull || 4*len(rows) > 3*N {
+		m.ensureHead()
+		m.be.UploadI32(a.targets, targets)
+		w := compute.F32{}
+		if weights != nil {
+			m.be.Upload(a.weights, weights)
+			w = a.weights
+		}
+		m.be.CrossEntropy(a.losses, a.logits, a.targets, w, N, V, ignore, banned, backward, float32(1/normaliser))
+		m.be.Download(a.hostLosses, a.losses)
+	} else {
+		R, C := len(rows), m.Cfg.DModel
+		a.rowTargets, a.rowWeights = a.rowTargets[:0], a.rowWeights[:0]
+		for _, i := range rows {
+			a.rowTargets = append(a.rowTargets, targets[i])
+			if weights != nil {
+				a.rowWeights = append(a.rowWeights, weights[i])
+			}
+		}
+		clear(a.hostLosses)
+		if R > 0 {
+			m.be.UploadI32(a.rowIdx.Slice(0, R), rows)
+			m.be.UploadI32(a.targets.Slice(0, R), a.rowTargets)
+			w := compute.F32{}
+			if weights != nil {
+				w = a.weights.Slice(0, R)
+				m.be.Upload(w, a.rowWeights)
+			}
+			// lnfRows (R,C) = lnf (N,C) [rows]; logits (R,V) = lnfRows . head^T + b
+			lnfR, logitsR := a.lnfRows.Slice(0, R*C), a.logits.Slice(0, R*V)
+			m.be.EmbeddingForward(lnfR, a.rowIdx.Slice(0, R), a.lnf, R, C)
+			m.be.MatmulForward(logitsR, lnfR, m.p.headw, m.p.headb, R, C, V)
+			m.be.CrossEntropy(a.losses.Slice(0, R), logitsR, a.targets.Slice(0, R), w, R, V, ignore, banned, backward, float32(1/normaliser))
+			m.be.Download(a.hostLosses[:R], a.losses.Slice(0, R))
+			// Spread the R losses back to their rows (last to first: row
+			// rows[j] >= j, so no loss is overwritten before it is moved).
+			for j := R - 1; j >= 0; j-- {
+				l := a.hostLosses[j]
+				a.hostLosses[j] = 0
+				a.hostLosses[rows[j]] = l
+			}
+		}
+		m.headFull, m.headRows = false, R
+		if R == 0 {
+			m.headRows = -1 // no row counts: the head's gradient is zero
+		}
+	}
 	if err := m.be.Sync(); err != nil {
 		return 0, err
 	}
@@ -417,9 +503,18 @@ func (m *Model) Backward() error {
 	}
 	a := m.acts
 	N, C, V := a.B*a.T, m.Cfg.DModel, m.Cfg.VocabSize
-	// head: logits (N,V) = lnf (N,C) . head^T + b
 	m.be.Zero(a.dln)
-	m.be.MatmulBackward(a.dln, m.g.headw, m.g.headb, a.logits, a.lnf, m.p.headw, N, C, V)
+	switch R := m.headRows; {
+	case R > 0:
+		// head on the gathered rows, then dln (N,C) += scatter of dlnRows (R,C)
+		dlnR := a.dlnRows.Slice(0, R*C)
+		m.be.Zero(dlnR)
+		m.be.MatmulBackward(dlnR, m.g.headw, m.g.headb, a.logits.Slice(0, R*V), a.lnfRows.Slice(0, R*C), m.p.headw, R, C, V)
+		m.be.EmbeddingBackward(a.dln, dlnR, a.rowIdx.Slice(0, R), R, C)
+	case R == 0:
+		// head: logits (N,V) = lnf (N,C) . head^T + b
+		m.be.MatmulBackward(a.dln, m.g.headw, m.g.headb, a.logits, a.lnf, m.p.headw, N, C, V)
+	}
 	m.backwardFromHidden()
 	m.haveDLogit = false
 	return nil

@@ -29,6 +29,9 @@ type Data struct {
 	Valid Rows // nil: no evaluation during training
 	// Vocabulary ids of the data, checked against the model's.
 	VocabSize, MaskID, PadID int
+	// Tokenizer names the data's tokenizer (manifest); a text one
+	// (bert-base-uncased, gpt2) gives the model its vocabulary and ids.
+	Tokenizer string
 }
 
 // OpenData opens a prep directory: its train split as a seeded, optionally
@@ -47,7 +50,7 @@ func OpenData(dir string, batch int, seed uint64, rc bool) (*Data, error) {
 		return nil, fmt.Errorf("prep dir %s: train split is empty", dir)
 	}
 	m := ds.Manifest
-	d := &Data{SeqLen: m.SeqLen, VocabSize: m.VocabSize, MaskID: m.MaskID, PadID: m.PadID}
+	d := &Data{SeqLen: m.SeqLen, VocabSize: m.VocabSize, MaskID: m.MaskID, PadID: m.PadID, Tokenizer: m.Tokenizer}
 	d.Train = func(cur dataprep.Cursor) (Stream, error) {
 		ld, err := tr.NewLoader(dataprep.LoaderOptions{Batch: batch, Seed: seed, RC: rc, Cursor: cur})
 		if err != nil {

@@ -104,6 +104,13 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	if err != nil {
 		return nil, err
 	}
+	if data.Tokenizer != "" && data.Tokenizer != mc.Tokenizer {
+		// The presets carry the DNA vocabulary; text data brings its own.
+		mc.VocabSize, mc.MaskID, mc.PadID, mc.Tokenizer = data.VocabSize, data.MaskID, data.PadID, data.Tokenizer
+		if err := mc.Validate(); err != nil {
+			return nil, fmt.Errorf("data %s: %w", cfg.Data, err)
+		}
+	}
 	if data.VocabSize > mc.VocabSize || data.MaskID != mc.MaskID || data.PadID != mc.PadID {
 		return nil, fmt.Errorf("data %s: vocabulary %d (mask %d, pad %d) does not fit the model's %d (mask %d, pad %d)",
 			cfg.Data, data.VocabSize, data.MaskID, data.PadID, mc.VocabSize, mc.MaskID, mc.PadID)
