@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -99,13 +100,27 @@ weights, not the initialisation.`,
 	return cmd
 }
 
-func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) error {
+func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) (err error) {
 	cfg, err := o.resolve(flags)
 	if err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	// The data is checked before the run dir is made, so a bad prep dir
+	// leaves nothing behind; a run dir this call made is removed again if
+	// the run fails while it is still empty.
+	data, err := train.OpenData(cfg.Data, cfg.Batch, cfg.Seed, cfg.RC)
+	if err != nil {
+		return err
+	}
+	if _, serr := os.Stat(cfg.Out); errors.Is(serr, fs.ErrNotExist) {
+		defer func() {
+			if err != nil {
+				os.Remove(cfg.Out) // only an empty directory goes
+			}
+		}()
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return fmt.Errorf("run dir: %w", err)
@@ -115,10 +130,6 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
-	data, err := train.OpenData(cfg.Data, cfg.Batch, cfg.Seed, cfg.RC)
-	if err != nil {
-		return err
-	}
 	be, closeBE, err := modelBackend(o.device, cfg.Threads)
 	if err != nil {
 		return err
