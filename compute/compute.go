@@ -119,6 +119,28 @@ type Backend interface {
 	// dinp (n) OVERWRITTEN = dout * gelu'(inp); dinp may alias dout.
 	GeluBackward(dinp, inp, dout F32, n int)
 
+	// SiLU (x * sigmoid(x)), for the time embedding of adaLN conditioning.
+	// out (n) = silu(inp (n))
+	SiluForward(out, inp F32, n int)
+	// dinp (n) OVERWRITTEN = dout * silu'(inp); dinp may alias dout.
+	SiluBackward(dinp, inp, dout F32, n int)
+
+	// DiT adaLN (MDLM time conditioning). Every position of row b shares
+	// the row's shift, scale and gate, read from strided views: shift (B,S)
+	// holds row b's C values at shift[b*S : b*S+C] (S >= C is the stride of
+	// the modulation buffer the views are cut from, so one (B,6C) buffer
+	// serves all six chunks of a block).
+	// out (B,T,C) = inp (B,T,C) * (1 + scale[b]) + shift[b]; out may alias inp.
+	ModulateForward(out, inp, shift, scale F32, B, T, C, S int)
+	// dinp (B,T,C) OVERWRITTEN = dout * (1 + scale[b]), may alias dout;
+	// dshift[b] += sum_t dout ; dscale[b] += sum_t dout * inp.
+	ModulateBackward(dinp, dshift, dscale, dout, inp, scale F32, B, T, C, S int)
+	// Gated residual: out (B,T,C) = res + gate[b] * y; out may alias res.
+	GateForward(out, res, y, gate F32, B, T, C, S int)
+	// dy (B,T,C) OVERWRITTEN = dout * gate[b] (dy must not alias dout);
+	// dgate[b] += sum_t dout * y. The residual's gradient is dout itself.
+	GateBackward(dy, dgate, dout, y, gate F32, B, T, C, S int)
+
 	// Residual add: out (n) = a + b. Its backward is Accumulate.
 	Add(out, a, b F32, n int)
 	// dst (n) += src (n)

@@ -288,6 +288,57 @@ func (b *Backend) Scale(x compute.F32, n int, s float32) {
 	b.launch1("scale", n)
 }
 
+// ---------------------------------------------------------------- adaLN
+
+// SiluForward: out (n) = inp * sigmoid(inp).
+func (b *Backend) SiluForward(out, inp compute.F32, n int) {
+	b.enter()
+	defer runtime.UnlockOSThread()
+	b.args.reset().f32p(out).f32p(inp).i64(n)
+	b.launch1("silu_forward", n)
+}
+
+// SiluBackward: dinp (n) OVERWRITTEN = dout * silu'(inp); dinp may alias dout.
+func (b *Backend) SiluBackward(dinp, inp, dout compute.F32, n int) {
+	b.enter()
+	defer runtime.UnlockOSThread()
+	b.args.reset().f32p(dinp).f32p(inp).f32p(dout).i64(n)
+	b.launch1("silu_backward", n)
+}
+
+// ModulateForward: out (B,T,C) = inp * (1 + scale[b]) + shift[b], rows of shift and scale at b*S.
+func (b *Backend) ModulateForward(out, inp, shift, scale compute.F32, B, T, C, S int) {
+	b.enter()
+	defer runtime.UnlockOSThread()
+	b.args.reset().f32p(out).f32p(inp).f32p(shift).f32p(scale).i32(B).i32(T).i32(C).i32(S)
+	b.launch1("modulate_forward", B*T*C)
+}
+
+// ModulateBackward: dinp (B,T,C) OVERWRITTEN = dout * (1 + scale[b]);
+// dshift[b] += sum_t dout; dscale[b] += sum_t dout * inp.
+func (b *Backend) ModulateBackward(dinp, dshift, dscale, dout, inp, scale compute.F32, B, T, C, S int) {
+	b.enter()
+	defer runtime.UnlockOSThread()
+	b.args.reset().f32p(dinp).f32p(dshift).f32p(dscale).f32p(dout).f32p(inp).f32p(scale).i32(B).i32(T).i32(C).i32(S)
+	b.launch("modulate_backward", dim3{ceilDiv(C, 32), B, 1}, dim3{32, 32, 1}, 0)
+}
+
+// GateForward: out (B,T,C) = res + gate[b] * y.
+func (b *Backend) GateForward(out, res, y, gate compute.F32, B, T, C, S int) {
+	b.enter()
+	defer runtime.UnlockOSThread()
+	b.args.reset().f32p(out).f32p(res).f32p(y).f32p(gate).i32(B).i32(T).i32(C).i32(S)
+	b.launch1("gate_forward", B*T*C)
+}
+
+// GateBackward: dy (B,T,C) OVERWRITTEN = dout * gate[b]; dgate[b] += sum_t dout * y.
+func (b *Backend) GateBackward(dy, dgate, dout, y, gate compute.F32, B, T, C, S int) {
+	b.enter()
+	defer runtime.UnlockOSThread()
+	b.args.reset().f32p(dy).f32p(dgate).f32p(dout).f32p(y).f32p(gate).i32(B).i32(T).i32(C).i32(S)
+	b.launch("gate_backward", dim3{ceilDiv(C, 32), B, 1}, dim3{32, 32, 1}, 0)
+}
+
 // ---------------------------------------------------------------- losses
 
 // CrossEntropy: fused softmax cross-entropy over logits (N,V); see compute.Backend.
