@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/train"
 )
 
 // tinyRun preps the embedded genome in rows of 64 and pre-trains a tiny
@@ -60,11 +62,14 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, stderr)
 	}
 	// A second writer on a run dir in use is refused.
-	os.WriteFile(filepath.Join(out, "LOCK"), []byte(fmt.Sprint(os.Getpid())), 0o644)
+	unlock, err := train.Lock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, _, err := run(t, "pretrain", "--out", out, "--resume", "--max-steps", "30"); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("locked run dir: %v", err)
 	}
-	os.Remove(filepath.Join(out, "LOCK"))
+	unlock()
 	fa := filepath.Join(t.TempDir(), "ar.fa")
 	if _, _, err := run(t, "sample", "--ckpt", out, "--n", "3", "--len", "50", "--prefix", "ACGT", "--top-k", "3", "--seed", "1", "--out", fa); err != nil {
 		t.Fatal(err)
