@@ -300,6 +300,9 @@ func (r *Reader) first() error {
 		case c == '>':
 			return r.header()
 		default:
+			if r.line == 1 && bytes.HasPrefix(r.chunk[r.pos:], []byte{0xEF, 0xBB, 0xBF}) {
+				return formatErr(ErrNoHeader, r.path, "", r.line, "sequence before the first '>' header: the file starts with a UTF-8 byte order mark (EF BB BF); save it without one")
+			}
 			return formatErr(ErrNoHeader, r.path, "", r.line, "sequence before the first '>' header (line starts with %s); is this a FASTA file?", describeByte(c))
 		}
 	}
