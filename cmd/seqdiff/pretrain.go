@@ -166,7 +166,12 @@ func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
 		if flagged.Out == "" {
 			return cfg, errors.New("--resume needs --out RUNDIR")
 		}
-		if err := cfg.ReadYAML(filepath.Join(flagged.Out, train.ConfigYAML)); err != nil {
+		y := filepath.Join(flagged.Out, train.ConfigYAML)
+		if _, err := os.Stat(y); errors.Is(err, fs.ErrNotExist) {
+			// Killed before its first checkpoint, or not a run directory.
+			return cfg, fmt.Errorf("resume: %s has no %s, so no run to continue: start it again without --resume", flagged.Out, train.ConfigYAML)
+		}
+		if err := cfg.ReadYAML(y); err != nil {
 			return cfg, fmt.Errorf("resume: %w", err)
 		}
 	}

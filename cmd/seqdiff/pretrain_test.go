@@ -154,6 +154,7 @@ func TestPretrainFlagErrors(t *testing.T) {
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--time-budget", "10m"}, "horizon"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--mode", "gpt"}, "mode"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--time-budget", "soon"}, "time budget"},
+		{[]string{"pretrain", "--out", dir, "--resume"}, "has no train.yaml, so no run to continue: start it again without --resume"},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
