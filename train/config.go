@@ -1,15 +1,14 @@
 package train
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/seqdiff/seqdiff/internal/strictyaml"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -101,16 +100,15 @@ func Default() Config {
 		LogEvery: 10, MaxBadSteps: 10}
 }
 
-// ReadYAML overlays the YAML file path on c. Unknown keys are errors.
+// ReadYAML overlays the YAML file path on c. Unknown or repeated keys,
+// wrong types and a second document are errors naming the file and line.
 func (c *Config) ReadYAML(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config %s: %w", path, err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", path, err)
+	if err := strictyaml.Decode(path, data, c); err != nil {
+		return fmt.Errorf("config %w", err)
 	}
 	return nil
 }

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/seqdiff/seqdiff/internal/strictyaml"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 )
@@ -104,10 +100,8 @@ func readStudy(path string) (studyConfig, error) {
 	if err != nil {
 		return c, fmt.Errorf("study config: %w", err)
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return c, fmt.Errorf("study config %s: %w", path, err)
+	if err := strictyaml.Decode(path, b, &c); err != nil {
+		return c, fmt.Errorf("study config %w", err)
 	}
 	if c.Pretrain.Mode == "" {
 		c.Pretrain.Mode = nn.ModeMLM
