@@ -97,7 +97,10 @@ func (m *Model) Free() {
 // order, normal(0, 0.02) for every weight matrix (embed, qkv, out, fc1,
 // fc2, head), with the residual output projections (attn.out, mlp.fc2)
 // further scaled by 1/sqrt(2 n_layers) as in GPT-2; biases are 0,
-// LayerNorm weights 1 and biases 0.
+// LayerNorm weights 1 and biases 0. With time conditioning, time_embed's
+// weights are normal(0, 0.02) too and every adaLN_modulation is zero (DiT's
+// adaLN-Zero, as MDLM initialises it): every gate starts at 0, so each
+// block starts as the identity and learns how much to add.
 func (m *Model) Init(seed uint64) {
 	host := InitParams(m.Cfg, seed)
 	m.be.Upload(m.params, host)
@@ -117,6 +120,8 @@ func InitParams(cfg Config, seed uint64) []float32 {
 		dst := host[t.Offset : t.Offset+t.Size]
 		std := 0.0
 		switch {
+		case hasSuffix(t.Name, "adaLN_modulation.weight"):
+			// zero (adaLN-Zero)
 		case hasSuffix(t.Name, "attn.out.weight"), hasSuffix(t.Name, "mlp.fc2.weight"):
 			std = resid
 		case len(t.Shape) == 2: // embed, qkv, fc1, head
@@ -164,6 +169,30 @@ type blockActs struct {
 	fc1                   compute.F32 // (N,4C) pre-GELU
 	gelu                  compute.F32 // (N,4C)
 	resOut                compute.F32 // (N,C) block output
+
+	// time conditioning only: ln1 and ln2 above hold the modulated
+	// LayerNorm outputs (the matmuls' inputs) and these the rest.
+	mod        compute.F32 // (B,6C) shift, scale, gate (attention), shift, scale, gate (MLP)
+	ln1n, ln2n compute.F32 // (N,C) LayerNorm outputs before modulation
+	attnProj   compute.F32 // (N,C) out(Attn(...)) before its gate
+	mlpProj    compute.F32 // (N,C) fc2(...) before its gate
+}
+
+// condActs are the time conditioning's activations and backward scratch.
+type condActs struct {
+	freq     compute.F32 // (B,256) sinusoidal embedding of 1000 t
+	te1, te2 compute.F32 // (B,C) time_embed.mlp.0 and .2 outputs (pre-SiLU)
+	te1s     compute.F32 // (B,C) silu(te1)
+	c        compute.F32 // (B,C) conditioning vector silu(te2)
+	modf     compute.F32 // (B,2C) final shift, scale
+	lnfn     compute.F32 // (N,C) final_ln output before modulation
+
+	dmod  compute.F32 // (B,6C) one block's (or the final layer's) modulation gradient
+	dc    compute.F32 // (B,C) gradient of c, summed over blocks
+	dte   compute.F32 // (B,C)
+	dproj compute.F32 // (N,C) gradient of a gated branch's output
+
+	hostFreq []float32
 }
 
 // activations are allocated once per (B,T) shape, in one backend buffer,
@@ -184,6 +213,7 @@ type activations struct {
 	logits                compute.F32 // (N,V) or (R,V); dlogits after a backward CrossEntropy
 	losses                compute.F32 // (N)
 	weights               compute.F32 // (N)
+	cond                  *condActs   // nil without time conditioning
 
 	// backward scratch, shared by all layers (only when training)
 	dres, dln, datty compute.F32 // (N,C)
@@ -218,6 +248,31 @@ func (m *Model) ensureActs(B, T int) *activations {
 	var sizes []int
 	want := func(p *compute.F32, n int) { slots = append(slots, p); sizes = append(sizes, n) }
 	want(&a.encoded, N*C)
+	if m.Cfg.TimeConditioning {
+		ca := &condActs{hostFreq: make([]float32, B*TimeFreqDim)}
+		a.cond = ca
+		want(&ca.freq, B*TimeFreqDim)
+		want(&ca.te1, B*C)
+		want(&ca.te1s, B*C)
+		want(&ca.te2, B*C)
+		want(&ca.c, B*C)
+		want(&ca.modf, B*2*C)
+		want(&ca.lnfn, N*C)
+		for i := range a.blocks {
+			b := &a.blocks[i]
+			want(&b.mod, B*6*C)
+			want(&b.ln1n, N*C)
+			want(&b.ln2n, N*C)
+			want(&b.attnProj, N*C)
+			want(&b.mlpProj, N*C)
+		}
+		if m.grads.N != 0 {
+			want(&ca.dmod, B*6*C)
+			want(&ca.dc, B*C)
+			want(&ca.dte, B*C)
+			want(&ca.dproj, N*C)
+		}
+	}
 	for i := range a.blocks {
 		b := &a.blocks[i]
 		want(&b.ln1, N*C)
@@ -279,8 +334,17 @@ func (m *Model) ActivationFloats() int {
 // logits (B*T, V) in backend memory (Logits) and the final hidden state
 // (after final_ln) in Hidden. keyMask (B,T), optional (nil), marks valid
 // keys with 1 and padding with 0; causal selects causal attention.
-// Token ids outside the vocabulary are errors.
+// Token ids outside the vocabulary are errors. A time-conditioned model
+// reads its input as clean (t = 0), as classification wants; MDLM passes
+// each row's time with ForwardTime.
 func (m *Model) Forward(tokens, keyMask []int32, B, T int, causal bool) error {
+	return m.ForwardTime(tokens, keyMask, nil, B, T, causal)
+}
+
+// ForwardTime is Forward with the diffusion time t (B) of each row, in
+// [0, 1], for a model with time conditioning (nil: all 0). A model without
+// time conditioning ignores t, as MDLM's backbone does then.
+func (m *Model) ForwardTime(tokens, keyMask []int32, t []float32, B, T int, causal bool) error {
 	if B < 1 || T < 1 {
 		return fmt.Errorf("forward: batch %dx%d is empty", B, T)
 	}
@@ -300,7 +364,21 @@ func (m *Model) Forward(tokens, keyMask []int32, B, T int, causal bool) error {
 	if keyMask != nil && len(keyMask) != N {
 		return fmt.Errorf("forward: key mask has %d values for a %dx%d batch", len(keyMask), B, T)
 	}
+	if t != nil {
+		if len(t) != B {
+			return fmt.Errorf("forward: %d times for %d rows", len(t), B)
+		}
+		for b, tb := range t {
+			if !(tb >= 0 && tb <= 1) {
+				return fmt.Errorf("forward: row %d: time %v outside [0, 1]", b, tb)
+			}
+		}
+	}
 	a := m.ensureActs(B, T)
+	if a.cond != nil {
+		timeEmbedding(a.cond.hostFreq, t, B)
+		m.be.Upload(a.cond.freq, a.cond.hostFreq)
+	}
 	m.be.UploadI32(a.tokens, tokens)
 	mask := compute.I32{}
 	if keyMask != nil {
@@ -313,16 +391,55 @@ func (m *Model) Forward(tokens, keyMask []int32, B, T int, causal bool) error {
 	return nil
 }
 
+// timeEmbedding writes DiT's sinusoidal embedding of 1000 t for each row
+// (t nil: all 0) into out (B,256): [cos(1000 t f_k) | sin(1000 t f_k)],
+// f_k = 10000^(-k/128), k < 128. Scaling t in [0,1] to DiT's timestep range
+// [0,1000] lets the fast frequencies resolve nearby times.
+func timeEmbedding(out []float32, t []float32, B int) {
+	const half = TimeFreqDim / 2
+	for b := 0; b < B; b++ {
+		tb := 0.0
+		if t != nil {
+			tb = 1000 * float64(t[b])
+		}
+		row := out[b*TimeFreqDim : (b+1)*TimeFreqDim]
+		for k := 0; k < half; k++ {
+			arg := tb * math.Exp(-math.Log(10000)*float64(k)/half)
+			row[k], row[half+k] = float32(math.Cos(arg)), float32(math.Sin(arg))
+		}
+	}
+}
+
+// chunk is the k-th C-wide chunk of every row of a (B,S) modulation
+// buffer, as the strided view the adaLN kernels read.
+func chunk(mod compute.F32, k, B, C, S int) compute.F32 {
+	return mod.Slice(k*C, (B-1)*S+C)
+}
+
 func (m *Model) forward(a *activations, mask compute.I32) {
 	be, p := m.be, m.p
 	B, T, C, H := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads
 	N := B * T
 	none := compute.F32{}
+	ca := a.cond
 
+	if ca != nil {
+		// c (B,C) = silu(mlp.2(silu(mlp.0(emb(t))))), as MDLM's
+		// c = F.silu(sigma_map(sigma)).
+		be.MatmulForward(ca.te1, ca.freq, p.te1w, p.te1b, B, TimeFreqDim, C)
+		be.SiluForward(ca.te1s, ca.te1, B*C)
+		be.MatmulForward(ca.te2, ca.te1s, p.te2w, p.te2b, B, C, C)
+		be.SiluForward(ca.c, ca.te2, B*C)
+	}
 	be.EmbeddingForward(a.encoded, a.tokens, p.embed, N, C)
 	x := a.encoded
 	for l := range a.blocks {
 		w, b := p.blocks[l], &a.blocks[l]
+		if ca != nil {
+			m.forwardBlockCond(a, l, x, mask)
+			x = b.resOut
+			continue
+		}
 		// attention branch: resMid = x + out(Attn(rope(ln1(x))))
 		be.LayerNormForward(b.ln1, b.ln1Mean, b.ln1Rstd, x, w.ln1w, w.ln1b, N, C)
 		be.MatmulForward(b.qkv, b.ln1, w.qkvw, none, N, C, 3*C)
@@ -338,8 +455,41 @@ func (m *Model) forward(a *activations, mask compute.I32) {
 		be.Accumulate(b.resOut, b.resMid, N*C)
 		x = b.resOut
 	}
-	be.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, C)
+	if ca != nil {
+		// lnf (N,C) = final_ln(x) * (1 + scale) + shift, (shift, scale) = adaLN(c)
+		be.MatmulForward(ca.modf, ca.c, p.finw, p.finb, B, C, 2*C)
+		be.LayerNormForward(ca.lnfn, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, C)
+		be.ModulateForward(a.lnf, ca.lnfn, chunk(ca.modf, 0, B, C, 2*C), chunk(ca.modf, 1, B, C, 2*C), B, T, C, 2*C)
+	} else {
+		be.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, p.lnfw, p.lnfb, N, C)
+	}
 	// The head runs on demand: Logits, or CrossEntropy on its rows.
+}
+
+// forwardBlockCond is block l with DiT adaLN (MDLM's DDiTBlock), x its input:
+//
+//	shift1, scale1, gate1, shift2, scale2, gate2 = adaLN_modulation(c)
+//	resMid = x + gate1 * out(Attn(rope(ln1(x) * (1 + scale1) + shift1)))
+//	resOut = resMid + gate2 * fc2(gelu(fc1(ln2(resMid) * (1 + scale2) + shift2)))
+func (m *Model) forwardBlockCond(a *activations, l int, x compute.F32, mask compute.I32) {
+	be, w, b, ca := m.be, m.p.blocks[l], &a.blocks[l], a.cond
+	B, T, C, H := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads
+	N, S := B*T, 6*C
+	none := compute.F32{}
+	be.MatmulForward(b.mod, ca.c, w.adaw, w.adab, B, C, S)
+	be.LayerNormForward(b.ln1n, b.ln1Mean, b.ln1Rstd, x, w.ln1w, w.ln1b, N, C)
+	be.ModulateForward(b.ln1, b.ln1n, chunk(b.mod, 0, B, C, S), chunk(b.mod, 1, B, C, S), B, T, C, S)
+	be.MatmulForward(b.qkv, b.ln1, w.qkvw, none, N, C, 3*C)
+	be.RotaryForward(b.qkv, B, T, C, H, 0)
+	be.AttentionForward(b.atty, b.lse, b.qkv, mask, B, T, C, H, m.causal)
+	be.MatmulForward(b.attnProj, b.atty, w.outw, none, N, C, C)
+	be.GateForward(b.resMid, x, b.attnProj, chunk(b.mod, 2, B, C, S), B, T, C, S)
+	be.LayerNormForward(b.ln2n, b.ln2Mean, b.ln2Rstd, b.resMid, w.ln2w, w.ln2b, N, C)
+	be.ModulateForward(b.ln2, b.ln2n, chunk(b.mod, 3, B, C, S), chunk(b.mod, 4, B, C, S), B, T, C, S)
+	be.MatmulForward(b.fc1, b.ln2, w.fc1w, w.fc1b, N, C, 4*C)
+	be.GeluForward(b.gelu, b.fc1, N*4*C)
+	be.MatmulForward(b.mlpProj, b.gelu, w.fc2w, w.fc2b, N, 4*C, C)
+	be.GateForward(b.resOut, b.resMid, b.mlpProj, chunk(b.mod, 5, B, C, S), B, T, C, S)
 }
 
 // ensureHead computes the full head, logits (N,V) = lnf (N,C) . head^T + b,
@@ -559,6 +709,16 @@ func (m *Model) backwardFromHidden() {
 	if n := len(a.blocks); n > 0 {
 		last = a.blocks[n-1].resOut
 	}
+	ca := a.cond
+	if ca != nil {
+		// lnf = lnfn * (1 + scale) + shift: dln becomes d lnfn in place,
+		// and the final adaLN's gradient goes to dc.
+		be.Zero(ca.dc)
+		dmodf := ca.dmod.Slice(0, 2*B*C)
+		be.Zero(dmodf)
+		be.ModulateBackward(a.dln, chunk(dmodf, 0, B, C, 2*C), chunk(dmodf, 1, B, C, 2*C), a.dln, ca.lnfn, chunk(ca.modf, 1, B, C, 2*C), B, T, C, 2*C)
+		be.MatmulBackward(ca.dc, g.finw, g.finb, dmodf, ca.c, p.finw, B, C, 2*C)
+	}
 	// final_ln; dres is the gradient of the residual stream from here on.
 	be.Zero(a.dres)
 	be.LayerNormBackward(a.dres, g.lnfw, g.lnfb, a.dln, last, p.lnfw, a.lnfMean, a.lnfRstd, N, C)
@@ -567,6 +727,10 @@ func (m *Model) backwardFromHidden() {
 		x := a.encoded
 		if l > 0 {
 			x = a.blocks[l-1].resOut
+		}
+		if ca != nil {
+			m.backwardBlockCond(l, x, mask)
+			continue
 		}
 		// MLP branch (resOut = resMid + fc2(gelu(fc1(ln2(resMid))))): the
 		// residual passes dres through unchanged; the branch adds to it.
@@ -586,4 +750,47 @@ func (m *Model) backwardFromHidden() {
 		be.LayerNormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, b.ln1Mean, b.ln1Rstd, N, C)
 	}
 	be.EmbeddingBackward(g.embed, a.dres, a.tokens, N, C)
+	if ca != nil {
+		// c = silu(te2), te2 = mlp.2(silu(te1)), te1 = mlp.0(freq); t itself takes no gradient.
+		be.SiluBackward(ca.dte, ca.te2, ca.dc, B*C)
+		be.Zero(ca.dc) // reused as the gradient of silu(te1)
+		be.MatmulBackward(ca.dc, g.te2w, g.te2b, ca.dte, ca.te1s, p.te2w, B, C, C)
+		be.SiluBackward(ca.dte, ca.te1, ca.dc, B*C)
+		be.MatmulBackward(none, g.te1w, g.te1b, ca.dte, ca.freq, p.te1w, B, TimeFreqDim, C)
+	}
+}
+
+// backwardBlockCond is the backward of forwardBlockCond for block l (input
+// x): a.dres holds the gradient of resOut on entry and of x on return; the
+// block's adaLN gradient is added to the conditioning's (cond.dc).
+func (m *Model) backwardBlockCond(l int, x compute.F32, mask compute.I32) {
+	be, p, g, a := m.be, m.p, m.g, m.acts
+	w, gw, b, ca := p.blocks[l], g.blocks[l], &a.blocks[l], a.cond
+	B, T, C, H := a.B, a.T, m.Cfg.DModel, m.Cfg.NHeads
+	N, S := B*T, 6*C
+	none := compute.F32{}
+	dm := func(k int) compute.F32 { return chunk(ca.dmod, k, B, C, S) }
+	md := func(k int) compute.F32 { return chunk(b.mod, k, B, C, S) }
+	be.Zero(ca.dmod)
+	// MLP branch: resOut = resMid + gate2 * mlpProj; dres passes through.
+	be.GateBackward(ca.dproj, dm(5), a.dres, b.mlpProj, md(5), B, T, C, S)
+	be.Zero(a.dfc)
+	be.MatmulBackward(a.dfc, gw.fc2w, gw.fc2b, ca.dproj, b.gelu, w.fc2w, N, 4*C, C)
+	be.GeluBackward(a.dfc, b.fc1, a.dfc, N*4*C)
+	be.Zero(a.dln)
+	be.MatmulBackward(a.dln, gw.fc1w, gw.fc1b, a.dfc, b.ln2, w.fc1w, N, C, 4*C)
+	be.ModulateBackward(a.dln, dm(3), dm(4), a.dln, b.ln2n, md(4), B, T, C, S)
+	be.LayerNormBackward(a.dres, gw.ln2w, gw.ln2b, a.dln, b.resMid, w.ln2w, b.ln2Mean, b.ln2Rstd, N, C)
+	// attention branch: resMid = x + gate1 * attnProj.
+	be.GateBackward(ca.dproj, dm(2), a.dres, b.attnProj, md(2), B, T, C, S)
+	be.Zero(a.datty)
+	be.MatmulBackward(a.datty, gw.outw, none, ca.dproj, b.atty, w.outw, N, C, C)
+	be.AttentionBackward(a.dqkv, a.datty, b.qkv, b.atty, b.lse, mask, B, T, C, H, m.causal)
+	be.RotaryBackward(a.dqkv, B, T, C, H, 0)
+	be.Zero(a.dln)
+	be.MatmulBackward(a.dln, gw.qkvw, none, a.dqkv, b.ln1, w.qkvw, N, C, 3*C)
+	be.ModulateBackward(a.dln, dm(0), dm(1), a.dln, b.ln1n, md(1), B, T, C, S)
+	be.LayerNormBackward(a.dres, gw.ln1w, gw.ln1b, a.dln, x, w.ln1w, b.ln1Mean, b.ln1Rstd, N, C)
+	// mod (B,6C) = adaLN_modulation(c)
+	be.MatmulBackward(ca.dc, gw.adaw, gw.adab, ca.dmod, ca.c, w.adaw, B, C, S)
 }

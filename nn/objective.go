@@ -18,6 +18,9 @@ type LossInputs struct {
 	Banned  int     // class whose logit is -inf, or -1
 	Norm    float64 // divide the summed loss by this (0: nothing to learn from, skip)
 	Causal  bool
+	// Time (B) is each row's diffusion time t for a time-conditioned MDLM
+	// (nil otherwise; a model without time conditioning ignores it).
+	Time []float32
 }
 
 // MDLMEps is the log-linear schedule's eps: alpha(t) = 1 - (1 - eps) t.
@@ -76,6 +79,7 @@ func MDLMInputs(x0 []int32, B, T int, t []float32, masked []uint8, maskID, padID
 		}
 	}
 	li.Norm = float64(nonPad)
+	li.Time = t
 	return li
 }
 
@@ -103,7 +107,7 @@ func ARInputs(x0 []int32, B, L, padID int) LossInputs {
 // Loss runs Forward and CrossEntropy for li (keyMask optional), with the
 // logits' gradient left for Backward when backward is set.
 func (m *Model) Loss(li LossInputs, keyMask []int32, backward bool) (float64, error) {
-	if err := m.Forward(li.Input, keyMask, li.B, li.T, li.Causal); err != nil {
+	if err := m.ForwardTime(li.Input, keyMask, li.Time, li.B, li.T, li.Causal); err != nil {
 		return 0, err
 	}
 	return m.CrossEntropy(li.Targets, li.Weights, li.Ignore, li.Banned, li.Norm, backward)

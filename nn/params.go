@@ -22,8 +22,21 @@ type Tensor struct {
 	Decay bool
 }
 
+// TimeFreqDim is the size of the sinusoidal time embedding that feeds
+// time_embed (DiT's and MDLM's frequency_embedding_size).
+const TimeFreqDim = 256
+
 // ParamTable lists the parameters of cfg in buffer order, with the exact
 // tensor names and nn.Linear (out x in) shapes of the checkpoint contract.
+//
+// With TimeConditioning (MDLM's DiT adaLN), tensors follow the backbone's,
+// named after MDLM's DIT: time_embed.mlp.0 (C x 256) and time_embed.mlp.2
+// (C x C) map the sinusoidal embedding of t to the conditioning vector
+// c = silu(mlp(emb)); blocks.i.adaLN_modulation (6C x C) gives each block's
+// shift, scale and gate for attention and MLP from c; and
+// final_ln.adaLN_modulation (2C x C) the shift and scale of final_ln's
+// output. Appended last, they leave the backbone's initial values as they
+// are without conditioning.
 func ParamTable(cfg Config) []Tensor {
 	V, C := cfg.VocabSize, cfg.DModel
 	var t []Tensor
@@ -54,6 +67,19 @@ func ParamTable(cfg Config) []Tensor {
 	add("final_ln.bias", false, C)
 	add("head.weight", true, V, C)
 	add("head.bias", false, V)
+	if cfg.TimeConditioning {
+		add("time_embed.mlp.0.weight", true, C, TimeFreqDim)
+		add("time_embed.mlp.0.bias", false, C)
+		add("time_embed.mlp.2.weight", true, C, C)
+		add("time_embed.mlp.2.bias", false, C)
+		for i := 0; i < cfg.NLayers; i++ {
+			p := fmt.Sprintf("blocks.%d.", i)
+			add(p+"adaLN_modulation.weight", true, 6*C, C)
+			add(p+"adaLN_modulation.bias", false, 6*C)
+		}
+		add("final_ln.adaLN_modulation.weight", true, 2*C, C)
+		add("final_ln.adaLN_modulation.bias", false, 2*C)
+	}
 	return t
 }
 
@@ -67,6 +93,7 @@ func NumParams(cfg Config) int {
 // blockParams are the views of one block's tensors into a buffer.
 type blockParams struct {
 	ln1w, ln1b, qkvw, outw, ln2w, ln2b, fc1w, fc1b, fc2w, fc2b compute.F32
+	adaw, adab                                                 compute.F32 // (6C,C), (6C); time conditioning only
 }
 
 // paramViews are named views into a buffer laid out by ParamTable: the
@@ -77,6 +104,9 @@ type paramViews struct {
 	lnfw, lnfb compute.F32
 	headw      compute.F32
 	headb      compute.F32
+	// time conditioning only (N == 0 otherwise)
+	te1w, te1b, te2w, te2b compute.F32 // (C,256), (C), (C,C), (C)
+	finw, finb             compute.F32 // (2C,C), (2C)
 }
 
 func makeViews(buf compute.F32, table []Tensor, nLayers int) paramViews {
@@ -89,6 +119,9 @@ func makeViews(buf compute.F32, table []Tensor, nLayers int) paramViews {
 		lnfw:  byName["final_ln.weight"], lnfb: byName["final_ln.bias"],
 		headw: byName["head.weight"], headb: byName["head.bias"],
 		blocks: make([]blockParams, nLayers),
+		te1w:   byName["time_embed.mlp.0.weight"], te1b: byName["time_embed.mlp.0.bias"],
+		te2w: byName["time_embed.mlp.2.weight"], te2b: byName["time_embed.mlp.2.bias"],
+		finw: byName["final_ln.adaLN_modulation.weight"], finb: byName["final_ln.adaLN_modulation.bias"],
 	}
 	for i := range v.blocks {
 		p := fmt.Sprintf("blocks.%d.", i)
@@ -98,6 +131,7 @@ func makeViews(buf compute.F32, table []Tensor, nLayers int) paramViews {
 			ln2w: byName[p+"ln2.weight"], ln2b: byName[p+"ln2.bias"],
 			fc1w: byName[p+"mlp.fc1.weight"], fc1b: byName[p+"mlp.fc1.bias"],
 			fc2w: byName[p+"mlp.fc2.weight"], fc2b: byName[p+"mlp.fc2.bias"],
+			adaw: byName[p+"adaLN_modulation.weight"], adab: byName[p+"adaLN_modulation.bias"],
 		}
 	}
 	return v

@@ -113,6 +113,24 @@ func (p *Profiler) GeluForward(out, inp compute.F32, n int) {
 func (p *Profiler) GeluBackward(dinp, inp, dout compute.F32, n int) {
 	p.time("gelu_bwd", func() { p.Backend.GeluBackward(dinp, inp, dout, n) })
 }
+func (p *Profiler) SiluForward(out, inp compute.F32, n int) {
+	p.time("adaln", func() { p.Backend.SiluForward(out, inp, n) })
+}
+func (p *Profiler) SiluBackward(dinp, inp, dout compute.F32, n int) {
+	p.time("adaln", func() { p.Backend.SiluBackward(dinp, inp, dout, n) })
+}
+func (p *Profiler) ModulateForward(out, inp, shift, scale compute.F32, B, T, C, S int) {
+	p.time("adaln", func() { p.Backend.ModulateForward(out, inp, shift, scale, B, T, C, S) })
+}
+func (p *Profiler) ModulateBackward(dinp, dshift, dscale, dout, inp, scale compute.F32, B, T, C, S int) {
+	p.time("adaln", func() { p.Backend.ModulateBackward(dinp, dshift, dscale, dout, inp, scale, B, T, C, S) })
+}
+func (p *Profiler) GateForward(out, res, y, gate compute.F32, B, T, C, S int) {
+	p.time("adaln", func() { p.Backend.GateForward(out, res, y, gate, B, T, C, S) })
+}
+func (p *Profiler) GateBackward(dy, dgate, dout, y, gate compute.F32, B, T, C, S int) {
+	p.time("adaln", func() { p.Backend.GateBackward(dy, dgate, dout, y, gate, B, T, C, S) })
+}
 func (p *Profiler) Add(out, a, b compute.F32, n int) {
 	p.time("residual", func() { p.Backend.Add(out, a, b, n) })
 }
