@@ -26,6 +26,8 @@ type Config struct {
 	NLayers int    `yaml:"n_layers" json:"n_layers"`
 	NHeads  int    `yaml:"n_heads" json:"n_heads"`
 	SeqLen  int    `yaml:"seq_len" json:"seq_len"`
+	// TimeConditioning is MDLM's time_conditioning (DiT adaLN on t); mdlm only.
+	TimeConditioning bool `yaml:"time_conditioning,omitempty" json:"time_conditioning,omitempty"`
 
 	Batch       int     `yaml:"batch" json:"batch"`
 	LR          float64 `yaml:"lr" json:"lr"`
@@ -171,6 +173,7 @@ func (c Config) ModelConfig(seqLen int) (nn.Config, error) {
 			*f.dst, custom = *f.v, true
 		}
 	}
+	mc.TimeConditioning = c.TimeConditioning
 	mc.SeqLen = seqLen
 	if c.SeqLen > 0 {
 		mc.SeqLen = c.SeqLen

@@ -263,7 +263,7 @@ func (t *Trainer) lossInputs(x0 []int32) (nn.LossInputs, error) {
 			return nn.LossInputs{}, err
 		}
 		return nn.LossInputs{Input: t.mb.Input, Targets: t.mb.Targets, Weights: t.mb.Weights, B: B, T: L,
-			Ignore: nn.IgnoreTarget, Banned: mc.MaskID, Norm: float64(t.mb.Norm)}, nil
+			Ignore: nn.IgnoreTarget, Banned: mc.MaskID, Norm: float64(t.mb.Norm), Time: t.mb.T}, nil
 	}
 }
 

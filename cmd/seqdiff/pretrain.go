@@ -77,6 +77,7 @@ weights, not the initialisation.`,
 	f.IntVar(&c.NLayers, "n-layers", 0, "blocks (overrides the preset)")
 	f.IntVar(&c.NHeads, "n-heads", 0, "attention heads (overrides the preset)")
 	f.IntVar(&c.SeqLen, "seq-len", 0, "context length (0: the prep directory's row length)")
+	f.BoolVar(&c.TimeConditioning, "time-conditioning", false, "mdlm: condition the model on the diffusion time t (MDLM's time_conditioning, DiT adaLN)")
 	f.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
 	f.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
 	f.Float64Var(&c.MinLRFrac, "min-lr-frac", c.MinLRFrac, "the cosine decays to this fraction of --lr")
@@ -216,6 +217,8 @@ func copyFlag(dst, src *train.Config, name string) {
 		dst.NHeads = src.NHeads
 	case "seq-len":
 		dst.SeqLen = src.SeqLen
+	case "time-conditioning":
+		dst.TimeConditioning = src.TimeConditioning
 	case "batch":
 		dst.Batch = src.Batch
 	case "lr":
