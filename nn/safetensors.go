@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -135,7 +137,8 @@ func parseSafetensors(path string, raw []byte) (*Safetensors, error) {
 		begin, end int
 	}
 	var spans []span
-	for name, msg := range generic {
+	for _, name := range slices.Sorted(maps.Keys(generic)) { // sorted: the same file, the same error
+		msg := generic[name]
 		if name == "__metadata__" {
 			if err := json.Unmarshal(msg, &s.Meta); err != nil {
 				return nil, fmt.Errorf("%s: __metadata__: %w", path, err)
