@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -230,7 +231,7 @@ func (o *finetuneOptions) loadTask(dir string) (*finetune.Task, error) {
 	return finetune.Load(lo)
 }
 
-func (o *finetuneOptions) runTask(stdout, stderr io.Writer) error {
+func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 	switch {
 	case o.from == "":
 		return errors.New("pass --from CKPT")
@@ -242,6 +243,14 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) error {
 	seeds, err := parseSeeds(o.seeds)
 	if err != nil {
 		return err
+	}
+	if _, serr := os.Stat(o.out); errors.Is(serr, fs.ErrNotExist) {
+		// A bad task or checkpoint leaves no run dir behind.
+		defer func() {
+			if err != nil {
+				os.Remove(o.out) // only an empty directory goes
+			}
+		}()
 	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fmt.Errorf("run dir: %w", err)
