@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"os"
@@ -143,5 +144,43 @@ func TestETAAfterResume(t *testing.T) {
 	tr.step++
 	if eta := tr.eta(); eta < 29*time.Second || eta > 31*time.Second {
 		t.Fatalf("eta %v one step (6 s) after resuming at 6 of 12, want about 30s", eta)
+	}
+}
+
+// TestStreakKeepsLastGoodCheckpoint: a signal, or the last step, during a
+// run of non-finite steps does not replace the last good checkpoint with
+// weights that may be what went wrong; the error says so.
+func TestStreakKeepsLastGoodCheckpoint(t *testing.T) {
+	for _, stop := range []string{"interrupted", "reached max steps 12"} {
+		cfg := tinyConfig(t, nn.ModeMDLM)
+		cfg.MaxSteps, cfg.MaxBadSteps, cfg.CkptEvery, cfg.EvalEvery = 12, 100, 4, 0
+		ctx, cancel := context.WithCancel(context.Background())
+		tr, err := New(cpu.New(cfg.Threads), cfg, memData(markovRows(40, 32, 1), nil, nil), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ckFile := filepath.Join(cfg.Out, CheckpointDir, nn.ModelFile)
+		var good []byte
+		tr.afterBackward = func(m *nn.Model) {
+			if tr.Step() == 9 {
+				good, _ = os.ReadFile(ckFile) // step 8's
+			}
+			if tr.Step() >= 9 {
+				m.Grads().Host[0] = float32(math.NaN())
+			}
+			if tr.Step() == 10 && stop == "interrupted" {
+				cancel()
+			}
+		}
+		_, err = tr.Run(ctx)
+		tr.Close()
+		cancel()
+		if err == nil || err == ErrInterrupted || !strings.Contains(err.Error(), stop+" after") ||
+			!strings.Contains(err.Error(), "non-finite steps in a row; no checkpoint written, the last good checkpoint stays in") {
+			t.Fatalf("%s during a non-finite streak: %v", stop, err)
+		}
+		if now, _ := os.ReadFile(ckFile); len(good) == 0 || !bytes.Equal(now, good) {
+			t.Fatalf("%s during a non-finite streak replaced the last good checkpoint", stop)
+		}
 	}
 }

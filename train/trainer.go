@@ -363,6 +363,23 @@ func (t *Trainer) Save() error {
 	return ck.Save(filepath.Join(t.Cfg.Out, CheckpointDir))
 }
 
+// lastGood says where the last checkpoint is, for errors that did not
+// write one.
+func (t *Trainer) lastGood() string {
+	ckDir := filepath.Join(t.Cfg.Out, CheckpointDir)
+	if _, err := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); err == nil {
+		return "the last good checkpoint stays in " + ckDir
+	}
+	return "no checkpoint was written yet"
+}
+
+// streakStop is the error of a run that stops (why) while its last steps
+// were non-finite: the weights may be what made them so, so the last good
+// checkpoint is kept rather than replaced by them.
+func (t *Trainer) streakStop(why string) error {
+	return fmt.Errorf("step %d: %s after %d non-finite steps in a row; no checkpoint written, %s", t.step, why, t.bad, t.lastGood())
+}
+
 // checkpoint is Save with an error that says what still holds: Save
 // replaces the checkpoint only once the new one is complete, so after a
 // failed write (a full disk) the previous one is intact.
@@ -426,6 +443,9 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 	evaluated := -1
 	for {
 		if why := t.stopReason(); why != "" {
+			if t.bad > 0 {
+				return "", t.streakStop(why)
+			}
 			if c.EvalEvery > 0 && t.data.Valid != nil && evaluated != t.step && t.step > 0 {
 				if _, err := t.logEval(); err != nil {
 					return "", err
@@ -434,6 +454,9 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 			return why, t.checkpoint()
 		}
 		if ctx.Err() != nil {
+			if t.bad > 0 {
+				return "", t.streakStop("interrupted")
+			}
 			if err := t.checkpoint(); err != nil {
 				return "", err
 			}
@@ -482,13 +505,8 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 			return "", err
 		}
 		if t.bad >= c.MaxBadSteps {
-			ckDir := filepath.Join(c.Out, CheckpointDir)
-			last := "no checkpoint was written yet"
-			if _, err := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); err == nil {
-				last = "the last good checkpoint stays in " + ckDir
-			}
 			return "", fmt.Errorf("step %d: %d steps in a row had a non-finite loss or gradient norm (lr %.3g); stopped without a checkpoint, %s",
-				t.step, t.bad, r.LR, last)
+				t.step, t.bad, r.LR, t.lastGood())
 		}
 		if t.Stderr != nil && c.LogEvery > 0 && (t.step%c.LogEvery == 0 || m.ValidLoss != nil) {
 			t.progress(m)
