@@ -21,7 +21,8 @@ func TestReadBEDByteOrderMarkCRLF(t *testing.T) {
 			t.Fatalf("%s: %+v, %v; want %+v", c, got, err, plain)
 		}
 	}
-	// A mark anywhere else is data, and then not a valid chrom line start.
+	// Only a mark that opens the file is dropped; on a later line it is part
+	// of that chrom name.
 	got, err := ReadBED(writeFile(t, dir, "mid.bed", []byte("chr1\t0\t10\n\xEF\xBB\xBFchr2\t0\t5\n")))
 	if err != nil || got[1].Chrom != "\ufeffchr2" {
 		t.Fatalf("mark on line 2: %+v, %v", got, err)
