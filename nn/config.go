@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/seqdiff/seqdiff/internal/strictyaml"
 )
 
 // FormatVersion is the checkpoint format this package writes. A config.json
@@ -149,10 +148,8 @@ func ReadConfigFile(path, mode string) (Config, error) {
 	c := Config{FormatVersion: FormatVersion, VocabSize: 12, MaskID: DNAMaskID, PadID: DNAPadID, Tokenizer: "dna-char"}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		if err := strictyaml.Decode(path, data, &c); err != nil {
+			return Config{}, fmt.Errorf("config %w", err)
 		}
 	default:
 		if err := decodeJSONStrict(data, &c); err != nil {
