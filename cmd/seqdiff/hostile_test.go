@@ -446,7 +446,7 @@ func TestHostileYAML(t *testing.T) {
 		{"bad syntax", pretrain(w("c5.yaml", "mode: ar\n  bad: [\n")), []string{"c5.yaml:2: mapping values are not allowed in this context"}, []string{runDir}},
 		{"unknown key in the run's train.yaml (--resume)", []string{"pretrain", "--out", resumed, "--resume"}, []string{trainYAML + `:5: unknown key "learning_rate"`}, nil},
 		{"unknown key in a study", []string{"experiment", "--config", w("s.yaml", "pretrain:\n  max_stepz: 3\n"), "--out", study}, []string{`s.yaml:2: unknown key "max_stepz"`}, []string{study}},
-		{"unknown key in a model config (YAML)", []string{"model", "init", "--config", w("m.yaml", "d_model: 16\nn_layer: 1\n"), "--out", ck}, []string{"m.yaml", "n_layer"}, []string{ck}},
+		{"unknown key in a model config (YAML)", []string{"model", "init", "--config", w("m.yaml", "d_model: 16\nn_layer: 1\n"), "--out", ck}, []string{`m.yaml:2: unknown key "n_layer"`}, []string{ck}},
 		{"unknown key in a model config (JSON)", []string{"model", "init", "--config", w("m.json", `{"d_model": 16, "n_layer": 1}`), "--out", ck}, []string{"m.json", `unknown field "n_layer"`}, []string{ck}},
 	}
 	runHostile(t, cases)
