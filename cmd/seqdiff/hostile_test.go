@@ -217,11 +217,22 @@ func TestHostileTaskTable(t *testing.T) {
 		{"missing file", task(filepath.Join(dir, "nothere.tsv")), []string{"nothere.tsv: no such file"}, nil},
 		{"empty class folder", task(filepath.Join(dir, "gb")), []string{filepath.Join("gb", "train", "neg") + `: class folder "neg" holds no .txt sequence files`}, nil},
 		{"no test folder", task(filepath.Join(dir, "gb2")), []string{filepath.Join("gb2", "test") + ": no such file"}, nil},
+		{"good task, no checkpoint", task(w("good.tsv", table2(20))), []string{"checkpoint " + filepath.Join(dir, "no-ckpt"), "config.json: no such file"}, nil},
 	}
 	for i := range cases {
 		cases[i].absent = []string{out}
 	}
 	runHostile(t, cases)
+}
+
+// table2 is a task table of n rows per class, two classes.
+func table2(n int) string {
+	var b strings.Builder
+	b.WriteString("seq\tlabel\n")
+	for i := range 2 * n {
+		b.WriteString(hostileBases(12, uint64(i)) + "\t" + string(rune('0'+i%2)) + "\n")
+	}
+	return b.String()
 }
 
 // hostilePrep is a small DNA prep directory (rows of 16) to break.
