@@ -96,16 +96,16 @@ func (s *Sampler) Sample(z []int32, B, L int) error {
 	s.logits = grow(s.logits, B*L*V)
 	s.tvec = grow(s.tvec, B)
 	T := s.cfg.Steps
+	masked := 0
+	for _, id := range z {
+		if id == v.Mask {
+			masked++
+		}
+	}
 	fresh := false // logits valid for the current z
 	for step := 0; step < T; step++ {
 		t := 1 - float64(step)/float64(T)
 		sNext := 1 - float64(step+1)/float64(T)
-		masked := 0
-		for _, id := range z {
-			if id == v.Mask {
-				masked++
-			}
-		}
 		if masked == 0 {
 			return nil
 		}
@@ -132,10 +132,55 @@ func (s *Sampler) Sample(z []int32, B, L int) error {
 				return fmt.Errorf("sample: step %d, row %d position %d: %w", step+1, i/L, i%L, err)
 			}
 			z[i] = id
+			masked--
 			fresh = false
 		}
 	}
 	return nil
+}
+
+// ExpectedCalls is the expected number of model calls of Sample over T
+// steps with schedule sch, for n positions to generate in the batch (all
+// rows together), without and with the cache.
+//
+// A position masked at the start is revealed at step k with probability
+// q_k = (alpha(s_k) - alpha(t_k)) / (1 - alpha(1)) (the reveal
+// probabilities telescope; the last step takes what is left), independently
+// of the others: for the log-linear schedule q_k = 1/T, a uniform step.
+// ddpm calls the model at every step up to the last reveal:
+// E = 1 + sum_{k=1}^{T-1} (1 - (sum_{j<k} q_j)^n). ddpm_cache calls it at
+// step 0 and after every step that revealed something, short of the last:
+// once per distinct reveal step, E = sum_k (1 - (1 - q_k)^n). For the
+// log-linear schedule that is T (1 - (1 - 1/T)^n), about T (1 - e^{-n/T}):
+// 641 for n = 1024, T = 1000, against about 999 for ddpm (a 1.56x saving);
+// 973 against 9991 at T = 10000. With B rows n = B*L, so the cache saves
+// less for a batch: it is reused only when no row changed, as in MDLM.
+func ExpectedCalls(sch Schedule, T, n int) (ddpm, cache float64) {
+	if T < 1 || n < 1 {
+		return 0, 0
+	}
+	if sch == nil {
+		sch = LogLinear{Eps: DefaultEps}
+	}
+	a1 := sch.Alpha(1)
+	fn := float64(n)
+	cum := 0.0 // P(revealed by the end of step k-1)
+	ddpm = 1
+	for k := 0; k < T; k++ {
+		t := 1 - float64(k)/float64(T)
+		s := 1 - float64(k+1)/float64(T)
+		q := (sch.Alpha(s) - sch.Alpha(t)) / (1 - a1)
+		if k == T-1 {
+			q = 1 - cum
+		}
+		q = math.Min(math.Max(q, 0), 1)
+		if k > 0 {
+			ddpm += 1 - math.Pow(math.Min(cum, 1), fn)
+		}
+		cache -= math.Expm1(fn * math.Log1p(-q)) // 1 - (1-q)^n, exact for small q (q = 1 gives 1)
+		cum += q
+	}
+	return ddpm, cache
 }
 
 // draw samples a samplable id from softmax(logits / temperature) over the

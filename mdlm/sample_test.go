@@ -1,6 +1,7 @@
 package mdlm
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -294,5 +295,57 @@ func TestSampleLong(t *testing.T) {
 	}
 	if _, err := s.SampleLong(nil, 1, 0, L, 40, L+1); err == nil {
 		t.Fatal("stride above L accepted")
+	}
+}
+
+// TestExpectedCalls: the sampler's mean number of model calls over many
+// runs matches ExpectedCalls, with and without the cache, for the
+// log-linear schedule (uniform reveal steps) and the cosine one (not);
+// and the closed form T (1 - (1 - 1/T)^n) of the log-linear cache.
+func TestExpectedCalls(t *testing.T) {
+	v := DNA()
+	const L, T, runs = 24, 40, 300
+	d := newIndep(rand.New(rand.NewPCG(16, 16)), v, L)
+	for _, sch := range []Schedule{LogLinear{Eps: DefaultEps}, Cosine{Eps: DefaultEps}} {
+		for _, B := range []int{1, 2} {
+			wantD, wantC := ExpectedCalls(sch, T, B*L)
+			for _, cache := range []bool{false, true} {
+				s, _ := NewSampler(d, v, SampleConfig{Steps: T, Schedule: sch, Cache: cache, Seed: uint64(B)})
+				var sum, sq float64
+				for r := 0; r < runs; r++ {
+					before := s.Calls()
+					z := make([]int32, B*L)
+					for i := range z {
+						z[i] = v.Mask
+					}
+					if err := s.Sample(z, B, L); err != nil {
+						t.Fatal(err)
+					}
+					c := float64(s.Calls() - before)
+					sum += c
+					sq += c * c
+				}
+				mean := sum / runs
+				se := math.Sqrt((sq/runs - mean*mean) / runs)
+				want := wantD
+				if cache {
+					want = wantC
+				}
+				if math.Abs(mean-want) > 4*se+0.05 {
+					t.Errorf("%s B=%d cache=%v: mean %.3f calls over %d runs, expected %.3f (se %.3f)", sch.Name(), B, cache, mean, runs, want, se)
+				}
+			}
+		}
+	}
+	for _, c := range [][2]int{{1000, 1024}, {10000, 1024}, {1000, 4096}} {
+		T, n := c[0], c[1]
+		_, got := ExpectedCalls(nil, T, n)
+		want := float64(T) * (1 - math.Pow(1-1/float64(T), float64(n)))
+		if math.Abs(got-want) > 1e-6*want {
+			t.Errorf("T=%d n=%d: cache %.6f, closed form %.6f", T, n, got, want)
+		}
+	}
+	if d1, c1 := ExpectedCalls(nil, 1000, 1024); math.Abs(c1-641.1) > 0.1 || math.Abs(d1-999.44) > 0.05 {
+		t.Errorf("T=1000, n=1024: %.2f and %.2f calls, want about 999.44 and 641.1", d1, c1)
 	}
 }
