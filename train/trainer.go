@@ -165,7 +165,8 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 		return nil, err
 	}
 	if err := writeAtomic(filepath.Join(cfg.Out, ConfigYAML), y); err != nil {
-		return nil, err
+		t.log.Close()
+		return nil, fmt.Errorf("%w; %s%s", err, diskHint(err), t.lastGood())
 	}
 	t.x0 = make([]int32, cfg.Batch*data.SeqLen)
 	t.tb = make([]float32, cfg.Batch)
@@ -393,11 +394,7 @@ func (t *Trainer) checkpoint() error {
 	if _, serr := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); serr == nil {
 		prev = "the previous checkpoint in " + ckDir + " is intact (resume from it with --resume)"
 	}
-	hint := ""
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
-		hint = "the disk is full or a size limit was hit; "
-	}
-	return fmt.Errorf("step %d: checkpoint not written: %w; %s%s", t.step, err, hint, prev)
+	return fmt.Errorf("step %d: checkpoint not written: %w; %s%s", t.step, err, diskHint(err), prev)
 }
 
 func toMap(v any) (map[string]any, error) {
@@ -540,9 +537,17 @@ func (t *Trainer) writeMetric(m Metric) error {
 		return err
 	}
 	if _, err := t.log.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("%s: %w", t.log.Name(), err)
+		return fmt.Errorf("step %d: %s: %w; %s%s", t.step, t.log.Name(), err, diskHint(err), t.lastGood())
 	}
 	return nil
+}
+
+// diskHint names the likely cause of a failed write, or is "".
+func diskHint(err error) string {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
+		return "the disk is full or a size limit was hit; "
+	}
+	return ""
 }
 
 // progress prints a line: step, loss, valid loss, tokens/s, ETA.

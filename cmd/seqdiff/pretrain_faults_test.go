@@ -182,17 +182,20 @@ type fullDisk struct {
 	name string
 	// dir is where the run's files go; fill leaves about free bytes there,
 	// unfill undoes it; env is the process environment for a full run.
-	dir          string
-	fill, unfill func()
-	env          []string
-	want         string // in the error
+	dir    string
+	fill   func(free int64)
+	unfill func()
+	env    []string
+	want   string // in the error
+	// full: the disk can be filled completely (then no metrics line fits).
+	full bool
 }
 
 func diskKinds(t *testing.T, dir string) []fullDisk {
 	var kinds []fullDisk
 	// RLIMIT_FSIZE at 20000 bytes: the 31.6 kB optimizer file of the tiny
 	// model, and any prep shard, cannot be written; metrics lines can.
-	kinds = append(kinds, fullDisk{name: "fsize", dir: filepath.Join(dir, "fsize"), fill: func() {}, unfill: func() {},
+	kinds = append(kinds, fullDisk{name: "fsize", dir: filepath.Join(dir, "fsize"), fill: func(int64) {}, unfill: func() {},
 		env: []string{"SEQDIFF_TEST_FSIZE=20000"}, want: "file too large"})
 	mnt := filepath.Join(dir, "tmpfs")
 	os.Mkdir(mnt, 0o755)
@@ -206,8 +209,8 @@ func diskKinds(t *testing.T, dir string) []fullDisk {
 	}
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	filler := filepath.Join(mnt, "filler")
-	kinds = append(kinds, fullDisk{name: "tmpfs", dir: mnt, want: "no space left on device",
-		fill: func() { // fill the tmpfs, then give back 12 kB: room for metrics lines, not for a checkpoint
+	kinds = append(kinds, fullDisk{name: "tmpfs", dir: mnt, want: "no space left on device", full: true,
+		fill: func(free int64) { // fill the tmpfs, then give back free bytes
 			f, err := os.Create(filler)
 			if err != nil {
 				t.Fatal(err)
@@ -221,7 +224,7 @@ func diskKinds(t *testing.T, dir string) []fullDisk {
 					break
 				}
 			}
-			f.Truncate(max(n-12<<10, 0))
+			f.Truncate(max(n-free, 0))
 			f.Close()
 		},
 		unfill: func() { os.Remove(filler) }})
@@ -259,7 +262,7 @@ func TestPretrainDiskFull(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			os.MkdirAll(k.dir, 0o755)
 			// Prep.
-			k.fill()
+			k.fill(0)
 			pout := filepath.Join(k.dir, "prep")
 			args := []string{"prep", "--out", pout, "--seq-len", "64", "--quiet"}
 			if k.name == "fsize" {
@@ -281,7 +284,7 @@ func TestPretrainDiskFull(t *testing.T) {
 			out := filepath.Join(k.dir, "run")
 			seqdiffOK(t, tmp, faultArgs("mdlm", prep, out, 10, 5)...)
 			before := checkpointSHAs(t, out)
-			k.fill()
+			k.fill(12 << 10) // room for metrics lines, not for a checkpoint
 			p = startEnv(t, tmp, k.env, "pretrain", "--out", out, "--resume", "--max-steps", "20")
 			p.wait()
 			msg = p.stderr.String()
@@ -300,6 +303,21 @@ func TestPretrainDiskFull(t *testing.T) {
 				t.Fatalf("half-written checkpoint left: %v %v", tmps, olds)
 			}
 			k.unfill()
+			if k.full { // no room at all: train.yaml or a metrics line fails
+				k.fill(0)
+				p = startEnv(t, tmp, k.env, "pretrain", "--out", out, "--resume", "--max-steps", "20")
+				p.wait()
+				msg = p.stderr.String()
+				if exitCode(p) != 1 || !strings.Contains(msg, k.want) ||
+					!strings.Contains(msg, "the last good checkpoint stays in "+filepath.Join(out, "checkpoint")) {
+					t.Fatalf("resume on a full disk: exit %d, stderr:\n%s", exitCode(p), msg)
+				}
+				t.Logf("resume: %s", strings.TrimSpace(msg[strings.LastIndex(strings.TrimSpace(msg), "\n")+1:]))
+				if after := checkpointSHAs(t, out); after != before {
+					t.Fatal("the previous checkpoint changed")
+				}
+				k.unfill()
+			}
 			seqdiffOK(t, tmp, "pretrain", "--out", out, "--resume", "--max-steps", "20")
 			sameRun(t, ref, out)
 		})
