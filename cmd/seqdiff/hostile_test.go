@@ -333,6 +333,16 @@ func TestHostileShards(t *testing.T) {
 	for i := range cases {
 		cases[i].absent = []string{run1}
 	}
+	// Scoring reads the prep dir through the same checks.
+	ck := filepath.Join(dir, "ck")
+	if _, _, err := run(t, "model", "init", "--out", ck, "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--seq-len", "16"); err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases,
+		hostileCase{"eval: truncated shard", []string{"eval", "ppl", "--ckpt", ck, "--data", truncated, "--threads", "1"},
+			[]string{"prep dir " + truncated + ": shard train-00000.bin is"}, nil},
+		hostileCase{"eval: id outside the vocabulary", []string{"eval", "ppl", "--ckpt", ck, "--data", outside, "--split", "train", "--threads", "1"},
+			[]string{"shard " + filepath.Join(outside, "train-00000.bin") + ": row 1 position 1: id 200 outside the vocabulary of 12"}, nil})
 	runHostile(t, cases)
 }
 
