@@ -246,7 +246,7 @@ func (s *SplitData) NewLoader(opts LoaderOptions) (*Loader, error) {
 	case opts.Batch < 1:
 		return nil, fmt.Errorf("batch size %d", opts.Batch)
 	case opts.RC && s.Tokenizer != "" && s.Tokenizer != DNATokenizerName:
-		return nil, fmt.Errorf("split %s: reverse-complement augmentation needs DNA tokens, not %s", s.Name, s.Tokenizer)
+		return nil, fmt.Errorf("split %s: reverse-complement augmentation needs DNA tokens, not %s (train text with --rc=false, rc: false in YAML)", s.Name, s.Tokenizer)
 	case opts.Cursor.Epoch < 0 || opts.Cursor.Position < 0 || opts.Cursor.Position > int64(n):
 		return nil, fmt.Errorf("cursor %+v outside split %s of %d rows", opts.Cursor, s.Name, n)
 	}

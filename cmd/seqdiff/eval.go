@@ -19,10 +19,10 @@ func init() { register(newEvalCmd) }
 func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Score models and baselines on held-out DNA",
+		Short: "Score models and baselines: perplexity, k-mer baselines, generative perplexity of text samples",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newEvalPPLCmd(), newEvalKmerCmd())
+	cmd.AddCommand(newEvalPPLCmd(), newEvalKmerCmd(), newEvalGenPPLCmd())
 	return cmd
 }
 

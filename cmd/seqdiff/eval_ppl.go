@@ -123,13 +123,17 @@ func (o *evalPPLOptions) run(stdout io.Writer) error {
 	if ema {
 		w = "EMA weights"
 	}
+	unit := "bits/base"
+	if m.Cfg.Tokenizer != dataprep.DNATokenizerName {
+		unit = "bits/token"
+	}
 	switch m.Cfg.Mode {
 	case nn.ModeMDLM:
 		fmt.Fprintf(stdout, "%s (mdlm, %s) on %s %s: %d rows, %d tokens, K = %d draws per sequence, seed %d\n", o.ckpt, w, o.data, o.split, res.Rows, res.Tokens, o.samples, o.seed)
-		fmt.Fprintf(stdout, "NELBO %.4f nats/token  %.4f bits/base  perplexity <= %.4f (upper bound)\n", rep.NLLPerToken, rep.BitsPerToken, rep.Perplexity)
+		fmt.Fprintf(stdout, "NELBO %.4f nats/token  %.4f %s  perplexity <= %.4f (upper bound)\n", rep.NLLPerToken, rep.BitsPerToken, unit, rep.Perplexity)
 	case nn.ModeAR:
 		fmt.Fprintf(stdout, "%s (ar, %s) on %s %s: %d rows, %d predicted tokens (exact)\n", o.ckpt, w, o.data, o.split, res.Rows, res.Tokens)
-		fmt.Fprintf(stdout, "NLL %.4f nats/token  %.4f bits/base  perplexity %.4f\n", rep.NLLPerToken, rep.BitsPerToken, rep.Perplexity)
+		fmt.Fprintf(stdout, "NLL %.4f nats/token  %.4f %s  perplexity %.4f\n", rep.NLLPerToken, rep.BitsPerToken, unit, rep.Perplexity)
 	default:
 		fmt.Fprintf(stdout, "%s (mlm, %s) on %s %s: %d masked positions, seed %d\n", o.ckpt, w, o.data, o.split, res.Tokens, o.seed)
 		fmt.Fprintf(stdout, "masked-token CE %.4f nats  %.4f bits  exp %.4f (not a sequence perplexity)\n", rep.NLLPerToken, rep.BitsPerToken, rep.Perplexity)

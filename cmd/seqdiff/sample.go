@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,16 +27,29 @@ type sampleOptions struct {
 	threads int
 	device  string
 	raw     bool
+	full    bool
 }
 
 func newSampleCmd() *cobra.Command {
 	o := &sampleOptions{}
 	cmd := &cobra.Command{
 		Use:   "sample",
-		Short: "Generate DNA from an MDLM or AR checkpoint into a FASTA file",
-		Long: `Generate --n sequences of --len bases from a checkpoint (or a run directory's
+		Short: "Generate DNA (FASTA) or text from an MDLM or AR checkpoint",
+		Long: `Generate --n sequences of --len tokens from a checkpoint (or a run directory's
 latest; the EMA weights when present, --raw for the trained ones) and write
-them as FASTA.
+them as FASTA (DNA checkpoints) or text (checkpoints trained on a text prep,
+decoded with the tokenizer recorded in the checkpoint).
+
+Text output is one sample per line (each run of whitespace inside a sample,
+newlines included, becomes one space), or, when --out ends in .jsonl, one JSON object {"sample": i, "text":
+...} per line with the text as generated. Every text sample starts with the
+tokenizer's BOS ([CLS] for bert-base-uncased, <|endoftext|> for gpt2)
+clamped at position 0, as every training row does; --prefix text follows it.
+A sample is cut after its first EOS past position 0 ([SEP] or
+<|endoftext|>: one LM1B sentence, one OWT document; the model was never
+trained on what follows an LM1B [SEP]); --full keeps the whole --len tokens.
+[PAD] never appears (it is never sampled); special tokens are written by
+name.
 
 MDLM: ancestral sampling in --steps steps from all-[MASK] (ddpm), or
 ddpm_cache, which skips the model call when no position changed. --prefix and
@@ -45,35 +60,38 @@ temperature, top-k and top-p; --prefix is the prompt (without one, each row
 starts with a uniformly drawn base).`,
 		Example: `  seqdiff sample --ckpt runs/mdlm --n 4 --len 1024 --steps 256 --out mdlm.fa
   seqdiff sample --ckpt runs/mdlm --n 2 --len 200 --prefix ACGTACGT --suffix TTTT --sampler ddpm_cache --out infill.fa
-  seqdiff sample --ckpt runs/ar --n 4 --len 1024 --temperature 0.9 --top-p 0.95 --out ar.fa`,
+  seqdiff sample --ckpt runs/ar --n 4 --len 1024 --temperature 0.9 --top-p 0.95 --out ar.fa
+  seqdiff sample --ckpt runs/lm1b-mdlm --n 16 --steps 128 --out mdlm.txt
+  seqdiff sample --ckpt runs/lm1b-ar --n 16 --prefix "the president said" --out ar.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.ErrOrStderr()) },
 	}
 	f := cmd.Flags()
 	g := &o.gen
 	f.StringVar(&o.ckpt, "ckpt", "", "checkpoint directory or run directory")
-	f.StringVar(&o.out, "out", "", "FASTA file to write")
+	f.StringVar(&o.out, "out", "", "file to write: FASTA (DNA), text or .jsonl (text checkpoints)")
 	f.IntVar(&g.N, "n", 1, "sequences")
-	f.IntVar(&g.Len, "len", 0, "length in bases, prefix and suffix included (0: the model's seq_len)")
+	f.IntVar(&g.Len, "len", 0, "length in tokens (bases), prefix and suffix included (0: the model's seq_len)")
 	f.IntVar(&g.Batch, "batch", 8, "sequences generated together")
 	f.IntVar(&g.Steps, "steps", 128, "MDLM denoising steps T")
 	f.StringVar(&g.Sampler, "sampler", "ddpm_cache", "MDLM sampler: ddpm or ddpm_cache")
 	f.IntVar(&g.Stride, "stride", 0, "MDLM past seq_len: new tokens per window (0: seq_len/2)")
-	f.StringVar(&o.prefix, "prefix", "", "bases clamped at the start (AR: the prompt)")
-	f.StringVar(&o.suffix, "suffix", "", "bases clamped at the end (MDLM)")
+	f.StringVar(&o.prefix, "prefix", "", "bases or text clamped at the start (AR: the prompt)")
+	f.StringVar(&o.suffix, "suffix", "", "bases or text clamped at the end (MDLM)")
 	f.Float64Var(&g.Temperature, "temperature", 1, "divides the logits")
-	f.IntVar(&g.TopK, "top-k", 0, "AR: keep the k most likely bases (0: all)")
+	f.IntVar(&g.TopK, "top-k", 0, "AR: keep the k most likely tokens (0: all)")
 	f.Float64Var(&g.TopP, "top-p", 1, "AR: nucleus mass (1: all)")
 	f.Uint64Var(&g.Seed, "seed", 0, "seed")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
 	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	f.BoolVar(&o.raw, "raw", false, "use the trained weights even when the checkpoint has an EMA")
+	f.BoolVar(&o.full, "full", false, "text: keep the whole --len tokens instead of cutting after the first EOS")
 	return cmd
 }
 
 func (o *sampleOptions) run(stderr io.Writer) error {
 	if o.ckpt == "" || o.out == "" {
-		return fmt.Errorf("pass --ckpt DIR and --out FILE.fa")
+		return fmt.Errorf("pass --ckpt DIR and --out FILE (.fa for DNA, .txt or .jsonl for text)")
 	}
 	be, closeBE, err := modelBackend(o.device, o.threads)
 	if err != nil {
@@ -95,6 +113,10 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if o.gen.Suffix, err = encodeSeq(tok, "--suffix", o.suffix); err != nil {
 		return err
 	}
+	text := tok.Name() != dataprep.DNATokenizerName
+	if text {
+		o.gen.Prefix = dataprep.WithBOS(tok, o.gen.Prefix)
+	}
 	if o.gen.Len == 0 {
 		o.gen.Len = m.Cfg.SeqLen
 	}
@@ -108,7 +130,12 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if m.Cfg.Mode == "mdlm" {
 		desc += fmt.Sprintf(" sampler=%s steps=%d", o.gen.Sampler, o.gen.Steps)
 	}
-	if err := writeFASTA(o.out, tok, rows, desc); err != nil {
+	if text {
+		err = writeTextSamples(o.out, tok, rows, !o.full)
+	} else {
+		err = writeFASTA(o.out, tok, rows, desc)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "sample: %d x %d tokens in %s (%.0f tokens/s, %d model calls) -> %s\n",
@@ -161,4 +188,60 @@ func writeFASTA(path string, tok dataprep.Tokenizer, rows [][]int32, desc string
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// writeTextSamples decodes rows and writes them to path atomically, one
+// sample a line (.jsonl: one JSON object a line), each cut after its first
+// EOS past position 0 when cut is set.
+func writeTextSamples(path string, tok dataprep.Tokenizer, rows [][]int32, cut bool) error {
+	jsonl := strings.HasSuffix(path, ".jsonl")
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for i, r := range rows {
+		if cut {
+			r = dataprep.CutAtEOS(tok, r)
+		}
+		s, err := tok.Decode(r)
+		if err != nil {
+			return fmt.Errorf("write %s: sample %d: %w", path, i, err)
+		}
+		if jsonl {
+			if err := enc.Encode(struct {
+				Sample int    `json:"sample"`
+				Text   string `json:"text"`
+			}{i, s}); err != nil {
+				return fmt.Errorf("write %s: %w", path, err)
+			}
+			continue
+		}
+		b.WriteString(strings.Join(strings.Fields(s), " "))
+		b.WriteByte('\n')
+	}
+	return writeFileAtomic(path, []byte(b.String()))
+}
+
+// writeFileAtomic writes data to path through a temporary file beside it,
+// fsynced and renamed into place.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
