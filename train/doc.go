@@ -15,7 +15,8 @@
 //     finite is logged as skipped (nn.Optimizer.Update leaves weights,
 //     moments and EMA untouched); MaxBadSteps of them in a row stop the run
 //     with an error and without writing a checkpoint, so the last good one
-//     stays.
+//     stays; a signal or the end of the run during such a streak does not
+//     checkpoint either.
 //   - A batch of only [PAD] contributes nothing (no forward, no update).
 //   - Resume is exact: a checkpoint holds the weights, the AdamW moments and
 //     EMA, and state.json with the step, tokens seen, the masking RNG state,
@@ -33,8 +34,14 @@
 // depended on measured speed could not be resumed exactly); give a
 // MaxSteps estimate together with the time budget.
 //
+//   - A SIGKILL at any moment loses at most the steps since the last
+//     checkpoint: RecoverCheckpoint tidies what a kill inside a checkpoint
+//     write leaves (and puts back a checkpoint killed between its two
+//     renames) before a run starts or resumes.
+//
 // A run directory holds train.yaml (the resolved configuration), LOCK
-// (the PID of the process writing it; a lock left by a dead process is
-// taken over), metrics.jsonl (one JSON object per step) and checkpoint/
-// (the latest nn.Checkpoint, replaced atomically).
+// (flock(2)-locked by the process writing the directory, with its PID and
+// host; the kernel drops the lock when that process dies, so a crashed
+// run never blocks the next), metrics.jsonl (one JSON object per step)
+// and checkpoint/ (the latest nn.Checkpoint, replaced atomically).
 package train
