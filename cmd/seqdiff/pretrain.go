@@ -48,8 +48,10 @@ atomically. RUNDIR/metrics.jsonl gets one JSON line per step.
 
 A step whose loss or gradient norm is not finite is skipped; --max-bad-steps
 of them in a row stop the run without touching the last checkpoint. SIGINT or
-SIGTERM finishes the current step, checkpoints and exits non-zero; --resume
-continues exactly (bit-identical weights for the same seed and --threads).
+SIGTERM finishes the current step, checkpoints and exits non-zero (a second
+signal quits at once); --resume continues exactly (bit-identical weights for
+the same seed and --threads), also after a SIGKILL, from the last checkpoint.
+RUNDIR/LOCK keeps a second run off the directory while this one lives.
 Flags override the --config YAML file (keys as in RUNDIR/train.yaml); with
 --resume the run's train.yaml is the base instead (a --max-steps or
 --max-tokens given on resume moves the schedule's horizon, so the run is then
