@@ -1,5 +1,5 @@
-// Package dataprep turns genomes into token shards and reads them back for
-// training.
+// Package dataprep turns genomes and text corpora into token shards and reads
+// them back for training.
 //
 // Tokenizer is what every tokenizer offers (name, vocabulary size,
 // Encode/Decode, special ids); DNA is the character-level DNA tokenizer of
@@ -18,6 +18,27 @@
 // three or more; no window straddles two splits. manifest.json records the
 // input's sha256, every parameter and each split's windows, tokens, N
 // fraction and shards. The output directory appears atomically.
+//
+// Text takes the same road (PrepText, seqdiff prep --text). WordPiece is
+// bert-base-uncased (vocabulary 30,522, [PAD]=0 [UNK]=100 [CLS]=101
+// [SEP]=102 [MASK]=103; lower-casing, accent stripping, punctuation
+// splitting, ## continuations) and GPT2 is GPT-2's byte-level BPE (r50k_base,
+// <|endoftext|>=50256) with [PAD]=50257 and [MASK]=50258 appended, 50,259
+// ids, as MDLM adds them when a tokenizer lacks them (BERT has its own
+// [MASK], so MDLM and seqdiff use 103 there); both encode exactly as the
+// Hugging Face tokenizers (parity tests on reference ids). Two corpus
+// styles: lm1b, one sentence a line, MDLM's LM1B detokenizer, each sentence
+// one row [CLS] ... [SEP] padded with [PAD] to SeqLen (128) or cut; owt,
+// documents (a folder of .txt files, a JSONL file with a "text" field, or
+// blank-line-separated documents) each followed by EOS, concatenated and
+// wrapped into rows that begin with BOS and end with EOS (MDLM's wrap, 1024
+// by default). Each sentence or document goes to train, valid or test
+// 90/5/5 by TextSplit, a seeded hash of its bytes. Rows are uint16; the
+// manifest records the tokenizer, the element type and the framing, and the
+// trainer takes the vocabulary, [MASK] and [PAD] ids of a text prep from it
+// (the checkpoint then records the tokenizer, which sampling and scoring
+// read back). WithBOS and CutAtEOS frame generated text the way the rows
+// were framed.
 //
 // Open checks a prep directory's manifest against its files; SplitData holds
 // one split in memory; a Loader draws batches of int32 ids in an epoch order
