@@ -36,10 +36,18 @@ type Options struct {
 	EvalEvery int
 	Patience  int     // evaluations without a better valid accuracy before stopping (default 3)
 	ValidFrac float64 // held out of the train part per seed (default 0.1)
-	MaxLen    int     // crop length (0: the model's seq_len)
-	RC        bool    // reverse-complement augmentation of training rows (probability 1/2)
-	Raw       bool    // start from the trained weights even when the checkpoint has an EMA
-	Stderr    io.Writer
+	// MaxTrain caps the rows of the task's train part a seed uses (0: all):
+	// a stratified sample of MaxTrain rows by SplitIndex with the seed, taken
+	// before the train/valid split. It sets the scale of a study that cannot
+	// afford the whole training set.
+	MaxTrain int
+	// MaxTest caps the test rows scored (0: all): Subsample(test, MaxTest,
+	// TestSeed), the same rows for every seed, model and the k-mer baseline.
+	MaxTest int
+	MaxLen  int  // crop length (0: the model's seq_len)
+	RC      bool // reverse-complement augmentation of training rows (probability 1/2)
+	Raw     bool // start from the trained weights even when the checkpoint has an EMA
+	Stderr  io.Writer
 }
 
 func (o *Options) defaults() {
@@ -74,6 +82,9 @@ type SeedResult struct {
 	F1            float64 `json:"f1"`
 	ValidAccuracy float64 `json:"best_valid_accuracy"`
 	BestStep      int     `json:"best_step"`
+	TrainRows     int     `json:"train_rows"` // rows trained on (after MaxTrain and the valid split)
+	ValidRows     int     `json:"valid_rows"`
+	K             int     `json:"k,omitempty"` // the k-mer baseline's word length (chosen on valid)
 	Steps         int     `json:"steps"`
 	Seconds       float64 `json:"seconds"`
 }
@@ -108,6 +119,9 @@ type Results struct {
 	PerSeed    []SeedResult `json:"per_seed"`
 	Options    any          `json:"options"`
 }
+
+// TestSeed is the Subsample seed of a capped test part (Options.MaxTest).
+const TestSeed = 0x74657374
 
 // CropRule documents how lengths are fitted to the model.
 const CropRule = "centre crop to seq_len (start (len-seq_len)/2); shorter rows padded with [PAD], masked out of attention keys and the pool"
@@ -149,6 +163,12 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 	opts := o
 	opts.Stderr = nil
 	res.Options = opts
+	if o.MaxTest > 0 {
+		t := *task
+		t.Test = Subsample(task.Test, o.MaxTest, TestSeed)
+		task = &t
+		res.NTest = len(t.Test)
+	}
 	var acc, mcc, f1 []float64
 	for _, seed := range o.Seeds {
 		sr, ema, err := runSeed(ctx, be, task, o, T, seed)
@@ -189,19 +209,21 @@ func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T i
 	opt := nn.NewOptimizer(m, oc)
 	defer opt.Free()
 
-	labels := make([]int, len(task.Train))
-	for i, e := range task.Train {
+	rows := Subsample(task.Train, o.MaxTrain, seed)
+	labels := make([]int, len(rows))
+	for i, e := range rows {
 		labels[i] = e.Label
 	}
 	isValid := SplitIndex(labels, o.ValidFrac, seed)
 	var tr, va []Example
-	for i, e := range task.Train {
+	for i, e := range rows {
 		if isValid[i] {
 			va = append(va, e)
 		} else {
 			tr = append(tr, e)
 		}
 	}
+	sr.TrainRows, sr.ValidRows = len(tr), len(va)
 	B := min(o.Batch, len(tr))
 	perEpoch := len(tr) / B // full batches only (the order is reshuffled every epoch)
 	horizon := perEpoch * o.Epochs

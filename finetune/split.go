@@ -46,3 +46,23 @@ func SplitIndex[L comparable](labels []L, frac float64, seed uint64) []bool {
 	}
 	return out
 }
+
+// Subsample returns at most n of ex (all when n <= 0 or n >= len(ex)): the
+// rows SplitIndex holds out with fraction n/len(ex) and seed, so the sample
+// is stratified by label and fixed by the seed, in their original order.
+func Subsample(ex []Example, n int, seed uint64) []Example {
+	if n <= 0 || n >= len(ex) {
+		return ex
+	}
+	labels := make([]int, len(ex))
+	for i, e := range ex {
+		labels[i] = e.Label
+	}
+	var out []Example
+	for i, keep := range SplitIndex(labels, float64(n)/float64(len(ex)), seed^0x737562) {
+		if keep {
+			out = append(out, ex[i])
+		}
+	}
+	return out
+}

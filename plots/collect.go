@@ -93,7 +93,7 @@ func Collect(dirs ...string) (*Runs, error) {
 			}
 			switch d.Name() {
 			case train.MetricsFile:
-				c, err := readCurve(p)
+				c, err := ReadCurve(p)
 				if err != nil {
 					return err
 				}
@@ -179,8 +179,8 @@ func readJSON(path string, v any) error {
 	return nil
 }
 
-// readCurve reads metrics.jsonl and the mode from train.yaml beside it.
-func readCurve(path string) (Curve, error) {
+// ReadCurve reads a run's metrics.jsonl and the mode from train.yaml beside it.
+func ReadCurve(path string) (Curve, error) {
 	dir := filepath.Dir(path)
 	c := Curve{Name: filepath.Base(dir)}
 	cfg := train.Default()

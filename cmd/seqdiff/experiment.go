@@ -17,8 +17,9 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/finetune"
 	"github.com/seqdiff/seqdiff/internal/assets"
 	"github.com/seqdiff/seqdiff/nn"
@@ -31,6 +32,7 @@ func init() { register(newExperimentCmd) }
 type experimentOptions struct {
 	config string
 	out    string
+	device string
 }
 
 func newExperimentCmd() *cobra.Command {
@@ -48,6 +50,7 @@ func newExperimentCmd() *cobra.Command {
   scratch     OUT/models/MODE-scratch         with from_scratch: true, each mode pre-trained from scratch
   ppl         OUT/models/M/ppl.json           test perplexity (AR exact, MDLM NELBO bound)
   downstream  OUT/models/M/tasks/T/results.json  each task over the seeds
+  baseline    OUT/models/kmer/...             k-mer perplexity and k-mer spectrum classifier (the baseline section)
   bench       OUT/bench/bench.jsonl           sampling speed against steps (MDLM ddpm, ddpm_cache; AR)
   plots       OUT/figures/*.png|svg           seqdiff plot
   report      OUT/report.md                   tables and figures
@@ -56,7 +59,11 @@ A stage whose output exists is skipped, so a killed study resumes where it
 stopped: outputs appear atomically (training runs live in OUT/models/.M.partial
 until they finish and are resumed from their last checkpoint; files are
 written to a temporary name and renamed). Delete a stage's output to redo it
-(and the stages after it that depend on it).`,
+(and the stages after it that depend on it).
+
+With a models: list (name, objective, ckpt) the study compares existing
+checkpoints: pretrain, finetune and scratch are skipped, and the later
+stages read the checkpoints where they are and write into OUT/models/NAME.`,
 		Example: `  seqdiff experiment --config configs/study-demo.yaml --out demo-out
   seqdiff experiment --config configs/study-chr20.yaml --out /tmp/study-chr20`,
 		Args: cobra.NoArgs,
@@ -68,6 +75,7 @@ written to a temporary name and renamed). Delete a stage's output to redo it
 	}
 	cmd.Flags().StringVar(&o.config, "config", "", "study YAML")
 	cmd.Flags().StringVar(&o.out, "out", "", "study directory")
+	cmd.Flags().StringVar(&o.device, "device", "auto", deviceHelp)
 	return cmd
 }
 
@@ -80,7 +88,7 @@ type study struct {
 	t0     time.Time
 	stage  int
 	stages int
-	be     *cpu.Backend
+	be     compute.Backend
 }
 
 func (o *experimentOptions) run(ctx context.Context, stderr io.Writer) error {
@@ -98,7 +106,12 @@ func (o *experimentOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err := stampStudy(out, cfg); err != nil {
 		return err
 	}
-	s := &study{cfg: cfg, out: out, log: stderr, quiet: stderr, t0: time.Now(), be: cpu.New(cfg.Threads)}
+	be, closeBE, err := modelBackend(o.device, cfg.Threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
+	s := &study{cfg: cfg, out: out, log: stderr, quiet: stderr, t0: time.Now(), be: be}
 	return s.run(ctx)
 }
 
@@ -136,6 +149,13 @@ func stampStudy(out string, cfg studyConfig) error {
 // generative lists the models scored for perplexity and sampling: the
 // fine-tuned modes, then the from-scratch ones.
 func (s *study) generative() []string {
+	if len(s.cfg.Models) > 0 {
+		var ms []string
+		for _, m := range s.cfg.Models {
+			ms = append(ms, m.Name)
+		}
+		return ms
+	}
 	ms := append([]string(nil), s.cfg.Finetune.Modes...)
 	if s.cfg.FromScratch {
 		for _, m := range s.cfg.Finetune.Modes {
@@ -147,14 +167,57 @@ func (s *study) generative() []string {
 
 func (s *study) models() string { return filepath.Join(s.out, "models") }
 
+// given is the config's entry of a given checkpoint named name.
+func (s *study) given(name string) (studyModel, bool) {
+	for _, m := range s.cfg.Models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return studyModel{}, false
+}
+
+// ckpt is where model name's checkpoint is read: a given one where it is,
+// else the study's OUT/models/NAME.
+func (s *study) ckpt(name string) string {
+	if m, ok := s.given(name); ok {
+		return m.Ckpt
+	}
+	return filepath.Join(s.models(), name)
+}
+
+// runDir is the training run directory of model name (its metrics.jsonl,
+// checkpoint/state.json), or "" when a given checkpoint sits outside one.
+func (s *study) runDir(name string) string {
+	m, ok := s.given(name)
+	if !ok {
+		return filepath.Join(s.models(), name)
+	}
+	ck := train.CheckpointPath(m.Ckpt)
+	if filepath.Base(ck) == train.CheckpointDir {
+		return filepath.Dir(ck)
+	}
+	return ""
+}
+
+// skipGiven reports (saying so) that training stages do not run because
+// the config gives its models.
+func (s *study) skipGiven(stage string) bool {
+	if len(s.cfg.Models) == 0 {
+		return false
+	}
+	s.progress(stage, "skipped: the config gives its models (%s)", strings.Join(s.generative(), ", "))
+	return true
+}
+
 func (s *study) run(ctx context.Context) error {
-	s.stages = 10
+	s.stages = 11
 	steps := []struct {
 		name string
 		f    func(context.Context) error
 	}{
 		{"prep", s.prep}, {"tasks", s.tasks}, {"pretrain", s.pretrain}, {"finetune", s.finetune},
-		{"scratch", s.scratch}, {"ppl", s.ppl}, {"downstream", s.downstream}, {"bench", s.bench},
+		{"scratch", s.scratch}, {"ppl", s.ppl}, {"downstream", s.downstream}, {"baseline", s.baseline}, {"bench", s.bench},
 		{"plots", s.plots}, {"report", s.report},
 	}
 	for _, st := range steps {
@@ -190,10 +253,23 @@ func (s *study) rel(p string) string {
 	return p
 }
 
-func (s *study) prepDir() string { return filepath.Join(s.out, "prep") }
+func (s *study) prepDir() string {
+	if s.cfg.Prep.Dir != "" {
+		return s.cfg.Prep.Dir
+	}
+	return filepath.Join(s.out, "prep")
+}
 
 func (s *study) prep(ctx context.Context) error {
 	dir := s.prepDir()
+	if s.cfg.Prep.Dir != "" {
+		m, err := dataprep.ReadManifest(dir)
+		if err != nil {
+			return fmt.Errorf("prep.dir: %w", err)
+		}
+		s.progress("prep", "given: %s (%s, rows of %d)", dir, m.Input.Path, m.SeqLen)
+		return nil
+	}
 	if s.skip("prep", dir) {
 		return nil
 	}
@@ -323,10 +399,16 @@ func (s *study) pretrainRun(mode string) func(context.Context, string, bool) (*t
 }
 
 func (s *study) pretrain(ctx context.Context) error {
+	if s.skipGiven("pretrain") {
+		return nil
+	}
 	return s.trainStage(ctx, "pretrain", s.cfg.Pretrain.Mode, s.pretrainRun(s.cfg.Pretrain.Mode))
 }
 
 func (s *study) finetune(ctx context.Context) error {
+	if s.skipGiven("finetune") {
+		return nil
+	}
 	from := filepath.Join(s.models(), s.cfg.Pretrain.Mode)
 	for _, mode := range s.cfg.Finetune.Modes {
 		err := s.trainStage(ctx, "finetune", mode, func(ctx context.Context, dir string, resume bool) (*train.Trainer, string, error) {
@@ -347,6 +429,9 @@ func (s *study) finetune(ctx context.Context) error {
 }
 
 func (s *study) scratch(ctx context.Context) error {
+	if s.skipGiven("scratch") {
+		return nil
+	}
 	if !s.cfg.FromScratch {
 		s.progress("scratch", "skipped: from_scratch is off")
 		return nil
@@ -373,6 +458,7 @@ type pplJSON struct {
 	Tokens       int64   `json:"tokens"`
 	Rows         int     `json:"rows"`
 	EMA          bool    `json:"ema"`
+	KmerOrder    int     `json:"kmer_order,omitempty"` // the k-mer baseline's order
 }
 
 func (s *study) ppl(context.Context) error {
@@ -391,16 +477,23 @@ func (s *study) ppl(context.Context) error {
 		if s.skip("ppl", p) {
 			continue
 		}
-		m, _, ema, err := train.LoadModel(s.be, dir, true)
+		m, _, ema, err := train.LoadModel(s.be, s.ckpt(name), true)
 		if err != nil {
 			return err
+		}
+		if m.Cfg.SeqLen < ds.Manifest.SeqLen {
+			m.Free()
+			return fmt.Errorf("model %s has context %d, the prep rows %d", name, m.Cfg.SeqLen, ds.Manifest.SeqLen)
 		}
 		res, err := train.Evaluate(m, m.Cfg.Mode, sp, ds.Manifest.SeqLen, max(c.Batch, 1), c.MaxRows, max(c.Samples, 1), 0)
 		m.Free()
 		if err != nil {
 			return err
 		}
-		rep := pplJSON{Checkpoint: dir, Mode: res.Mode, Split: c.Split, Perplexity: res.Perplexity(), NLLPerToken: res.PerToken(),
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		rep := pplJSON{Checkpoint: s.ckpt(name), Mode: res.Mode, Split: c.Split, Perplexity: res.Perplexity(), NLLPerToken: res.PerToken(),
 			BitsPerToken: res.BitsPerToken(), Bound: res.Bound, Tokens: res.Tokens, Rows: res.Rows, EMA: ema}
 		if res.Bound {
 			rep.Samples = c.Samples
@@ -454,9 +547,9 @@ func (s *study) downstream(ctx context.Context) error {
 			}
 			t0 := time.Now()
 			s.progress("downstream", "%s on %s: %d train, %d test, seeds %v", name, t.Name, len(task.Train), len(task.Test), d.Seeds)
-			res, err := finetune.Run(ctx, s.be, task, finetune.Options{From: filepath.Join(s.models(), name), Seeds: d.Seeds, Batch: d.Batch,
+			res, err := finetune.Run(ctx, s.be, task, finetune.Options{From: s.ckpt(name), Seeds: d.Seeds, Batch: d.Batch,
 				LR: d.LR, HeadLR: d.HeadLR, Warmup: d.Warmup, WeightDecay: d.WeightDecay, Epochs: d.Epochs, MaxSteps: d.MaxSteps,
-				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, RC: d.RC})
+				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest, RC: d.RC})
 			if err != nil {
 				return err
 			}
@@ -479,7 +572,24 @@ func (s *study) bench(context.Context) error {
 		return nil
 	}
 	var mdlmDir, arDir string
+	if len(s.cfg.Models) > 0 {
+		for _, m := range s.cfg.Models {
+			mc, err := nn.ReadConfig(train.CheckpointPath(m.Ckpt))
+			if err != nil {
+				return err
+			}
+			switch {
+			case mc.Mode == nn.ModeMDLM && mdlmDir == "":
+				mdlmDir = m.Ckpt
+			case mc.Mode == nn.ModeAR && arDir == "":
+				arDir = m.Ckpt
+			}
+		}
+	}
 	for _, m := range s.cfg.Finetune.Modes {
+		if len(s.cfg.Models) > 0 {
+			break
+		}
 		switch m {
 		case nn.ModeMDLM:
 			mdlmDir = filepath.Join(s.models(), m)
@@ -559,6 +669,19 @@ func (s *study) plots(context.Context) error {
 	if err != nil {
 		return err
 	}
+	for _, m := range s.cfg.Models { // given models: their runs' learning curves
+		run := s.runDir(m.Name)
+		if run == "" {
+			continue
+		}
+		c, err := plots.ReadCurve(filepath.Join(run, train.MetricsFile))
+		if err != nil {
+			s.progress("plots", "%s: no learning curve (%v)", m.Name, err)
+			continue
+		}
+		c.Name = m.Name
+		r.Curves = append(r.Curves, c)
+	}
 	part := filepath.Join(s.out, ".figures.partial")
 	os.RemoveAll(part)
 	files, err := plots.All(r, part)
@@ -569,5 +692,146 @@ func (s *study) plots(context.Context) error {
 		return err
 	}
 	s.progress("plots", "%d files in %s", len(files), s.rel(dir))
+	return nil
+}
+
+// kmerModel is the directory (OUT/models/kmer) and table name of the k-mer
+// baseline; a given model may not use it.
+const kmerModel = "kmer"
+
+// baseline writes the k-mer rows: OUT/models/kmer/ppl.json (an order-k
+// Markov model counted on the train split, Dirichlet smoothing tuned on
+// valid, the order with the best valid perplexity scored on the rows the
+// ppl stage scores) and OUT/models/kmer/tasks/T/results.json (logistic
+// regression on k-mer spectra under the seeds, sample and splits of the
+// downstream stage).
+func (s *study) baseline(ctx context.Context) error {
+	b := s.cfg.Baseline
+	dir := filepath.Join(s.models(), kmerModel)
+	if len(b.PPLOrders) == 0 && len(b.TaskKs) == 0 {
+		s.progress("baseline", "skipped: no baseline orders")
+		return nil
+	}
+	if p := filepath.Join(dir, plots.PPLFile); len(b.PPLOrders) > 0 && !s.skip("baseline", p) {
+		if err := s.kmerPPL(p); err != nil {
+			return err
+		}
+	}
+	if len(b.TaskKs) == 0 {
+		return nil
+	}
+	d := s.cfg.Downstream
+	for _, t := range s.cfg.Tasks {
+		p := filepath.Join(dir, "tasks", t.Name, plots.ResultsFile)
+		if s.skip("baseline", p) {
+			continue
+		}
+		task, err := s.loadTask(t)
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		res, err := finetune.KmerBaseline(ctx, task, finetune.KmerOptions{Seeds: d.Seeds, Ks: b.TaskKs, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest, MaxLen: s.taskLen()})
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := res.WriteJSON(p); err != nil {
+			return err
+		}
+		var ks []string
+		for _, r := range res.PerSeed {
+			ks = append(ks, fmt.Sprint(r.K))
+		}
+		s.progress("baseline", "k-mer classifier on %s: accuracy %.3f (min %.3f, max %.3f), MCC %.3f, k per seed %s, %s", t.Name,
+			res.Accuracy.Mean, res.Accuracy.Min, res.Accuracy.Max, res.MCC.Mean, strings.Join(ks, ","), time.Since(t0).Round(time.Second))
+	}
+	return nil
+}
+
+// taskLen is the crop the models see (downstream max_len, else the context
+// of the first model), which the k-mer classifier applies too.
+func (s *study) taskLen() int {
+	if s.cfg.Downstream.MaxLen > 0 {
+		return s.cfg.Downstream.MaxLen
+	}
+	if ms := s.downstreamModels(); len(ms) > 0 {
+		if c, err := nn.ReadConfig(train.CheckpointPath(s.ckpt(ms[0]))); err == nil {
+			return c.SeqLen
+		}
+	}
+	return 0
+}
+
+func (s *study) kmerPPL(p string) error {
+	ds, err := dataprep.Open(s.prepDir())
+	if err != nil {
+		return err
+	}
+	if ds.Manifest.Tokenizer != dataprep.DNATokenizerName {
+		s.progress("baseline", "skipped k-mer perplexity: tokens are %s, not DNA", ds.Manifest.Tokenizer)
+		return nil
+	}
+	tr, err := ds.Split("train")
+	if err != nil {
+		return err
+	}
+	va, err := ds.Split("valid")
+	if err != nil {
+		return err
+	}
+	te, err := ds.Split(s.cfg.PPL.Split)
+	if err != nil {
+		return err
+	}
+	kmax := slices.Max(s.cfg.Baseline.PPLOrders)
+	km, err := evaluate.NewKmer(evaluate.KmerConfig{Order: kmax})
+	if err != nil {
+		return err
+	}
+	for i := range tr.Rows() {
+		km.Add(tr.Row(i))
+	}
+	vrows := splitRows(va)
+	if _, err := km.TuneAlpha(vrows); err != nil {
+		return err
+	}
+	bestK, bestV := -1, 0.0
+	for _, k := range s.cfg.Baseline.PPLOrders {
+		nll, err := km.Perplexity(vrows, k)
+		if err != nil {
+			return err
+		}
+		if bestK < 0 || nll.Perplexity() < bestV {
+			bestK, bestV = k, nll.Perplexity()
+		}
+	}
+	// The rows the ppl stage scores: the first max_rows of the split.
+	n := te.Rows()
+	if m := s.cfg.PPL.MaxRows; m > 0 {
+		n = min(n, m)
+	}
+	rows := make([][]uint8, n)
+	for i := range rows {
+		rows[i] = te.Row(i)
+	}
+	nll, err := km.Perplexity(rows, bestK)
+	if err != nil {
+		return err
+	}
+	rep := pplJSON{Checkpoint: fmt.Sprintf("k-mer order %d (train split counts, Dirichlet smoothing tuned on valid; order chosen on valid among %v)", bestK, s.cfg.Baseline.PPLOrders),
+		Mode: finetune.KmerMode, Split: s.cfg.PPL.Split, Perplexity: nll.Perplexity(), NLLPerToken: nll.PerToken(),
+		BitsPerToken: nll.BitsPerToken(), Tokens: nll.Count, Rows: n, KmerOrder: bestK}
+	j, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := finetune.WriteFileAtomic(p, append(j, '\n')); err != nil {
+		return err
+	}
+	s.progress("baseline", "k-mer order %d (best on valid): %s perplexity %.4f (exact), %.4f bits/base over %d tokens", bestK, s.cfg.PPL.Split,
+		rep.Perplexity, rep.BitsPerToken, rep.Tokens)
 	return nil
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/internal/strictyaml"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
@@ -15,6 +17,7 @@ type studyConfig struct {
 	Name    string `yaml:"name"`
 	Threads int    `yaml:"threads"`
 	Prep    struct {
+		Dir         string   `yaml:"dir"`   // an existing prep directory to use instead of prepping
 		Fasta       string   `yaml:"fasta"` // "" = the embedded human chr22 slice
 		SeqLen      int      `yaml:"seq_len"`
 		Stride      int      `yaml:"stride"`
@@ -33,6 +36,10 @@ type studyConfig struct {
 		Modes        []string `yaml:"modes"`
 		train.Config `yaml:",inline"`
 	} `yaml:"finetune"`
+	// Models, when given, are the study's models: existing checkpoints
+	// (or run directories) scored for perplexity, on the tasks and for
+	// sampling speed, instead of the pretrain, finetune and scratch stages.
+	Models []studyModel `yaml:"models"`
 	// FromScratch also pre-trains each of Finetune.Modes from a random
 	// initialisation with the Pretrain settings (model "<mode>-scratch").
 	FromScratch bool `yaml:"from_scratch"`
@@ -56,13 +63,32 @@ type studyConfig struct {
 		EvalEvery   int      `yaml:"eval_every"`
 		Patience    int      `yaml:"patience"`
 		MaxLen      int      `yaml:"max_len"`
+		MaxTrain    int      `yaml:"max_train"` // train rows per seed (stratified sample; 0: all)
+		MaxTest     int      `yaml:"max_test"`  // test rows scored (stratified sample, the same for all; 0: all)
 		RC          bool     `yaml:"rc"`
 	} `yaml:"downstream"`
+	// Baseline is the k-mer row of the tables: an order-k Markov model's
+	// test perplexity (orders tried, the best on valid kept; Dirichlet
+	// smoothing tuned on valid) and a logistic regression on k-mer spectra
+	// per task (word lengths tried, the best on valid kept per seed). Empty
+	// lists skip it.
+	Baseline struct {
+		PPLOrders []int `yaml:"ppl_orders"`
+		TaskKs    []int `yaml:"task_ks"`
+	} `yaml:"baseline"`
 	Bench struct {
 		N     int   `yaml:"n"`
 		Len   int   `yaml:"len"`
 		Steps []int `yaml:"steps"`
 	} `yaml:"bench"`
+}
+
+// studyModel is a given checkpoint: Objective (mdlm, ar, mlm) must be the
+// checkpoint's mode; it is there so the config says what it compares.
+type studyModel struct {
+	Name      string `yaml:"name"`
+	Objective string `yaml:"objective"`
+	Ckpt      string `yaml:"ckpt"`
 }
 
 // studyTask is one downstream task: a file or directory (finetune.Load), or
@@ -91,6 +117,7 @@ func defaultStudy() studyConfig {
 	c.Downstream.Seeds = []uint64{1, 2, 3}
 	c.Downstream.RC = true
 	c.Bench.N, c.Bench.Steps = 4, []int{8, 32, 128}
+	c.Baseline.PPLOrders, c.Baseline.TaskKs = []int{0, 2, 4, 6, 8}, []int{1, 2, 3, 4, 5, 6}
 	return c
 }
 
@@ -109,6 +136,35 @@ func readStudy(path string) (studyConfig, error) {
 	for _, m := range c.Finetune.Modes {
 		if m != nn.ModeMDLM && m != nn.ModeAR {
 			return c, fmt.Errorf("study config %s: finetune mode %q: want mdlm or ar", path, m)
+		}
+	}
+	names := map[string]bool{}
+	for i, m := range c.Models {
+		switch {
+		case m.Name == "" || m.Ckpt == "":
+			return c, fmt.Errorf("study config %s: model %d needs a name and a ckpt", path, i+1)
+		case names[m.Name] || m.Name == kmerModel:
+			return c, fmt.Errorf("study config %s: model name %q used twice or reserved", path, m.Name)
+		case strings.ContainsAny(m.Name, `/\`) || strings.HasPrefix(m.Name, "."):
+			return c, fmt.Errorf("study config %s: model name %q: no slashes, no leading dot", path, m.Name)
+		}
+		names[m.Name] = true
+		mc, err := nn.ReadConfig(train.CheckpointPath(m.Ckpt))
+		if err != nil {
+			return c, fmt.Errorf("study config %s: model %s: %w", path, m.Name, err)
+		}
+		if m.Objective != "" && m.Objective != mc.Mode {
+			return c, fmt.Errorf("study config %s: model %s: objective %q, but %s was trained with %q", path, m.Name, m.Objective, m.Ckpt, mc.Mode)
+		}
+	}
+	for _, k := range c.Baseline.PPLOrders {
+		if k < 0 || k > evaluate.MaxKmerOrder {
+			return c, fmt.Errorf("study config %s: baseline ppl order %d outside 0..%d", path, k, evaluate.MaxKmerOrder)
+		}
+	}
+	for _, k := range c.Baseline.TaskKs {
+		if k < 1 || k > 8 {
+			return c, fmt.Errorf("study config %s: baseline task k %d outside 1..8", path, k)
 		}
 	}
 	seen := map[string]bool{}

@@ -42,22 +42,31 @@ func (s *study) report(context.Context) error {
 
 	b.WriteString("## Models\n\n| model | mode | from | steps | training tokens | last valid loss | training time |\n|---|---|---|---|---|---|---|\n")
 	models := append([]string{s.cfg.Pretrain.Mode}, s.generative()...)
+	if len(s.cfg.Models) > 0 {
+		models = s.generative()
+	}
 	for _, m := range models {
-		dir := filepath.Join(s.models(), m)
+		dir := s.runDir(m)
 		ck, err := readCkptState(dir)
 		if err != nil {
+			if g, ok := s.given(m); ok {
+				fmt.Fprintf(&b, "| %s | %s | given checkpoint `%s` | - | - | - | - |\n", m, g.Objective, g.Ckpt)
+			}
 			continue
 		}
 		from := "random init"
 		if org, err := readOrigin(dir); err == nil {
 			from = filepath.Base(org.From) + " (" + org.FromMode + ")"
 		}
+		if g, ok := s.given(m); ok {
+			from = "given checkpoint `" + g.Ckpt + "`"
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.2fM | %s | %s |\n", m, ck.mode, from, ck.step, float64(ck.tokens)/1e6,
 			lastValid(dir), time.Duration(ck.elapsed*float64(time.Second)).Round(time.Second))
 	}
 
 	b.WriteString("\n## Perplexity\n\nPer base on the test split. AR: exact. MDLM: exp of the NELBO, an upper bound on the perplexity (K draws of (t, mask) per sequence).\n\n| model | mode | perplexity | bits/base | tokens | kind |\n|---|---|---|---|---|---|\n")
-	for _, m := range s.generative() {
+	for _, m := range append(s.generative(), kmerModel) {
 		var v pplJSON
 		if err := readJSONFile(filepath.Join(s.models(), m, plots.PPLFile), &v); err != nil {
 			continue
@@ -66,12 +75,15 @@ func (s *study) report(context.Context) error {
 		if v.Bound {
 			kind = fmt.Sprintf("upper bound (K = %d)", v.Samples)
 		}
+		if v.Mode == finetune.KmerMode {
+			kind = fmt.Sprintf("exact, order %d chosen on valid", v.KmerOrder)
+		}
 		fmt.Fprintf(&b, "| %s | %s | %.4f | %.4f | %d | %s |\n", m, v.Mode, v.Perplexity, v.BitsPerToken, v.Tokens, kind)
 	}
 
 	var rs []*finetune.Results
 	for _, t := range s.cfg.Tasks {
-		for _, m := range s.downstreamModels() {
+		for _, m := range append(s.downstreamModels(), kmerModel) {
 			if r, err := finetune.ReadResults(filepath.Join(s.models(), m, "tasks", t.Name, plots.ResultsFile)); err == nil {
 				r.Checkpoint = m
 				rs = append(rs, r)
@@ -79,7 +91,13 @@ func (s *study) report(context.Context) error {
 		}
 	}
 	if len(rs) > 0 {
-		b.WriteString("\n## Downstream tasks\n\nTest scores, mean ± sample standard deviation [min, max] over seeds. Mean-pooled final hidden states and a linear head, whole backbone fine-tuned with its own attention; early stopping on a 90/10 train/valid split per seed.\n\n")
+		b.WriteString("\n## Downstream tasks\n\nTest scores, mean ± sample standard deviation [min, max] over seeds. Mean-pooled final hidden states and a linear head, whole backbone fine-tuned with its own attention; early stopping on a 90/10 train/valid split per seed. Row kmer: logistic regression on the k-mer spectrum (k chosen on valid per seed) with the same rows and splits.\n\n")
+		if n := s.cfg.Downstream.MaxTest; n > 0 {
+			fmt.Fprintf(&b, "Scale: at most %d test rows per task are scored (a stratified sample, the same rows for every seed and model and the k-mer row).\n\n", n)
+		}
+		if n := s.cfg.Downstream.MaxTrain; n > 0 {
+			fmt.Fprintf(&b, "Scale: each seed uses a stratified sample of at most %d rows of the train part (then split 90/10 into train/valid).\n\n", n)
+		}
 		b.WriteString(finetune.Markdown(rs))
 		b.WriteString("\n")
 		seen := map[string]bool{}

@@ -119,6 +119,14 @@ func TestExperimentMicroStudyResumes(t *testing.T) {
 		t.Fatalf("other config: %v", err)
 	}
 
+	// The k-mer baseline rows sit beside the models.
+	for _, want := range []string{"| kmer | kmer |", "| hw | kmer | kmer | 1 |"} {
+		if !strings.Contains(string(rep), want) {
+			t.Fatalf("report.md lacks %q:\n%s", want, rep)
+		}
+	}
+	testGivenModels(t, dir, out)
+
 	// A removed stage output is redone, and only it.
 	os.Remove(filepath.Join(out, "models/ar/ppl.json"))
 	os.Remove(filepath.Join(out, "report.md"))
@@ -193,6 +201,14 @@ func TestExperimentBadConfig(t *testing.T) {
 }
 
 func TestShippedStudyConfigsParse(t *testing.T) {
+	// study-chr20-ckpt.yaml names checkpoints of this machine's /tmp/runs:
+	// it parses where they exist.
+	if _, err := os.Stat("/tmp/runs/chr20-mdlm/checkpoint/config.json"); err == nil {
+		c, err := readStudy(filepath.Join("..", "..", "configs", "study-chr20-ckpt.yaml"))
+		if err != nil || len(c.Models) != 2 || c.Downstream.MaxTrain == 0 {
+			t.Fatalf("study-chr20-ckpt.yaml: %v %+v", err, c.Models)
+		}
+	}
 	for _, f := range []string{"study-demo.yaml", "study-chr20.yaml"} {
 		c, err := readStudy(filepath.Join("..", "..", "configs", f))
 		if err != nil {
@@ -201,5 +217,85 @@ func TestShippedStudyConfigsParse(t *testing.T) {
 		if len(c.Tasks) == 0 || len(c.Finetune.Modes) != 2 || c.Pretrain.Mode != "mlm" || c.Pretrain.MaxSteps == 0 || c.Finetune.MaxSteps == 0 {
 			t.Fatalf("%s: %+v", f, c)
 		}
+	}
+}
+
+// testGivenModels runs a study that names the micro study's checkpoints
+// (models: list, prep.dir): no training stage runs, and the later stages
+// write into the new study's models/NAME.
+func testGivenModels(t *testing.T, dir, micro string) {
+	body := `name: given
+threads: 2
+prep:
+  dir: ` + filepath.Join(micro, "prep") + `
+models:
+  - name: a
+    objective: ar
+    ckpt: ` + filepath.Join(micro, "models/ar") + `
+  - name: d
+    ckpt: ` + filepath.Join(micro, "models/mdlm/checkpoint") + `
+ppl:
+  samples: 1
+  max_rows: 4
+baseline:
+  ppl_orders: [0, 2]
+  task_ks: [1, 2]
+tasks:
+  - name: hw
+    path: ` + filepath.Join(micro, "tasks/hw.tsv") + `
+downstream:
+  seeds: [1, 2]
+  batch: 4
+  epochs: 1
+  max_train: 24
+  max_test: 10
+bench:
+  n: 1
+  len: 16
+  steps: [2]
+`
+	cfg := filepath.Join(dir, "given.yaml")
+	os.WriteFile(cfg, []byte(body), 0o644)
+	out := filepath.Join(dir, "given")
+	_, stderr, err := run(t, "experiment", "--config", cfg, "--out", out, "--device", "cpu")
+	if err != nil {
+		t.Fatalf("given models: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "pretrain   skipped: the config gives its models (a, d)") {
+		t.Fatalf("pretrain not skipped:\n%s", stderr)
+	}
+	for _, f := range []string{"models/a/ppl.json", "models/d/ppl.json", "models/a/tasks/hw/results.json", "models/d/tasks/hw/results.json",
+		"models/kmer/ppl.json", "models/kmer/tasks/hw/results.json", "figures/ppl_vs_accuracy.png", "figures/learning_curves.png", "report.md"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatalf("given-models output %s: %v", f, err)
+		}
+	}
+	for _, f := range []string{"prep", "models/mlm", "models/a/checkpoint"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+			t.Fatalf("given-models study made %s", f)
+		}
+	}
+	var res struct {
+		NTest   int `json:"n_test"`
+		PerSeed []struct {
+			TrainRows int `json:"train_rows"`
+			ValidRows int `json:"valid_rows"`
+		} `json:"per_seed"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "models/a/tasks/hw/results.json"))
+	if err := json.Unmarshal(b, &res); err != nil || res.NTest != 10 || len(res.PerSeed) != 2 || res.PerSeed[0].TrainRows+res.PerSeed[0].ValidRows != 24 {
+		t.Fatalf("max_train/max_test not applied: %s (%v)", b, err)
+	}
+	rep, _ := os.ReadFile(filepath.Join(out, "report.md"))
+	for _, want := range []string{"given checkpoint", "| hw | a | ar | 2 |", "| hw | d | mdlm | 2 |", "| hw | kmer | kmer | 2 |", "at most 24 rows", "at most 10 test rows"} {
+		if !strings.Contains(string(rep), want) {
+			t.Fatalf("report.md lacks %q:\n%s", want, rep)
+		}
+	}
+	// An objective that is not the checkpoint's is refused before any work.
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte(strings.Replace(body, "objective: ar", "objective: mdlm", 1)), 0o644)
+	if _, _, err := run(t, "experiment", "--config", bad, "--out", filepath.Join(dir, "bad")); err == nil || !strings.Contains(err.Error(), `objective "mdlm"`) {
+		t.Fatalf("wrong objective: %v", err)
 	}
 }

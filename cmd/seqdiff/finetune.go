@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/finetune"
 	"github.com/seqdiff/seqdiff/train"
 )
@@ -35,6 +34,7 @@ type finetuneOptions struct {
 	batch, maxSteps, warmup, threads int
 	lr, weightDecay                  float64
 	raw                              bool
+	device                           string
 	// generative schedule and logging
 	evalEvery, evalRows, ckptEvery, logEvery int
 	ema                                      float64
@@ -45,6 +45,7 @@ type finetuneOptions struct {
 	epochs, patience, maxLen    int
 	dsEvalEvery                 int
 	validFrac                   float64
+	maxTrain, maxTest           int
 	noRC                        bool
 	humanWormN, humanWormLength int
 }
@@ -107,6 +108,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.Float64Var(&o.weightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
 	f.BoolVar(&o.raw, "raw", false, "start from the trained weights even when the checkpoint has an EMA")
 	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
+	f.StringVar(&o.device, "device", "auto", deviceHelp)
 	f.IntVar(&o.evalEvery, "eval-every", 0, "generative: score valid every this many steps (default 100); downstream: 0 = once per epoch")
 	f.IntVar(&o.evalRows, "eval-rows", 64, "generative: valid rows scored")
 	f.IntVar(&o.ckptEvery, "ckpt-every", 100, "generative: checkpoint every this many steps")
@@ -119,6 +121,8 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.IntVar(&o.patience, "patience", 3, "downstream: evaluations without a better valid accuracy before stopping")
 	f.IntVar(&o.maxLen, "max-len", 0, "downstream: crop length (0: the model's context)")
 	f.Float64Var(&o.validFrac, "valid-frac", 0.1, "downstream: fraction of train held out for early stopping")
+	f.IntVar(&o.maxTrain, "max-train", 0, "downstream: use at most this many train rows per seed (stratified, seeded sample; 0: all)")
+	f.IntVar(&o.maxTest, "max-test", 0, "downstream: score at most this many test rows (stratified sample, the same for every seed; 0: all)")
 	f.BoolVar(&o.noRC, "no-rc", false, "downstream: no reverse-complement augmentation")
 	f.IntVar(&o.humanWormN, "human-or-worm-n", 1000, "human_or_worm: windows per class")
 	f.IntVar(&o.humanWormLength, "human-or-worm-len", 200, "human_or_worm: window length")
@@ -174,9 +178,14 @@ func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
+	be, closeBE, err := modelBackend(o.device, cfg.Threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	why, tr, err := finetune.Generative(ctx, cpu.New(cfg.Threads), finetune.GenerativeOptions{From: from, Cfg: cfg,
+	why, tr, err := finetune.Generative(ctx, be, finetune.GenerativeOptions{From: from, Cfg: cfg,
 		Resume: o.resume, Raw: o.raw, Stderr: stderr})
 	if tr != nil {
 		defer tr.Close()
@@ -260,11 +269,16 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	fmt.Fprintf(stderr, "task %s: %d train, %d test, classes %v (%s)\n", task.Name, len(task.Train), len(task.Test), task.Classes, task.Split)
+	be, closeBE, err := modelBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	defer closeBE()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := finetune.Run(ctx, cpu.New(o.threads), task, finetune.Options{From: o.from, Seeds: seeds, Batch: o.batch, LR: o.lr,
+	res, err := finetune.Run(ctx, be, task, finetune.Options{From: o.from, Seeds: seeds, Batch: o.batch, LR: o.lr,
 		HeadLR: o.headLR, Warmup: o.warmup, WeightDecay: o.weightDecay, Epochs: o.epochs, MaxSteps: o.maxSteps,
-		EvalEvery: o.evalEvery, Patience: o.patience, ValidFrac: o.validFrac, MaxLen: o.maxLen, RC: !o.noRC, Raw: o.raw,
+		EvalEvery: o.evalEvery, Patience: o.patience, ValidFrac: o.validFrac, MaxTrain: o.maxTrain, MaxTest: o.maxTest, MaxLen: o.maxLen, RC: !o.noRC, Raw: o.raw,
 		Stderr: stderr})
 	if err != nil {
 		return err
