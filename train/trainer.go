@@ -154,6 +154,12 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	if err != nil {
 		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
 	}
+	// An offset past the log's end would pad it with NUL bytes.
+	if fi, err := t.log.Stat(); err == nil && offset > fi.Size() {
+		t.log.Close()
+		return nil, fmt.Errorf("resume: %s has %d bytes, but the checkpoint's %s says its last step ends at byte %d (a metrics log from another run, or cut short?)",
+			metricsPath, fi.Size(), nn.StateFile, offset)
+	}
 	if err := t.log.Truncate(offset); err != nil {
 		return nil, fmt.Errorf("%s: %w", metricsPath, err)
 	}
@@ -198,8 +204,15 @@ func (t *Trainer) restore(ckDir string) (dataprep.Cursor, int64, error) {
 	}
 	var st state
 	raw, _ := json.Marshal(ck.State)
-	if err := json.Unmarshal(raw, &st); err != nil || st.RNG == "" {
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return cur, 0, fmt.Errorf("resume %s: %s: %v", ckDir, nn.StateFile, err)
+	}
+	if st.RNG == "" {
 		return cur, 0, fmt.Errorf("resume %s: %s is missing or incomplete", ckDir, nn.StateFile)
+	}
+	if st.Step < 0 || st.Tokens < 0 || st.BadStreak < 0 || st.MetricsOffset < 0 || !(st.ElapsedS >= 0 && st.ElapsedS <= math.MaxInt64/1e9) {
+		return cur, 0, fmt.Errorf("resume %s: %s holds a negative or impossible count (step %d, tokens %d, bad_streak %d, metrics_offset %d, elapsed_s %g)",
+			ckDir, nn.StateFile, st.Step, st.Tokens, st.BadStreak, st.MetricsOffset, st.ElapsedS)
 	}
 	b, err := base64.StdEncoding.DecodeString(st.RNG)
 	if err == nil {
