@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -474,5 +475,71 @@ func TestHostileYAML(t *testing.T) {
 	// The resumed run's folder holds what it held.
 	if ents, _ := os.ReadDir(resumed); len(ents) != 1 {
 		t.Errorf("%s holds %d entries after a refused resume, want train.yaml only", resumed, len(ents))
+	}
+}
+
+// A run's checkpoint whose state.json was corrupted: --resume refuses it
+// and leaves the run dir as it was (the metrics log used to be padded with
+// NUL bytes up to a metrics_offset past its end).
+func TestHostileResumeState(t *testing.T) {
+	dir := t.TempDir()
+	prep := hostilePrep(t, dir)
+	good := filepath.Join(dir, "run")
+	if _, _, err := run(t, "pretrain", "--data", prep, "--out", good, "--max-steps", "2", "--d-model", "16", "--n-layers", "1",
+		"--n-heads", "2", "--threads", "1", "--log-every", "0", "--eval-every", "0"); err != nil {
+		t.Fatal(err)
+	}
+	state := func(d string) string { return filepath.Join(d, "checkpoint", "state.json") }
+	bad := func(name, from, to string) string {
+		d := filepath.Join(dir, name)
+		if err := os.CopyFS(d, os.DirFS(good)); err != nil {
+			t.Fatal(err)
+		}
+		y, _ := os.ReadFile(filepath.Join(d, "train.yaml"))
+		os.WriteFile(filepath.Join(d, "train.yaml"), bytes.ReplaceAll(y, []byte(good), []byte(d)), 0o644)
+		b, _ := os.ReadFile(state(d))
+		if !bytes.Contains(b, []byte(from)) {
+			t.Fatalf("state.json lacks %s:\n%s", from, b)
+		}
+		os.WriteFile(state(d), bytes.Replace(b, []byte(from), []byte(to), 1), 0o644)
+		return d
+	}
+	metrics, _ := os.ReadFile(filepath.Join(good, "metrics.jsonl"))
+	var st struct {
+		Offset int64 `json:"metrics_offset"`
+	}
+	b, _ := os.ReadFile(state(good))
+	json.Unmarshal(b, &st)
+	off := fmt.Sprintf(`"metrics_offset": %d`, st.Offset)
+	cases := []struct {
+		name, from, to string
+		want           []string
+	}{
+		{"metrics_offset past the log", off, `"metrics_offset": 99999`, []string{"metrics.jsonl has", "state.json says its last step ends at byte 99999"}},
+		{"negative step", `"step": 2`, `"step": -5`, []string{"state.json holds a negative or impossible count (step -5"}},
+		{"step of another type", `"step": 2`, `"step": "two"`, []string{"state.json: json: cannot unmarshal string"}},
+		{"no rng", `"rng"`, `"rnq"`, []string{"state.json is missing or incomplete"}},
+		{"not JSON", `{`, `[`, []string{"state.json"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := bad(strings.ReplaceAll(c.name, " ", "-"), c.from, c.to)
+			before, _ := os.ReadFile(state(d))
+			_, _, err := run(t, "pretrain", "--out", d, "--resume", "--max-steps", "3", "--threads", "1")
+			if err == nil {
+				t.Fatal("resumed from a corrupt state.json")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+			after, _ := os.ReadFile(state(d))
+			m, _ := os.ReadFile(filepath.Join(d, "metrics.jsonl"))
+			if !bytes.Equal(before, after) || !bytes.Equal(m, metrics) {
+				t.Errorf("the refused resume changed state.json or metrics.jsonl (%d bytes, was %d)", len(m), len(metrics))
+			}
+			t.Logf("seqdiff: %v", err)
+		})
 	}
 }
