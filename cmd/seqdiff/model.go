@@ -32,6 +32,8 @@ type shapeOptions struct {
 	heads  int
 	seqLen int
 	vocab  int
+	// timeCond turns on MDLM's time conditioning (DiT adaLN) for mdlm models.
+	timeCond bool
 }
 
 func (o *shapeOptions) bind(fs *pflag.FlagSet, defaultPreset string) {
@@ -42,9 +44,12 @@ func (o *shapeOptions) bind(fs *pflag.FlagSet, defaultPreset string) {
 	fs.IntVar(&o.heads, "n-heads", 0, "attention heads (overrides the preset)")
 	fs.IntVar(&o.seqLen, "seq-len", 0, "context length (overrides the preset)")
 	fs.IntVar(&o.vocab, "vocab", 0, "vocabulary size (overrides the preset)")
+	fs.BoolVar(&o.timeCond, "time-conditioning", false, "mdlm models: condition on the diffusion time t (MDLM's time_conditioning, DiT adaLN)")
 }
 
-// resolve returns the configuration for mode.
+// resolve returns the configuration for mode. --time-conditioning applies
+// to an mdlm configuration only (a bench that builds an ar model beside the
+// mdlm one leaves the ar one plain).
 func (o *shapeOptions) resolve(mode string) (nn.Config, error) {
 	var cfg nn.Config
 	var err error
@@ -71,6 +76,9 @@ func (o *shapeOptions) resolve(mode string) (nn.Config, error) {
 	}
 	if custom {
 		cfg.Preset = ""
+	}
+	if o.timeCond && cfg.Mode == nn.ModeMDLM {
+		cfg.TimeConditioning = true
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err

@@ -36,6 +36,9 @@ drawn deterministically from --seed.`,
 			if o.out == "" {
 				return fmt.Errorf("--out is required")
 			}
+			if o.shape.timeCond && !cfg.TimeConditioning {
+				return fmt.Errorf("--time-conditioning: only an mdlm model is conditioned on the diffusion time, not %s", cfg.Mode)
+			}
 			cfg.Training = map[string]any{"init_seed": o.seed, "steps": 0, "by": "seqdiff model init"}
 			ck := &nn.Checkpoint{Config: cfg, Params: nn.InitParams(cfg, o.seed)}
 			if err := ck.Save(o.out); err != nil {
