@@ -549,7 +549,7 @@ func (s *study) downstream(ctx context.Context) error {
 			s.progress("downstream", "%s on %s: %d train, %d test, seeds %v", name, t.Name, len(task.Train), len(task.Test), d.Seeds)
 			res, err := finetune.Run(ctx, s.be, task, finetune.Options{From: s.ckpt(name), Seeds: d.Seeds, Batch: d.Batch,
 				LR: d.LR, HeadLR: d.HeadLR, Warmup: d.Warmup, WeightDecay: d.WeightDecay, Epochs: d.Epochs, MaxSteps: d.MaxSteps,
-				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest, RC: d.RC})
+				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest, RC: d.RC, Stderr: s.quiet})
 			if err != nil {
 				return err
 			}
