@@ -16,23 +16,33 @@ type StepModel interface {
 	Step(tokens []int32, out []float32) error
 }
 
+// Bounded is a StepModel whose cache holds at most Capacity positions (the
+// model's context length). Sample slides a window over such a model.
+type Bounded interface {
+	Capacity() int
+}
+
 // SampleConfig configures ancestral sampling.
 type SampleConfig struct {
 	Temperature float64 // divides the logits; 0 means 1
 	TopK        int     // keep the K most likely ids; 0 keeps all; 1 is greedy
 	TopP        float64 // keep the smallest most-likely set of mass >= TopP; 0 or 1 keeps all
 	Seed        uint64
+	// Keep is the number of most recent tokens a Bounded model keeps as
+	// context when its cache is full (0: half its capacity).
+	Keep int
 }
 
 // Sampler draws continuations from a StepModel.
 type Sampler struct {
-	v     Vocab
-	cfg   SampleConfig
-	rng   *rand.Rand
-	ids   []int32
-	p     []float64
-	order []int
-	calls int
+	v      Vocab
+	cfg    SampleConfig
+	rng    *rand.Rand
+	ids    []int32
+	p      []float64
+	order  []int
+	calls  int
+	slides int
 }
 
 // NewSampler checks the configuration.
@@ -52,13 +62,20 @@ func NewSampler(v Vocab, cfg SampleConfig) (*Sampler, error) {
 	if cfg.TopP < 0 || cfg.TopP > 1 || math.IsNaN(cfg.TopP) {
 		return nil, fmt.Errorf("ar sample: top-p %g outside [0, 1]", cfg.TopP)
 	}
+	if cfg.Keep < 0 {
+		return nil, fmt.Errorf("ar sample: keep %d is negative", cfg.Keep)
+	}
 	ids := v.samplable()
 	return &Sampler{v: v, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0xa5)), ids: ids,
 		p: make([]float64, len(ids)), order: make([]int, len(ids))}, nil
 }
 
-// Steps is the number of StepModel.Step calls made so far.
+// Steps is the number of StepModel.Step calls made so far (re-encoding
+// after a slide included).
 func (s *Sampler) Steps() int { return s.calls }
+
+// Slides is the number of times the window slid (the cache was refilled).
+func (s *Sampler) Slides() int { return s.slides }
 
 // Sample continues B prompts of P tokens each (prompt is B x P, P >= 1:
 // the first token of a row is never predicted, so a model trained with a
@@ -66,6 +83,13 @@ func (s *Sampler) Steps() int { return s.calls }
 // least one base) by n tokens, and returns the B x (P+n) rows. The prompt
 // is fed one position at a time (P steps), then each drawn token is fed
 // back: P + n - 1 steps in all.
+//
+// Past the context of a Bounded model (P + n - 1 > Capacity) the window
+// slides: when the cache is full it is reset and the last Keep tokens
+// (half the capacity by default) are fed again, so every later token is
+// drawn given at least Keep and at most Capacity tokens before it, at the
+// positions 0.. of a fresh cache (rotary attention sees only relative
+// positions). Each slide costs Keep - 1 extra steps.
 func (s *Sampler) Sample(m StepModel, prompt []int32, B, P, n int) ([]int32, error) {
 	if P < 1 {
 		return nil, fmt.Errorf("ar sample: empty prompt; give at least one token per row ([BOS] or a base)")
@@ -88,16 +112,53 @@ func (s *Sampler) Sample(m StepModel, prompt []int32, B, P, n int) ([]int32, err
 	if err := m.Reset(B); err != nil {
 		return nil, fmt.Errorf("ar sample: reset: %w", err)
 	}
+	capacity, keep := W, 0 // unbounded: never slides
+	if bm, ok := m.(Bounded); ok {
+		capacity = bm.Capacity()
+		if capacity < 1 {
+			return nil, fmt.Errorf("ar sample: model capacity %d", capacity)
+		}
+		keep = s.cfg.Keep
+		if keep == 0 {
+			keep = max(capacity/2, 1)
+		}
+		if keep > capacity {
+			return nil, fmt.Errorf("ar sample: keep %d exceeds the model's context %d", keep, capacity)
+		}
+	}
 	tok := make([]int32, B)
 	logits := make([]float32, B*V)
-	for pos := 0; pos < W-1; pos++ {
+	step := func(pos int) error {
 		for b := 0; b < B; b++ {
 			tok[b] = out[b*W+pos]
 		}
 		if err := m.Step(tok, logits); err != nil {
-			return nil, fmt.Errorf("ar sample: position %d: %w", pos, err)
+			return fmt.Errorf("ar sample: position %d: %w", pos, err)
 		}
 		s.calls++
+		return nil
+	}
+	fed := 0 // positions in the model's cache
+	for pos := 0; pos < W-1; pos++ {
+		if fed == capacity {
+			// Slide: refill the cache with the keep-1 tokens before pos;
+			// pos itself is fed next, so keep tokens precede the next draw.
+			if err := m.Reset(B); err != nil {
+				return nil, fmt.Errorf("ar sample: reset at position %d: %w", pos, err)
+			}
+			s.slides++
+			fed = 0
+			for q := pos - keep + 1; q < pos; q++ {
+				if err := step(q); err != nil {
+					return nil, err
+				}
+				fed++
+			}
+		}
+		if err := step(pos); err != nil {
+			return nil, err
+		}
+		fed++
 		if pos+1 < P {
 			continue // still reading the prompt
 		}

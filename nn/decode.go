@@ -36,6 +36,10 @@ type Decoder struct {
 // into m first to decode with it) over at most m.Cfg.SeqLen positions.
 func NewDecoder(m *Model) *Decoder { return &Decoder{m: m, Tmax: m.Cfg.SeqLen} }
 
+// Capacity is the number of positions the cache holds (seq_len): past it,
+// ar.Sampler slides its window (ar.Bounded).
+func (d *Decoder) Capacity() int { return d.Tmax }
+
 // Pos is the number of positions fed since Reset.
 func (d *Decoder) Pos() int { return d.pos }
 

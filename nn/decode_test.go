@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/seqdiff/seqdiff/ar"
 	"github.com/seqdiff/seqdiff/compute/cpu"
 )
 
@@ -63,5 +64,65 @@ func TestDecoderMatchesForward(t *testing.T) {
 	}
 	if err := d.Step(make([]int32, B), out); err == nil {
 		t.Fatal("a step past seq_len was accepted")
+	}
+}
+
+// TestDecoderSlidingWindow: ar.Sampler over the Decoder past seq_len
+// (greedy, so every token is the argmax of its logits) gives, at every
+// position, the argmax of the full causal forward over the window that
+// the sampler keeps: the last Keep tokens after each slide, growing to
+// seq_len before the next.
+func TestDecoderSlidingWindow(t *testing.T) {
+	cfg := DefaultConfig(12, 32, 2, 4, 8, ModeAR)
+	m, err := New(cpu.New(2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetParams(perturbedParams(cfg, 21))
+	const B, P, n, keep = 2, 3, 27, 3
+	s, err := ar.NewSampler(ar.DNA(), ar.SampleConfig{TopK: 1, Keep: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDecoder(m)
+	defer d.Free()
+	rows, err := s.Sample(d, []int32{7, 8, 9, 10, 10, 7}, B, P, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Slides() < 3 {
+		t.Fatalf("%d slides for %d tokens over a context of %d", s.Slides(), P+n, cfg.SeqLen)
+	}
+	W, V := P+n, cfg.VocabSize
+	fed, start := 0, 0
+	for pos := 0; pos < W-1; pos++ {
+		if fed == cfg.SeqLen {
+			start, fed = pos-keep+1, keep-1
+		}
+		fed++
+		if pos+1 < P {
+			continue
+		}
+		T := pos - start + 1
+		win := make([]int32, 0, B*T)
+		for b := 0; b < B; b++ {
+			win = append(win, rows[b*W+start:b*W+pos+1]...)
+		}
+		if err := m.Forward(win, nil, B, T, true); err != nil {
+			t.Fatal(err)
+		}
+		logits, _ := m.LogitsHost()
+		for b := 0; b < B; b++ {
+			row := logits[(b*T+T-1)*V : (b*T+T)*V]
+			best := int32(7)
+			for id := int32(7); id <= 11; id++ { // the samplable DNA ids
+				if row[id] > row[best] {
+					best = id
+				}
+			}
+			if got := rows[b*W+pos+1]; got != best {
+				t.Fatalf("row %d position %d: sampled %d, the forward over [%d, %d] gives %d", b, pos+1, got, start, pos, best)
+			}
+		}
 	}
 }

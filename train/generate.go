@@ -38,8 +38,9 @@ type GenerateStats struct {
 // ancestral sampler (ddpm or ddpm_cache) over the bidirectional model,
 // with the prefix and suffix clamped (infilling), semi-autoregressively
 // past seq_len; AR by ancestral sampling over the KV-cache Decoder, the
-// prefix fed first. AR without a prefix starts each row with a base drawn
-// uniformly from A, C, G, T (the model never predicts a row's first token).
+// prefix fed first, the window sliding past seq_len (ar.Sampler). AR
+// without a prefix starts each row with a base drawn uniformly from A, C,
+// G, T (the model never predicts a row's first token).
 func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) {
 	var st GenerateStats
 	c := m.Cfg
@@ -121,9 +122,6 @@ func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) 
 	case nn.ModeAR:
 		if S > 0 {
 			return nil, st, errors.New("generate: a suffix needs an mdlm model (ar only continues a prefix)")
-		}
-		if o.Len > c.SeqLen {
-			return nil, st, fmt.Errorf("generate: ar length %d exceeds the model's seq_len %d (the KV cache holds one context)", o.Len, c.SeqLen)
 		}
 		smp, err := ar.NewSampler(arVocab(c), ar.SampleConfig{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})
 		if err != nil {
