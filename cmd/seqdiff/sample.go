@@ -57,7 +57,8 @@ ddpm_cache, which skips the model call when no position changed. --prefix and
 semi-autoregressive: each window keeps the last tokens as a clamped prefix and
 generates --stride new ones. AR: ancestral sampling with a KV cache,
 temperature, top-k and top-p; --prefix is the prompt (without one, each row
-starts with a uniformly drawn base).`,
+starts with a uniformly drawn base); past seq_len the window slides (when the
+cache is full, the last seq_len/2 tokens are encoded again).`,
 		Example: `  seqdiff sample --ckpt runs/mdlm --n 4 --len 1024 --steps 256 --out mdlm.fa
   seqdiff sample --ckpt runs/mdlm --n 2 --len 200 --prefix ACGTACGT --suffix TTTT --sampler ddpm_cache --out infill.fa
   seqdiff sample --ckpt runs/ar --n 4 --len 1024 --temperature 0.9 --top-p 0.95 --out ar.fa
