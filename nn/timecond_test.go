@@ -5,10 +5,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/mdlm"
 )
 
 func tinyTimeConfig() Config {
@@ -210,5 +212,57 @@ func TestTimeConditionedCheckpoint(t *testing.T) {
 	}
 	if strings.Contains(string(js), "time_conditioning") {
 		t.Errorf("plain config.json names time_conditioning:\n%s", js)
+	}
+}
+
+// TestTimeConditionedSampling: over a real time-conditioned model the
+// sampler passes each step's t (the output depends on it), ddpm_cache
+// makes exactly ddpm's calls (no logits are reused), and semi-autoregressive
+// generation runs past seq_len.
+func TestTimeConditionedSampling(t *testing.T) {
+	cfg := tinyTimeConfig() // seq_len 32
+	m, err := New(cpu.New(2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetParams(perturbedParams(cfg, 9))
+	v := mdlm.DNA()
+	calls := func(cache bool) int {
+		s, err := mdlm.NewSampler(Denoiser{M: m}, v, mdlm.SampleConfig{Steps: 200, Cache: cache, Seed: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, _ := mdlm.Template(v, 8, nil, nil)
+		if err := s.Sample(z, 1, 8); err != nil {
+			t.Fatal(err)
+		}
+		return s.Calls()
+	}
+	if a, b := calls(false), calls(true); a != b || a < 100 {
+		t.Fatalf("time-conditioned: ddpm %d calls, ddpm_cache %d; want equal (and near 200)", a, b)
+	}
+	z, _ := mdlm.Template(v, 8, []int32{7, 8}, nil)
+	l1, l2 := make([]float32, 8*cfg.VocabSize), make([]float32, 8*cfg.VocabSize)
+	if err := (Denoiser{M: m}).Logits(z, 1, 8, []float32{0.9}, l1); err != nil {
+		t.Fatal(err)
+	}
+	if err := (Denoiser{M: m}).Logits(z, 1, 8, []float32{0.2}, l2); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(l1, l2) {
+		t.Fatal("Denoiser ignores t on a time-conditioned model")
+	}
+	s, _ := mdlm.NewSampler(Denoiser{M: m}, v, mdlm.SampleConfig{Steps: 10, Cache: true, Seed: 4})
+	out, err := s.SampleLong([]int32{7, 8, 9, 10}, 1, 4, cfg.SeqLen, 80, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 80 || out[0] != 7 || out[3] != 10 {
+		t.Fatalf("semi-autoregressive output %v", out)
+	}
+	for i, id := range out {
+		if id < 7 || id > 11 {
+			t.Fatalf("position %d holds %d, not a base", i, id)
+		}
 	}
 }
