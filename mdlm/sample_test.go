@@ -298,22 +298,23 @@ func TestSampleLong(t *testing.T) {
 	}
 }
 
-// TestExpectedCalls: the sampler's mean number of model calls over many
-// runs matches ExpectedCalls, with and without the cache, for the
-// log-linear schedule (uniform reveal steps) and the cosine one (not);
-// and the closed form T (1 - (1 - 1/T)^n) of the log-linear cache.
+// TestExpectedCalls: the sampler's mean model calls and row evaluations
+// over many runs match ExpectedCalls, with and without the cache, for one
+// row and a batch, for the log-linear schedule (uniform reveal steps) and
+// the cosine one (not); and the closed form T (1 - (1 - 1/T)^L) of the
+// log-linear cache per row.
 func TestExpectedCalls(t *testing.T) {
 	v := DNA()
 	const L, T, runs = 24, 40, 300
 	d := newIndep(rand.New(rand.NewPCG(16, 16)), v, L)
 	for _, sch := range []Schedule{LogLinear{Eps: DefaultEps}, Cosine{Eps: DefaultEps}} {
-		for _, B := range []int{1, 2} {
-			wantD, wantC := ExpectedCalls(sch, T, B*L)
+		for _, B := range []int{1, 3} {
+			e := ExpectedCalls(sch, T, B, L)
 			for _, cache := range []bool{false, true} {
 				s, _ := NewSampler(d, v, SampleConfig{Steps: T, Schedule: sch, Cache: cache, Seed: uint64(B)})
-				var sum, sq float64
+				var calls, rows, sq, sqR float64
 				for r := 0; r < runs; r++ {
-					before := s.Calls()
+					c0, r0 := s.Calls(), s.RowEvals()
 					z := make([]int32, B*L)
 					for i := range z {
 						z[i] = v.Mask
@@ -321,31 +322,40 @@ func TestExpectedCalls(t *testing.T) {
 					if err := s.Sample(z, B, L); err != nil {
 						t.Fatal(err)
 					}
-					c := float64(s.Calls() - before)
-					sum += c
+					c := float64(s.Calls() - c0)
+					calls += c
 					sq += c * c
+					rw := float64(s.RowEvals() - r0)
+					rows += rw
+					sqR += rw * rw
 				}
-				mean := sum / runs
+				mean := calls / runs
 				se := math.Sqrt((sq/runs - mean*mean) / runs)
-				want := wantD
+				meanR := rows / runs
+				seR := math.Sqrt((sqR/runs - meanR*meanR) / runs)
+				wantC, wantR := e.Calls, e.RowEvals
 				if cache {
-					want = wantC
+					wantC, wantR = e.CacheCalls, e.CacheRowEvals
 				}
-				if math.Abs(mean-want) > 4*se+0.05 {
-					t.Errorf("%s B=%d cache=%v: mean %.3f calls over %d runs, expected %.3f (se %.3f)", sch.Name(), B, cache, mean, runs, want, se)
+				if math.Abs(mean-wantC) > 4*se+0.05 || math.Abs(meanR-wantR) > 4*seR+0.05 {
+					t.Errorf("%s B=%d cache=%v: mean %.3f calls, %.3f row evaluations over %d runs; expected %.3f and %.3f (se %.3f)",
+						sch.Name(), B, cache, mean, meanR, runs, wantC, wantR, se)
+				}
+				if !cache && rows != calls*float64(B) {
+					t.Errorf("%s B=%d: ddpm ran %v rows in %v calls", sch.Name(), B, rows, calls)
 				}
 			}
 		}
 	}
 	for _, c := range [][2]int{{1000, 1024}, {10000, 1024}, {1000, 4096}} {
-		T, n := c[0], c[1]
-		_, got := ExpectedCalls(nil, T, n)
-		want := float64(T) * (1 - math.Pow(1-1/float64(T), float64(n)))
-		if math.Abs(got-want) > 1e-6*want {
-			t.Errorf("T=%d n=%d: cache %.6f, closed form %.6f", T, n, got, want)
+		T, L := c[0], c[1]
+		e := ExpectedCalls(nil, T, 1, L)
+		want := float64(T) * (1 - math.Pow(1-1/float64(T), float64(L)))
+		if math.Abs(e.CacheCalls-want) > 1e-6*want || math.Abs(e.CacheRowEvals-want) > 1e-6*want {
+			t.Errorf("T=%d L=%d: cache %.6f calls, %.6f rows; closed form %.6f", T, L, e.CacheCalls, e.CacheRowEvals, want)
 		}
 	}
-	if d1, c1 := ExpectedCalls(nil, 1000, 1024); math.Abs(c1-641.1) > 0.1 || math.Abs(d1-999.44) > 0.05 {
-		t.Errorf("T=1000, n=1024: %.2f and %.2f calls, want about 999.44 and 641.1", d1, c1)
+	if e := ExpectedCalls(nil, 1000, 1, 1024); math.Abs(e.CacheCalls-641.1) > 0.1 || math.Abs(e.Calls-999.44) > 0.05 {
+		t.Errorf("T=1000, L=1024: %.2f and %.2f calls, want about 999.44 and 641.1", e.Calls, e.CacheCalls)
 	}
 }

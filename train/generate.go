@@ -32,6 +32,9 @@ type GenerateOptions struct {
 // GenerateStats counts the work done.
 type GenerateStats struct {
 	Calls int // model calls: MDLM forward passes, AR decoder steps
+	// RowEvals is MDLM's rows over all forward passes (ddpm_cache runs
+	// only the rows that changed); 0 for AR.
+	RowEvals int
 }
 
 // Generate draws opts.N rows of opts.Len tokens from m: MDLM by the
@@ -118,7 +121,7 @@ func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) 
 				out = append(out, rows[b*o.Len:(b+1)*o.Len])
 			}
 		}
-		st.Calls = smp.Calls()
+		st.Calls, st.RowEvals = smp.Calls(), smp.RowEvals()
 	case nn.ModeAR:
 		if S > 0 {
 			return nil, st, errors.New("generate: a suffix needs an mdlm model (ar only continues a prefix)")

@@ -39,7 +39,8 @@ func TestBenchSample(t *testing.T) {
 	}
 	for i, T := range []int{8, 200} {
 		d, c := rows[2*i], rows[2*i+1]
-		eD, eC := mdlm.ExpectedCalls(nil, T, 16)
+		e := mdlm.ExpectedCalls(nil, T, 1, 16)
+		eD, eC := e.Calls, e.CacheCalls
 		if d.Sampler != "ddpm" || c.Sampler != "ddpm_cache" || d.Steps != T || c.Steps != T {
 			t.Fatalf("T=%d rows %+v %+v", T, d, c)
 		}
@@ -53,6 +54,11 @@ func TestBenchSample(t *testing.T) {
 	// 16 positions over 200 steps: at most 16 distinct reveal steps.
 	if rows[3].Calls > 16 {
 		t.Errorf("ddpm_cache made %d calls for 16 positions", rows[3].Calls)
+	}
+	// A batch: ddpm_cache runs only the rows that changed.
+	rows = benchSampleRows(t, "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--seq-len", "16", "--len", "16", "--n", "3", "--steps", "200", "--samplers", "ddpm,ddpm_cache")
+	if rows[0].RowEvals != 3*rows[0].Calls || rows[1].RowEvals > 3*16 || rows[1].RowEvals < rows[1].Calls {
+		t.Errorf("batch of 3: ddpm %d calls, %d rows; ddpm_cache %d calls, %d rows", rows[0].Calls, rows[0].RowEvals, rows[1].Calls, rows[1].RowEvals)
 	}
 
 	ck := filepath.Join(t.TempDir(), "tc")
