@@ -235,10 +235,18 @@ func (preciseTicks) Ticks(lo, hi float64) []plot.Tick {
 			major = append(major, t.Value)
 		}
 	}
+	// Enough decimals for the step and for every labelled value: ticks at
+	// 3.75, 3.85 with a step of 0.1 need two, else 3.75 prints as "3.8".
+	exact := func(v float64, dec int) bool {
+		x := v * math.Pow(10, float64(dec))
+		return math.Abs(x-math.Round(x)) <= 1e-6*math.Max(1, math.Abs(x))
+	}
 	dec := 0
 	if len(major) > 1 {
-		step := math.Abs(major[1] - major[0])
-		for dec < 8 && math.Abs(step*math.Pow(10, float64(dec))-math.Round(step*math.Pow(10, float64(dec)))) > 1e-6 {
+		major = append(major, math.Abs(major[1]-major[0]))
+	}
+	for _, v := range major {
+		for dec < 8 && !exact(v, dec) {
 			dec++
 		}
 	}

@@ -1,8 +1,10 @@
 package plots
 
 import (
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -20,6 +22,23 @@ func TestPreciseTicksAreDistinct(t *testing.T) {
 		}
 		if len(seen) < 2 {
 			t.Fatalf("range %v: %d labelled ticks", r, len(seen))
+		}
+	}
+}
+
+// TestPreciseTicksLabelTheirValue: every label parses back to its tick's
+// value (ticks at 3.75, 3.85 with a step of 0.1 once printed "3.8", "3.9",
+// a whole minor tick away from where they were drawn).
+func TestPreciseTicksLabelTheirValue(t *testing.T) {
+	for _, r := range [][2]float64{{3.714, 3.99}, {3.69, 3.81}, {0.57, 0.69}, {1, 1000}, {-0.33, 0.41}} {
+		for _, tk := range (preciseTicks{}).Ticks(r[0], r[1]) {
+			if tk.Label == "" {
+				continue
+			}
+			v, err := strconv.ParseFloat(tk.Label, 64)
+			if err != nil || math.Abs(v-tk.Value) > 1e-9*math.Max(1, math.Abs(tk.Value)) {
+				t.Errorf("range %v: tick at %v labelled %q", r, tk.Value, tk.Label)
+			}
 		}
 	}
 }
