@@ -153,11 +153,13 @@ func (o *prepOptions) run(cmd *cobra.Command) error {
 		return fmt.Errorf("prep: --shard-mib %d: must be at least 1", o.shardMiB)
 	}
 	if o.fasta == "" {
-		p, err := assets.WriteTemp("", assets.Human)
+		p, remove, err := assets.Path(assets.Human)
 		if err != nil {
 			return fmt.Errorf("prep: %w", err)
 		}
-		defer os.Remove(p)
+		if remove {
+			defer os.Remove(p)
+		}
 		opts.Fasta, opts.InputName = p, "embedded:"+assets.Human
 		if !cmd.Flags().Changed("block") {
 			opts.Block = embeddedBlock

@@ -5,11 +5,15 @@
 package assets
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Names of the embedded FASTA files (BGZF or gzip, readable by genome.Open).
@@ -60,4 +64,60 @@ func WriteTemp(dir, name string) (string, error) {
 		return "", fmt.Errorf("assets: write %s: %w", f.Name(), err)
 	}
 	return f.Name(), nil
+}
+
+// Path returns a file on disk holding the embedded file name, for readers
+// that need a path. The copy lives in os.UserCacheDir()/seqdiff/assets,
+// named by the content's sha256, is written by temp file and rename (a
+// killed run leaves no partial copy under the final name) and is reused by
+// later runs, so nothing is left in the temporary folder. remove reports
+// whether the caller should delete the path when done: true only when no
+// cache folder is usable and the file was written by WriteTemp instead.
+func Path(name string) (path string, remove bool, err error) {
+	b, err := Bytes(name)
+	if err != nil {
+		return "", false, err
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		p, err := WriteTemp("", name)
+		return p, err == nil, err
+	}
+	dir := filepath.Join(base, "seqdiff", "assets")
+	sum := sha256.Sum256(b)
+	final := filepath.Join(dir, hex.EncodeToString(sum[:8])+"-"+filepath.Base(name))
+	if fi, err := os.Stat(final); err == nil && fi.Size() == int64(len(b)) {
+		return final, false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p, err := WriteTemp("", name)
+		return p, err == nil, err
+	}
+	sweepTemps(dir)
+	tmp, err := WriteTemp(dir, name)
+	if err != nil {
+		return "", false, err
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return "", false, fmt.Errorf("assets: %w", err)
+	}
+	return final, false, nil
+}
+
+// sweepTemps removes copies that a killed run left half-written in dir
+// (older than a minute, so a concurrent writer is not disturbed).
+func sweepTemps(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "seqdiff-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
