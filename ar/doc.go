@@ -14,5 +14,7 @@
 // own key/value cache; Sampler feeds the prompt through it one position at
 // a time, then draws each next token from the model's distribution
 // restricted to the samplable ids, after temperature, top-k and nucleus
-// (top-p) filtering.
+// (top-p) filtering. Past the context of a Bounded model the window slides:
+// when the cache is full, the last Keep tokens (half the context by
+// default) are fed again into an empty cache and generation continues.
 package ar

@@ -27,9 +27,10 @@
 // Sampling. Sampler implements ddpm (T steps from all-[MASK]; a masked
 // position is revealed at step t -> s with probability
 // (alpha(s) - alpha(t))/(1 - alpha(t)), its token drawn from the model
-// restricted to the samplable ids) and ddpm_cache (the model is not called
-// again until some position changed, for models without time
-// conditioning). Positions not holding [MASK] in the input are clamped,
+// restricted to the samplable ids) and ddpm_cache (a row is not run through
+// the model again until one of its positions changed, for models without
+// time conditioning; ExpectedCalls gives the expected number of calls,
+// about T (1 - e^{-L/T}) per row for the log-linear schedule). Positions not holding [MASK] in the input are clamped,
 // which gives prefix/suffix/arbitrary infilling; SampleLong generates past
 // the context length semi-autoregressively.
 package mdlm

@@ -17,6 +17,18 @@
 //	for each block: x += out(Attn(rope(ln1(x)))) ; x += fc2(gelu_tanh(fc1(ln2(x))))
 //	logits = head(final_ln(x))
 //
+// With Config.TimeConditioning (MDLM's time_conditioning, off by default)
+// the blocks are DiT adaLN blocks driven by c = silu(time_embed(emb(1000 t))),
+// a sinusoidal embedding of each row's diffusion time (ForwardTime,
+// LossInputs.Time):
+//
+//	shift1, scale1, gate1, shift2, scale2, gate2 = blocks.i.adaLN_modulation(c)
+//	x += gate1 * out(Attn(rope(ln1(x) * (1 + scale1) + shift1)))
+//	x += gate2 * fc2(gelu_tanh(fc1(ln2(x) * (1 + scale2) + shift2)))
+//	logits = head(final_ln(x) * (1 + scale) + shift), (shift, scale) = final_ln.adaLN_modulation(c)
+//
+// with every adaLN_modulation zero at initialisation (adaLN-Zero).
+//
 // A training step:
 //
 //	loss, _ := model.Loss(inputs, keyMask, true) // Forward + CrossEntropy; logits become dlogits
