@@ -73,13 +73,33 @@ func newPair(t *testing.T, g *Backend, cfg nn.Config, seed uint64) (mc, mg *nn.M
 }
 
 // TestTrainStepParity: one full step (forward, loss, backward, AdamW with
-// clipping) gives the same loss, gradients and updated weights.
+// clipping) gives the same loss, gradients and updated weights; also for
+// MDLM with time conditioning (DiT adaLN), its zero-initialised modulation
+// perturbed so that every gate and scale is live.
 func TestTrainStepParity(t *testing.T) {
 	g := gpu(t)
-	for _, mode := range []string{nn.ModeMDLM, nn.ModeAR} {
-		t.Run(mode, func(t *testing.T) {
+	for _, name := range []string{nn.ModeMDLM, nn.ModeAR, "mdlm-timecond"} {
+		mode, tc := name, name == "mdlm-timecond"
+		if tc {
+			mode = nn.ModeMDLM
+		}
+		t.Run(name, func(t *testing.T) {
 			cfg := nn.DefaultConfig(12, 64, 2, 4, 96, mode)
+			cfg.TimeConditioning = tc
 			mc, mg := newPair(t, g, cfg, 1)
+			if tc {
+				p := nn.InitParams(cfg, 1)
+				r := rand.New(rand.NewPCG(5, 5))
+				for i := range p {
+					p[i] += float32(0.05 * r.NormFloat64())
+				}
+				if err := mc.SetParams(p); err != nil {
+					t.Fatal(err)
+				}
+				if err := mg.SetParams(p); err != nil {
+					t.Fatal(err)
+				}
+			}
 			const B = 4
 			li := lossInputs(mode, rand.New(rand.NewPCG(2, 2)), B, cfg.SeqLen)
 			ocfg := nn.DefaultAdamW()
