@@ -22,6 +22,14 @@ type Bounded interface {
 	Capacity() int
 }
 
+// Prefiller is a StepModel that can also feed P known tokens per row into
+// its empty cache at once (tokens B x P), writing the logits that follow
+// the last of them, as P Steps would: Sample uses it for the prompt and to
+// refill the cache after a slide.
+type Prefiller interface {
+	Prefill(tokens []int32, P int, out []float32) error
+}
+
 // SampleConfig configures ancestral sampling.
 type SampleConfig struct {
 	Temperature float64 // divides the logits; 0 means 1
@@ -70,8 +78,8 @@ func NewSampler(v Vocab, cfg SampleConfig) (*Sampler, error) {
 		p: make([]float64, len(ids)), order: make([]int, len(ids))}, nil
 }
 
-// Steps is the number of StepModel.Step calls made so far (re-encoding
-// after a slide included).
+// Steps is the number of positions fed to the model so far, by Step or
+// Prefill (re-encoding after a slide included).
 func (s *Sampler) Steps() int { return s.calls }
 
 // Slides is the number of times the window slid (the cache was refilled).
@@ -138,27 +146,56 @@ func (s *Sampler) Sample(m StepModel, prompt []int32, B, P, n int) ([]int32, err
 		s.calls++
 		return nil
 	}
+	pf, canPrefill := m.(Prefiller)
+	var block []int32
+	// prefill feeds positions from..to (known tokens) into the empty cache.
+	prefill := func(from, to int) error {
+		n := to - from + 1
+		block = block[:0]
+		for b := 0; b < B; b++ {
+			block = append(block, out[b*W+from:b*W+to+1]...)
+		}
+		if err := pf.Prefill(block, n, logits); err != nil {
+			return fmt.Errorf("ar sample: positions %d..%d: %w", from, to, err)
+		}
+		s.calls += n
+		return nil
+	}
 	fed := 0 // positions in the model's cache
 	for pos := 0; pos < W-1; pos++ {
-		if fed == capacity {
-			// Slide: refill the cache with the keep-1 tokens before pos;
-			// pos itself is fed next, so keep tokens precede the next draw.
+		switch {
+		case fed == capacity:
+			// Slide: refill the cache with the keep tokens ending at pos,
+			// so keep tokens precede the next draw.
 			if err := m.Reset(B); err != nil {
 				return nil, fmt.Errorf("ar sample: reset at position %d: %w", pos, err)
 			}
 			s.slides++
-			fed = 0
-			for q := pos - keep + 1; q < pos; q++ {
-				if err := step(q); err != nil {
+			if canPrefill {
+				if err := prefill(pos-keep+1, pos); err != nil {
 					return nil, err
 				}
-				fed++
+			} else {
+				for q := pos - keep + 1; q <= pos; q++ {
+					if err := step(q); err != nil {
+						return nil, err
+					}
+				}
 			}
+			fed = keep
+		case fed == 0 && canPrefill && P > 1:
+			// The prompt, or as much of it as the cache holds, at once.
+			last := min(P, capacity, W-1) - 1
+			if err := prefill(0, last); err != nil {
+				return nil, err
+			}
+			fed, pos = last+1, last
+		default:
+			if err := step(pos); err != nil {
+				return nil, err
+			}
+			fed++
 		}
-		if err := step(pos); err != nil {
-			return nil, err
-		}
-		fed++
 		if pos+1 < P {
 			continue // still reading the prompt
 		}

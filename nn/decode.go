@@ -84,6 +84,48 @@ func (d *Decoder) Reset(B int) error {
 	return nil
 }
 
+// Prefill feeds P tokens per row (tokens is B x P, row-major) into the
+// empty cache at once: one causal forward pass of the model, whose rotated
+// keys and values fill positions 0..P-1, instead of P steps. out (B*V)
+// gets the logits of the next token of every row, as the last Step would
+// give (to float32 rounding). It uses the model's activation buffers.
+func (d *Decoder) Prefill(tokens []int32, P int, out []float32) error {
+	m, c := d.m, d.m.Cfg
+	B, C, V := d.B, c.DModel, c.VocabSize
+	switch {
+	case d.buf.N == 0:
+		return fmt.Errorf("decoder: Reset first")
+	case d.pos != 0:
+		return fmt.Errorf("decoder: prefill needs an empty cache (position %d)", d.pos)
+	case P < 1 || P > d.Tmax:
+		return fmt.Errorf("decoder: prefill of %d positions outside 1..%d", P, d.Tmax)
+	case len(tokens) != B*P:
+		return fmt.Errorf("decoder: %d tokens for %d rows of %d", len(tokens), B, P)
+	case len(out) != B*V:
+		return fmt.Errorf("decoder: output holds %d values, want %d", len(out), B*V)
+	}
+	if err := m.Forward(tokens, nil, B, P, true); err != nil {
+		return fmt.Errorf("decoder: prefill: %w", err)
+	}
+	be := m.be
+	for l := range d.kc {
+		qkv := m.acts.blocks[l].qkv // (B*P, 3C), rotary applied to q and k
+		for b := range B {
+			for t := range P {
+				row := (b*P + t) * 3 * C
+				be.Copy(d.kc[l].Slice((b*d.Tmax+t)*C, C), qkv.Slice(row+C, C))
+				be.Copy(d.vc[l].Slice((b*d.Tmax+t)*C, C), qkv.Slice(row+2*C, C))
+			}
+		}
+	}
+	logits := m.Logits() // (B*P, V)
+	for b := range B {
+		be.Download(out[b*V:(b+1)*V], logits.Slice((b*P+P-1)*V, V))
+	}
+	d.pos = P
+	return be.Sync()
+}
+
 // Step appends one token per row (tokens has B ids) at position Pos and
 // writes the logits of the next token of every row into out (B*V).
 func (d *Decoder) Step(tokens []int32, out []float32) error {

@@ -126,3 +126,61 @@ func TestDecoderSlidingWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderPrefill: prefilling P tokens gives the logits of P steps, and
+// the steps after it the same logits as after stepping.
+func TestDecoderPrefill(t *testing.T) {
+	cfg := DefaultConfig(12, 32, 2, 4, 16, ModeAR)
+	m, err := New(cpu.New(2), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetParams(perturbedParams(cfg, 22))
+	const B, P, extra = 2, 6, 5
+	V := cfg.VocabSize
+	tok := tinyBatch(B, P+extra, 23)
+	col := func(i int) []int32 { return []int32{tok[i], tok[(P+extra)+i]} }
+	run := func(prefill bool) [][]float32 {
+		d := NewDecoder(m)
+		defer d.Free()
+		if err := d.Reset(B); err != nil {
+			t.Fatal(err)
+		}
+		var outs [][]float32
+		out := make([]float32, B*V)
+		if prefill {
+			block := append(append([]int32{}, tok[:P]...), tok[P+extra:P+extra+P]...)
+			if err := d.Prefill(block, P, out); err != nil {
+				t.Fatal(err)
+			}
+			if d.Pos() != P {
+				t.Fatalf("position %d after a prefill of %d", d.Pos(), P)
+			}
+			if err := d.Prefill(block, P, out); err == nil {
+				t.Fatal("prefill into a non-empty cache accepted")
+			}
+		} else {
+			for i := 0; i < P; i++ {
+				if err := d.Step(col(i), out); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		outs = append(outs, append([]float32(nil), out...))
+		for i := P; i < P+extra; i++ {
+			if err := d.Step(col(i), out); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, append([]float32(nil), out...))
+		}
+		return outs
+	}
+	a, b := run(false), run(true)
+	for i := range a {
+		for j := range a[i] {
+			if math.Abs(float64(a[i][j]-b[i][j])) > 1e-4 {
+				t.Fatalf("output %d logit %d: stepped %v, prefilled %v", i, j, a[i][j], b[i][j])
+			}
+		}
+	}
+}
