@@ -527,7 +527,8 @@ func (m *Model) LogitsHost() ([]float32, error) {
 }
 
 // Hidden is the final hidden state (B*T, C) after final_ln of the last
-// Forward, for mean-pool classification heads.
+// Forward (and its adaLN modulation, with time conditioning): the head's
+// input, for mean-pool classification heads.
 func (m *Model) Hidden() compute.F32 { return m.acts.lnf }
 
 // CrossEntropy is the loss the objectives call after Forward:
