@@ -9,10 +9,13 @@ import (
 
 // Interval is one BED line: 0-based, half-open [Start, End) on Chrom.
 // Fields holds columns 4 and on, as strings (nil when there are none).
+// Line is the interval's 1-based line in the (uncompressed) file, for
+// messages about it.
 type Interval struct {
 	Chrom      string
 	Start, End int
 	Fields     []string
+	Line       int
 }
 
 // Len returns End - Start.
@@ -64,7 +67,7 @@ func ReadBED(path string) ([]Interval, error) {
 		if len(cols) < 3 {
 			return nil, bad("%d column(s); BED needs at least chrom, start and end", len(cols))
 		}
-		iv := Interval{Chrom: cols[0]}
+		iv := Interval{Chrom: cols[0], Line: line}
 		if iv.Chrom == "" {
 			return nil, bad("empty chrom")
 		}

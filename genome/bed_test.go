@@ -16,10 +16,10 @@ func TestReadBED(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []Interval{
-			{"chr1", 0, 10, nil},
-			{"chr2", 5, 5, []string{"peak1", "900", "+"}},
-			{"1", 7, 9, []string{"spaced"}},
-			{"tracks", 1, 2, nil}, // "tracks" is a chrom, not a track line
+			{"chr1", 0, 10, nil, 5},
+			{"chr2", 5, 5, []string{"peak1", "900", "+"}, 6},
+			{"1", 7, 9, []string{"spaced"}, 7},
+			{"tracks", 1, 2, nil, 8}, // "tracks" is a chrom, not a track line
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: got %+v\nwant %+v", c, got, want)

@@ -126,6 +126,14 @@ func TestHostileFASTA(t *testing.T) {
 	runHostile(t, cases)
 }
 
+func hostileGzip(s string) string {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	zw.Close()
+	return b.String()
+}
+
 func TestHostileSplitBED(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
@@ -142,6 +150,7 @@ func TestHostileSplitBED(t *testing.T) {
 		{"unknown split", bed("hold.bed", "chr1\t0\t100\tholdout\n"), []string{`hold.bed:1: unknown split "holdout" (want train, valid or test)`}, nil},
 		{"unknown chromosome", bed("chrz.bed", "chr1\t0\t100\ttrain\nchrZ\t0\t100\ttest\n"), []string{`chrz.bed:2: unknown chromosome "chrZ" (no such record in the FASTA)`}, nil},
 		{"overlap across splits", bed("ovl.bed", "chr1\t0\t1000\ttrain\nchr1\t500\t1500\ttest\n"), []string{"ovl.bed:2: interval chr1:500-1500 (test) overlaps line 1 (train)"}, nil},
+		{"unknown chromosome, gzip", bed("chrz.bed.gz", hostileGzip("# splits\nchr1\t0\t100\ttrain\nchrZ\t0\t100\ttest\n")), []string{`chrz.bed.gz:3: unknown chromosome "chrZ"`}, nil},
 	}
 	for i := range cases {
 		cases[i].absent = []string{out}
