@@ -71,6 +71,9 @@ func ReadFai(path string) ([]FaiEntry, error) {
 			return nil, bad("record %s has %d bases in lines of %d", e.Name, e.Length, e.LineBases)
 		case e.LineWidth-e.LineBases != 1 && e.LineWidth-e.LineBases != 2:
 			return nil, bad("record %s: lines of %d bases take %d bytes; only \\n and \\r\\n line ends are supported", e.Name, e.LineBases, e.LineWidth)
+		case float64(e.Offset)+float64(e.Length)/float64(e.LineBases)*float64(e.LineWidth) >= 1<<62:
+			// Byte offsets computed from it would overflow.
+			return nil, bad("record %s: %d bases from byte %d would end past any file", e.Name, e.Length, e.Offset)
 		}
 		if prev, dup := seen[e.Name]; dup {
 			return nil, formatErr(ErrBadIndex, path, e.Name, line, "duplicate record name in index (first at line %d)", prev)
