@@ -92,11 +92,14 @@ func (s *study) report(context.Context) error {
 	}
 	if len(rs) > 0 {
 		b.WriteString("\n## Downstream tasks\n\nTest scores, mean ± sample standard deviation [min, max] over seeds. Mean-pooled final hidden states and a linear head, whole backbone fine-tuned with its own attention; early stopping on a 90/10 train/valid split per seed. Row kmer: logistic regression on the k-mer spectrum (k chosen on valid per seed) with the same rows and splits.\n\n")
-		if n := s.cfg.Downstream.MaxTest; n > 0 {
-			fmt.Fprintf(&b, "Scale: at most %d test rows per task are scored (a stratified sample, the same rows for every seed and model and the k-mer row).\n\n", n)
-		}
 		if n := s.cfg.Downstream.MaxTrain; n > 0 {
-			fmt.Fprintf(&b, "Scale: each seed uses a stratified sample of at most %d rows of the train part (then split 90/10 into train/valid).\n\n", n)
+			fmt.Fprintf(&b, "Scale: each seed uses a stratified sample of at most %d rows of the train part (then split 90/10 into train/valid).\n", n)
+		}
+		if n := s.cfg.Downstream.MaxTest; n > 0 {
+			fmt.Fprintf(&b, "Scale: at most %d test rows per task are scored (a stratified sample, the same rows for every seed and model and the k-mer row).\n", n)
+		}
+		if s.cfg.Downstream.MaxTrain > 0 || s.cfg.Downstream.MaxTest > 0 {
+			b.WriteString("\n")
 		}
 		b.WriteString(finetune.Markdown(rs))
 		b.WriteString("\n")
