@@ -183,6 +183,7 @@ func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
 			return cfg, err
 		}
 	}
+	saved := cfg
 	var ferr error
 	flags.Visit(func(f *pflag.Flag) {
 		switch f.Name {
@@ -197,7 +198,34 @@ func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
 			copyFlag(&cfg, &flagged, f.Name)
 		}
 	})
+	if ferr == nil && o.resume {
+		ferr = sameModel(saved, cfg, filepath.Join(flagged.Out, train.ConfigYAML))
+	}
 	return cfg, ferr
+}
+
+// sameModel refuses a resume whose flags or --config change what the
+// checkpoint's tensors or objective depend on: the run would otherwise fail
+// later on a tensor-count mismatch, or silently train something else.
+func sameModel(saved, cfg train.Config, yamlPath string) error {
+	type field struct {
+		key      string
+		was, now any
+	}
+	for _, f := range []field{
+		{"mode", saved.Mode, cfg.Mode},
+		{"preset", saved.Preset, cfg.Preset},
+		{"d_model", saved.DModel, cfg.DModel},
+		{"n_layers", saved.NLayers, cfg.NLayers},
+		{"n_heads", saved.NHeads, cfg.NHeads},
+		{"seq_len", saved.SeqLen, cfg.SeqLen},
+		{"time_conditioning", saved.TimeConditioning, cfg.TimeConditioning},
+	} {
+		if f.was != f.now {
+			return fmt.Errorf("resume: %s %v differs from %v in %s: a resumed run keeps its model and objective; start a new run directory instead", f.key, f.now, f.was, yamlPath)
+		}
+	}
+	return nil
 }
 
 // copyFlag copies the field bound to flag name from src to dst.

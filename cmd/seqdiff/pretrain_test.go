@@ -44,6 +44,16 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 	if n := strings.Count(string(data), "\n"); n != 20 {
 		t.Fatalf("metrics.jsonl has %d lines, want 20", n)
 	}
+	// A resume may not change the model: refused before anything is touched.
+	for _, args := range [][]string{{"--d-model", "64"}, {"--mode", "mdlm"}, {"--time-conditioning"}} {
+		_, _, err := run(t, append([]string{"pretrain", "--out", out, "--resume", "--max-steps", "30"}, args...)...)
+		if err == nil || !strings.Contains(err.Error(), "differs from") || !strings.Contains(err.Error(), "train.yaml") {
+			t.Fatalf("resume with %v: %v", args, err)
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl")); string(after) != string(data) {
+		t.Fatal("a refused resume changed metrics.jsonl")
+	}
 	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--split", "test", "--max-rows", "32", "--json")
 	if err != nil {
 		t.Fatal(err)
