@@ -108,7 +108,7 @@ type errPoints struct {
 
 // PerplexityAccuracy is one panel per task and an overview panel: test
 // perplexity (x) against mean test accuracy over seeds (y) with min-max
-// error bars, one point per model, modes in distinct colours and glyphs.
+// error bars, one point per model, modes (ar, mdlm, the kmer baseline) in distinct colours and glyphs.
 func PerplexityAccuracy(points []Point) ([]*plot.Plot, error) {
 	var tasks []string
 	for _, p := range points {
@@ -117,7 +117,7 @@ func PerplexityAccuracy(points []Point) ([]*plot.Plot, error) {
 		}
 	}
 	sort.Strings(tasks)
-	xlabel := "test perplexity per base (AR exact; MDLM upper bound)"
+	xlabel := "test perplexity per base (AR, k-mer exact; MDLM upper bound)"
 	var panels []*plot.Plot
 	for _, task := range tasks {
 		var sub []Point
