@@ -103,14 +103,14 @@ func (o *experimentOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := stampStudy(out, cfg); err != nil {
-		return err
-	}
-	be, closeBE, err := modelBackend(o.device, cfg.Threads)
+	be, closeBE, err := modelBackend(o.device, cfg.Threads) // a bad --device writes nothing
 	if err != nil {
 		return err
 	}
 	defer closeBE()
+	if err := stampStudy(out, cfg); err != nil {
+		return err
+	}
 	s := &study{cfg: cfg, out: out, log: stderr, quiet: stderr, t0: time.Now(), be: be}
 	return s.run(ctx)
 }

@@ -170,6 +170,11 @@ func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
 			cfg.MaxSteps = o.maxSteps
 		}
 	}
+	be, closeBE, err := modelBackend(o.device, cfg.Threads) // a bad --device writes nothing
+	if err != nil {
+		return err
+	}
+	defer closeBE()
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return fmt.Errorf("run dir: %w", err)
 	}
@@ -178,11 +183,6 @@ func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
-	be, closeBE, err := modelBackend(o.device, cfg.Threads)
-	if err != nil {
-		return err
-	}
-	defer closeBE()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	why, tr, err := finetune.Generative(ctx, be, finetune.GenerativeOptions{From: from, Cfg: cfg,
@@ -253,6 +253,11 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
+	be, closeBE, err := modelBackend(o.device, o.threads) // a bad --device writes nothing
+	if err != nil {
+		return err
+	}
+	defer closeBE()
 	if _, serr := os.Stat(o.out); errors.Is(serr, fs.ErrNotExist) {
 		// A bad task or checkpoint leaves no run dir behind.
 		defer func() {
@@ -269,11 +274,6 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	fmt.Fprintf(stderr, "task %s: %d train, %d test, classes %v (%s)\n", task.Name, len(task.Train), len(task.Test), task.Classes, task.Split)
-	be, closeBE, err := modelBackend(o.device, o.threads)
-	if err != nil {
-		return err
-	}
-	defer closeBE()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := finetune.Run(ctx, be, task, finetune.Options{From: o.from, Seeds: seeds, Batch: o.batch, LR: o.lr,

@@ -70,7 +70,7 @@ func TestFinetuneTask(t *testing.T) {
 	os.WriteFile(task, []byte(b.String()), 0o644)
 	out := filepath.Join(dir, "ft")
 	stdout, stderr, err := run(t, "finetune", "--task", task, "--from", mdlmRun, "--out", out, "--seeds", "1,2", "--epochs", "2",
-		"--batch", "8", "--lr", "1e-3", "--threads", "2")
+		"--batch", "8", "--lr", "1e-3", "--threads", "2", "--device", "cpu")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -89,6 +89,8 @@ func TestFinetuneTask(t *testing.T) {
 		res.Accuracy.Min > res.Accuracy.Mean || res.Accuracy.Mean > res.Accuracy.Max {
 		t.Fatalf("results.json %s: %v", data, err)
 	}
+	study := filepath.Join(dir, "study.yaml")
+	os.WriteFile(study, []byte("name: x\n"), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -97,9 +99,15 @@ func TestFinetuneTask(t *testing.T) {
 		{[]string{"finetune", "--task", task, "--from", mdlmRun, "--out", out, "--seeds", "1,x"}, "--seeds"},
 		{[]string{"finetune", "--task", filepath.Join(dir, "absent.tsv"), "--from", mdlmRun, "--out", out}, "absent.tsv"},
 		{[]string{"finetune", "--task", task, "--mode", "ar", "--from", mdlmRun, "--out", out}, "--mode and --data"},
+		{[]string{"finetune", "--task", task, "--from", mdlmRun, "--out", filepath.Join(dir, "tpu"), "--device", "tpu"}, `--device "tpu"`},
+		{[]string{"finetune", "--mode", "ar", "--from", mdlmRun, "--data", dir, "--out", filepath.Join(dir, "tpu"), "--max-steps", "1", "--device", "tpu"}, `--device "tpu"`},
+		{[]string{"experiment", "--config", study, "--out", filepath.Join(dir, "tpu"), "--device", "tpu"}, `--device "tpu"`},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %q", c.args, err, c.want)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tpu")); err == nil {
+		t.Error("a bad --device left a run directory")
 	}
 }
