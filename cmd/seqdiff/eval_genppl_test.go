@@ -25,13 +25,22 @@ func TestTextEndToEnd(t *testing.T) {
 				"--tokenizer", c.tok, "--seq-len", "32", "--out", prep); err != nil {
 				t.Fatal(err)
 			}
+			// Reverse complement (a DNA augmentation, on by default) is off for
+			// text unless asked for, and asking is refused.
+			if _, _, err := run(t, "pretrain", "--mode", "ar", "--data", prep, "--out", filepath.Join(dir, "rc"), "--rc",
+				"--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--max-steps", "1"); err == nil {
+				t.Fatal("pretrain --rc on a text corpus: no error")
+			}
 			samples := map[string]string{}
 			for _, mode := range []string{"mdlm", "ar"} {
 				rd := filepath.Join(dir, mode)
 				if _, _, err := run(t, "pretrain", "--mode", mode, "--data", prep, "--out", rd, "--d-model", "16", "--n-layers", "1",
-					"--n-heads", "2", "--batch", "4", "--max-steps", "3", "--warmup", "1", "--lr", "3e-3", "--rc=false",
+					"--n-heads", "2", "--batch", "4", "--max-steps", "3", "--warmup", "1", "--lr", "3e-3",
 					"--eval-every", "0", "--log-every", "0", "--threads", "1"); err != nil {
 					t.Fatalf("pretrain %s: %v", mode, err)
+				}
+				if y, _ := os.ReadFile(filepath.Join(rd, "train.yaml")); !strings.Contains(string(y), "rc: false") {
+					t.Fatalf("%s on text: train.yaml does not record rc: false:\n%s", mode, y)
 				}
 				cfg, err := os.ReadFile(filepath.Join(rd, "checkpoint", "config.json"))
 				if err != nil {

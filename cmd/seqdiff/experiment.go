@@ -277,11 +277,13 @@ func (s *study) prep(ctx context.Context) error {
 	opts := dataprep.Options{Fasta: p.Fasta, Out: dir, SeqLen: p.SeqLen, Stride: p.Stride, MaxN: p.MaxN, Block: p.Block,
 		ValidChroms: p.ValidChroms, TestChroms: p.TestChroms}
 	if p.Fasta == "" {
-		tmp, err := assets.WriteTemp("", assets.Human)
+		tmp, remove, err := assets.Path(assets.Human)
 		if err != nil {
 			return err
 		}
-		defer os.Remove(tmp)
+		if remove {
+			defer os.Remove(tmp)
+		}
 		opts.Fasta, opts.InputName = tmp, "embedded:"+assets.Human
 		if opts.Block == 0 && len(p.ValidChroms)+len(p.TestChroms) == 0 {
 			opts.Block = 100_000 // a single 1 Mb record: blocks small enough for three splits
@@ -345,8 +347,12 @@ func (s *study) trainStage(ctx context.Context, stage, name string, run func(ctx
 		return nil
 	}
 	part := filepath.Join(s.models(), "."+name+".partial")
-	_, err := os.Stat(filepath.Join(part, train.CheckpointDir, nn.ConfigFile))
-	resume := err == nil
+	// HasCheckpoint also puts back a checkpoint that a kill between the two
+	// renames of a checkpoint write left aside.
+	resume, err := train.HasCheckpoint(part)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	if err := os.MkdirAll(part, 0o755); err != nil {
 		return err
 	}

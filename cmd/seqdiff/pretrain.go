@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/seqdiff/seqdiff/compute/backend"
+	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/train"
 )
 
@@ -87,7 +88,7 @@ weights, not the initialisation.`,
 	f.Float64Var(&c.WeightDecay, "weight-decay", c.WeightDecay, "AdamW decoupled weight decay")
 	f.Float64Var(&c.ClipNorm, "clip-norm", c.ClipNorm, "global gradient-norm clip (0: off)")
 	f.Float64Var(&c.EMA, "ema", c.EMA, "EMA decay of the weights (0: off)")
-	f.BoolVar(&c.RC, "rc", c.RC, "reverse-complement augmentation (DNA)")
+	f.BoolVar(&c.RC, "rc", c.RC, "reverse-complement augmentation (DNA only; off for text corpora unless given)")
 	f.IntVar(&c.MaxSteps, "max-steps", 0, "stop after this many steps (also the schedule's horizon)")
 	f.Int64Var(&c.MaxTokens, "max-tokens", 0, "stop after this many non-PAD training tokens")
 	f.StringVar(&o.timeBudget, "time-budget", "", "stop after this much training time, across resumes (Go duration: 90m)")
@@ -114,6 +115,14 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) (err error
 	// The data is checked before the run dir is made, so a bad prep dir
 	// leaves nothing behind; a run dir this call made is removed again if
 	// the run fails while it is still empty.
+	// Reverse complement is a DNA augmentation (on by default): for a text
+	// corpus it is turned off unless --rc was asked for on the command line
+	// (which the loader then refuses with a message).
+	if cfg.RC && !flags.Changed("rc") {
+		if m, err := dataprep.ReadManifest(cfg.Data); err == nil && m.Tokenizer != dataprep.DNATokenizerName {
+			cfg.RC = false
+		}
+	}
 	data, err := train.OpenData(cfg.Data, cfg.Batch, cfg.Seed, cfg.RC)
 	if err != nil {
 		return err
