@@ -209,20 +209,7 @@ func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T i
 	opt := nn.NewOptimizer(m, oc)
 	defer opt.Free()
 
-	rows := Subsample(task.Train, o.MaxTrain, seed)
-	labels := make([]int, len(rows))
-	for i, e := range rows {
-		labels[i] = e.Label
-	}
-	isValid := SplitIndex(labels, o.ValidFrac, seed)
-	var tr, va []Example
-	for i, e := range rows {
-		if isValid[i] {
-			va = append(va, e)
-		} else {
-			tr = append(tr, e)
-		}
-	}
+	tr, va := TrainValid(task.Train, o.MaxTrain, o.ValidFrac, seed)
 	sr.TrainRows, sr.ValidRows = len(tr), len(va)
 	B := min(o.Batch, len(tr))
 	perEpoch := len(tr) / B // full batches only (the order is reshuffled every epoch)

@@ -61,20 +61,7 @@ func KmerBaseline(ctx context.Context, task *Task, o KmerOptions) (*Results, err
 	var acc, mcc, f1 []float64
 	for _, seed := range o.Seeds {
 		t0 := time.Now()
-		rows := Subsample(task.Train, o.MaxTrain, seed)
-		labels := make([]int, len(rows))
-		for i, e := range rows {
-			labels[i] = e.Label
-		}
-		isValid := SplitIndex(labels, o.ValidFrac, seed)
-		var tr, va []Example
-		for i, e := range rows {
-			if isValid[i] {
-				va = append(va, e)
-			} else {
-				tr = append(tr, e)
-			}
-		}
+		tr, va := TrainValid(task.Train, o.MaxTrain, o.ValidFrac, seed)
 		trX, trY := crop(tr)
 		vaX, vaY := crop(va)
 		sr := SeedResult{Seed: seed, TrainRows: len(tr), ValidRows: len(va), ValidAccuracy: -1}

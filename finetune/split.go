@@ -66,3 +66,24 @@ func Subsample(ex []Example, n int, seed uint64) []Example {
 	}
 	return out
 }
+
+// TrainValid is one seed's training rows: a stratified sample of at most
+// maxTrain rows of train (all when maxTrain <= 0), split by SplitIndex into
+// train and valid (validFrac of each class). Networks and the k-mer
+// baseline call it alike, so they see the same rows for a seed.
+func TrainValid(train []Example, maxTrain int, validFrac float64, seed uint64) (tr, va []Example) {
+	rows := Subsample(train, maxTrain, seed)
+	labels := make([]int, len(rows))
+	for i, e := range rows {
+		labels[i] = e.Label
+	}
+	isValid := SplitIndex(labels, validFrac, seed)
+	for i, e := range rows {
+		if isValid[i] {
+			va = append(va, e)
+		} else {
+			tr = append(tr, e)
+		}
+	}
+	return tr, va
+}
