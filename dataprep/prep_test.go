@@ -160,8 +160,14 @@ func TestBlockSplitRatios(t *testing.T) {
 		}
 	}
 	// Fixed values: the rule is part of the data format.
-	if BlockSplit("1", 0) != BlockSplit("1", 0) {
-		t.Fatal("BlockSplit not deterministic")
+	for _, c := range []struct {
+		chrom string
+		block int
+		want  Split
+	}{{"1", 4, Test}, {"20", 2, Test}, {"chrX", 3, Test}, {"1", 0, Train}, {"chr1", 5, Train}} {
+		if got := BlockSplit(c.chrom, c.block); got != c.want {
+			t.Errorf("BlockSplit(%q, %d) = %v, want %v: the split rule changed", c.chrom, c.block, got, c.want)
+		}
 	}
 }
 

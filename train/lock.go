@@ -46,12 +46,11 @@ func Lock(dir string) (func(), error) {
 			continue
 		}
 		host, _ := os.Hostname()
-		if err := f.Truncate(0); err == nil {
-			_, err = fmt.Fprintf(f, "%d on %s\n", os.Getpid(), host)
-		}
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
+		// The holder's pid and host are for the message a second run gets;
+		// the flock is the lock. On a full disk the note cannot be written,
+		// and the run goes on to fail (or not) on its real writes instead.
+		if f.Truncate(0) == nil {
+			fmt.Fprintf(f, "%d on %s\n", os.Getpid(), host)
 		}
 		return func() {
 			os.Remove(path) // before the unlock, so a waiter sees a new inode (samePath)

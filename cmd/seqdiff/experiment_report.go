@@ -141,11 +141,10 @@ func (s *study) report(context.Context) error {
 }
 
 type ckState struct {
-	mode           string
-	step           int
-	tokens         int64
-	elapsed        float64
-	validLossFinal float64
+	mode    string
+	step    int
+	tokens  int64
+	elapsed float64
 }
 
 func readCkptState(dir string) (ckState, error) {

@@ -43,7 +43,6 @@ type finetuneOptions struct {
 	// downstream training
 	headLR                      float64
 	epochs, patience, maxLen    int
-	dsEvalEvery                 int
 	validFrac                   float64
 	maxTrain, maxTest           int
 	noRC                        bool

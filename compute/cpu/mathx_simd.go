@@ -34,22 +34,6 @@ func simdLevel() string {
 
 // ------------------------------------------------------------ AVX-512
 
-func exp16(x archsimd.Float32x16) archsimd.Float32x16 {
-	xc := x.Max(archsimd.BroadcastFloat32x16(expLo)).Min(archsimd.BroadcastFloat32x16(88.72283))
-	n := xc.Mul(archsimd.BroadcastFloat32x16(log2e)).RoundToEvenScaled(0)
-	r := n.MulAdd(archsimd.BroadcastFloat32x16(-expC1), xc)
-	r = n.MulAdd(archsimd.BroadcastFloat32x16(-expC2), r)
-	one := archsimd.BroadcastFloat32x16(1)
-	p := archsimd.BroadcastFloat32x16(expQ4)
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ3))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ2))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ1))
-	p = p.MulAdd(r, archsimd.BroadcastFloat32x16(expQ0))
-	p = p.MulAdd(r, one).MulAdd(r, one)
-	res := p.Scale(n).Masked(x.GreaterEqual(archsimd.BroadcastFloat32x16(expLo)))
-	return res.Merge(x, x.Equal(x))
-}
-
 func hsum16(v archsimd.Float32x16) float32 {
 	a := v.GetLo().Add(v.GetHi())
 	return hsum8(a)
@@ -75,7 +59,7 @@ func hmax8(a archsimd.Float32x8) float32 {
 }
 
 // The loops below spell the exp polynomial out inline with its constants
-// hoisted: the Go compiler neither inlines exp16 (too big) nor hoists
+// hoisted: the Go compiler neither inlines a vector exp function (too big) nor hoists
 // broadcasts out of loops, and a call per vector spills everything to the
 // stack (measured 3x slower).
 
