@@ -9,9 +9,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/evaluate"
@@ -345,7 +346,7 @@ func (r *Results) WriteJSON(path string) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(path, append(b, '\n'))
+	return atomicfile.WriteFile(path, append(b, '\n'))
 }
 
 // ReadResults reads a results.json.
@@ -371,26 +372,4 @@ func Markdown(rs []*Results) string {
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s | %s |\n", r.Task, r.Checkpoint, r.Mode, len(r.Seeds), f(r.Accuracy), f(r.MCC), f(r.F1))
 	}
 	return b.String()
-}
-
-// WriteFileAtomic writes data to path through a temporary file in the same
-// directory, fsync and rename, so readers see the old file or the new one.
-func WriteFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

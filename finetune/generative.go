@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
@@ -95,7 +97,7 @@ func Generative(ctx context.Context, be compute.Backend, o GenerativeOptions) (s
 			org.FromStep = ck.State["step"]
 		}
 		b, _ := json.MarshalIndent(org, "", "  ")
-		if err := WriteFileAtomic(filepath.Join(cfg.Out, FromFile), append(b, '\n')); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(cfg.Out, FromFile), append(b, '\n')); err != nil {
 			tr.Close()
 			return "", nil, err
 		}

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 )
 
 // FaiEntry is one line of a samtools .fai index: the record's name, its
@@ -128,45 +129,5 @@ func WriteFai(path string, idx []FaiEntry) error {
 	for _, e := range idx {
 		fmt.Fprintf(&b, "%s\t%d\t%d\t%d\t%d\n", e.Name, e.Length, e.Offset, e.LineBases, e.LineWidth)
 	}
-	return WriteFileAtomic(path, b.Bytes())
-}
-
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so that readers see the old file or the new one,
-// never a part.
-func WriteFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: make the rename durable
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, b.Bytes())
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 )
 
 // GziEntry maps the start of a BGZF block: its offset in the compressed
@@ -98,5 +100,5 @@ func WriteGzi(path string, idx []GziEntry) error {
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.Compressed))
 		b = binary.LittleEndian.AppendUint64(b, uint64(e.Uncompressed))
 	}
-	return WriteFileAtomic(path, b)
+	return atomicfile.WriteFile(path, b)
 }

@@ -12,14 +12,14 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
-
-	"github.com/seqdiff/seqdiff/finetune"
 )
 
 // Style of each mode: colour-blind-safe Okabe-Ito colours and distinct
@@ -458,7 +458,7 @@ func saveTiled(panels []*plot.Plot, cols int, base string) ([]string, error) {
 	if _, err := (vgimg.PngCanvas{Canvas: png}).WriteTo(&buf); err != nil {
 		return nil, err
 	}
-	if err := finetune.WriteFileAtomic(base+".png", buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(base+".png", buf.Bytes()); err != nil {
 		return nil, err
 	}
 	files = append(files, base+".png")
@@ -468,7 +468,7 @@ func saveTiled(panels []*plot.Plot, cols int, base string) ([]string, error) {
 	if _, err := svg.WriteTo(&buf); err != nil {
 		return files, err
 	}
-	if err := finetune.WriteFileAtomic(base+".svg", buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(base+".svg", buf.Bytes()); err != nil {
 		return files, err
 	}
 	return append(files, base+".svg"), nil

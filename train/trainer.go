@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+
 	"github.com/seqdiff/seqdiff/ar"
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/dataprep"
@@ -170,7 +172,7 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAtomic(filepath.Join(cfg.Out, ConfigYAML), y); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cfg.Out, ConfigYAML), y); err != nil {
 		t.log.Close()
 		return nil, fmt.Errorf("%w; %s%s", err, diskHint(err), t.lastGood())
 	}
@@ -610,24 +612,3 @@ func etaLeft(c Config, run time.Duration, steps int, tokens int64, step int, tok
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
-
-// writeAtomic writes data to path via a temporary file, fsync and rename.
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}

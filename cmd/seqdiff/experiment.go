@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -143,7 +145,7 @@ func stampStudy(out string, cfg studyConfig) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("study dir: %w", err)
 	}
-	return finetune.WriteFileAtomic(p, want)
+	return atomicfile.WriteFile(p, want)
 }
 
 // generative lists the models scored for perplexity and sampling: the
@@ -331,7 +333,7 @@ func (s *study) tasks(context.Context) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
 		}
-		if err := finetune.WriteFileAtomic(p, []byte(sb.String())); err != nil {
+		if err := atomicfile.WriteFile(p, []byte(sb.String())); err != nil {
 			return err
 		}
 		s.progress("tasks", "%s: %d windows from the embedded human chr22 and worm chrX slices -> %s", t.Name, n, s.rel(p))
@@ -505,7 +507,7 @@ func (s *study) ppl(context.Context) error {
 			rep.Samples = c.Samples
 		}
 		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := finetune.WriteFileAtomic(p, append(b, '\n')); err != nil {
+		if err := atomicfile.WriteFile(p, append(b, '\n')); err != nil {
 			return err
 		}
 		kind := "exact"
@@ -559,7 +561,7 @@ func (s *study) downstream(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if err := finetune.WriteFileAtomic(filepath.Join(dir, "results.md"), []byte(finetune.Markdown([]*finetune.Results{res}))); err != nil {
+			if err := atomicfile.WriteFile(filepath.Join(dir, "results.md"), []byte(finetune.Markdown([]*finetune.Results{res}))); err != nil {
 				return err
 			}
 			if err := res.WriteJSON(p); err != nil {
@@ -661,7 +663,7 @@ func (s *study) bench(context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return finetune.WriteFileAtomic(p, []byte(strings.Join(lines, "\n")+"\n"))
+	return atomicfile.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"))
 }
 
 func (s *study) figDir() string { return filepath.Join(s.out, "figures") }
@@ -834,7 +836,7 @@ func (s *study) kmerPPL(p string) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	if err := finetune.WriteFileAtomic(p, append(j, '\n')); err != nil {
+	if err := atomicfile.WriteFile(p, append(j, '\n')); err != nil {
 		return err
 	}
 	s.progress("baseline", "k-mer order %d (best on valid): %s perplexity %.4f (exact), %.4f bits/base over %d tokens", bestK, s.cfg.PPL.Split,

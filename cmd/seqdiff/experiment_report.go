@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/finetune"
 	"github.com/seqdiff/seqdiff/plots"
@@ -133,7 +135,7 @@ func (s *study) report(context.Context) error {
 			fmt.Fprintf(&b, "![%s](figures/%s.png)\n\n%s ([SVG](figures/%s.svg))\n\n", f.name, f.name, f.caption, f.name)
 		}
 	}
-	if err := finetune.WriteFileAtomic(p, []byte(b.String())); err != nil {
+	if err := atomicfile.WriteFile(p, []byte(b.String())); err != nil {
 		return err
 	}
 	s.progress("report", "%s", s.rel(p))

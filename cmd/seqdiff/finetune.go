@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+
 	"github.com/spf13/cobra"
 
 	"github.com/seqdiff/seqdiff/finetune"
@@ -230,7 +232,7 @@ func (o *finetuneOptions) loadTask(dir string) (*finetune.Task, error) {
 			if _, err := finetune.HumanOrWorm(&sb, finetune.HumanOrWormOptions{PerClass: o.humanWormN, Len: o.humanWormLength}); err != nil {
 				return nil, err
 			}
-			if err := finetune.WriteFileAtomic(p, []byte(sb.String())); err != nil {
+			if err := atomicfile.WriteFile(p, []byte(sb.String())); err != nil {
 				return nil, err
 			}
 			lo.Path = p
@@ -286,7 +288,7 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	md := finetune.Markdown([]*finetune.Results{res})
-	if err := finetune.WriteFileAtomic(filepath.Join(o.out, "results.md"), []byte(md)); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(o.out, "results.md"), []byte(md)); err != nil {
 		return err
 	}
 	fmt.Fprint(stdout, md)

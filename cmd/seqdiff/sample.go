@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 
 	"github.com/spf13/cobra"
 
@@ -158,37 +159,22 @@ func encodeSeq(tok dataprep.Tokenizer, flag, s string) ([]int32, error) {
 // writeFASTA writes rows as FASTA records (60 bases a line) to path
 // atomically (temporary file, fsync, rename).
 func writeFASTA(path string, tok dataprep.Tokenizer, rows [][]int32, desc string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	w := bufio.NewWriter(f)
-	for i, r := range rows {
-		s, err := tok.Decode(r)
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("write %s: sample %d: %w", path, i, err)
+	return atomicfile.Write(path, func(f *os.File) error {
+		w := bufio.NewWriter(f)
+		for i, r := range rows {
+			s, err := tok.Decode(r)
+			if err != nil {
+				return fmt.Errorf("sample %d: %w", i, err)
+			}
+			fmt.Fprintf(w, ">sample_%d %s\n", i, desc)
+			for len(s) > 60 {
+				fmt.Fprintln(w, s[:60])
+				s = s[60:]
+			}
+			fmt.Fprintln(w, s)
 		}
-		fmt.Fprintf(w, ">sample_%d %s\n", i, desc)
-		for len(s) > 60 {
-			fmt.Fprintln(w, s[:60])
-			s = s[60:]
-		}
-		fmt.Fprintln(w, s)
-	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return os.Rename(f.Name(), path)
+		return w.Flush()
+	})
 }
 
 // writeTextSamples decodes rows and writes them to path atomically, one
@@ -219,30 +205,5 @@ func writeTextSamples(path string, tok dataprep.Tokenizer, rows [][]int32, cut b
 		b.WriteString(strings.Join(strings.Fields(s), " "))
 		b.WriteByte('\n')
 	}
-	return writeFileAtomic(path, []byte(b.String()))
-}
-
-// writeFileAtomic writes data to path through a temporary file beside it,
-// fsynced and renamed into place.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, []byte(b.String()))
 }
