@@ -113,6 +113,18 @@ func (o *experimentOptions) run(ctx context.Context, stderr io.Writer) error {
 	if err := stampStudy(out, cfg); err != nil {
 		return err
 	}
+	unlock, err := train.Lock(out)
+	if err != nil {
+		return fmt.Errorf("study: %w", err)
+	}
+	defer unlock()
+	// A study killed inside an atomic write leaves its temporary file beside
+	// the target; the stage that wrote it runs again, so it can go.
+	for _, d := range append([]string{out}, studySubdirs(out)...) {
+		if _, err := atomicfile.Sweep(d); err != nil {
+			return fmt.Errorf("study dir %s: %w", d, err)
+		}
+	}
 	s := &study{cfg: cfg, out: out, log: stderr, quiet: stderr, t0: time.Now(), be: be}
 	return s.run(ctx)
 }
@@ -842,4 +854,16 @@ func (s *study) kmerPPL(p string) error {
 	s.progress("baseline", "k-mer order %d (best on valid): %s perplexity %.4f (exact), %.4f bits/base over %d tokens", bestK, s.cfg.PPL.Split,
 		rep.Perplexity, rep.BitsPerToken, rep.Tokens)
 	return nil
+}
+
+// studySubdirs lists the directories directly under out.
+func studySubdirs(out string) []string {
+	ents, _ := os.ReadDir(out)
+	var dirs []string
+	for _, e := range ents {
+		if e.IsDir() {
+			dirs = append(dirs, filepath.Join(out, e.Name()))
+		}
+	}
+	return dirs
 }

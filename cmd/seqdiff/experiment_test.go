@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/train"
 )
 
 // microStudy is a study config small enough for a unit test: rows of 64,
@@ -297,5 +299,37 @@ bench:
 	os.WriteFile(bad, []byte(strings.Replace(body, "objective: ar", "objective: mdlm", 1)), 0o644)
 	if _, _, err := run(t, "experiment", "--config", bad, "--out", filepath.Join(dir, "bad")); err == nil || !strings.Contains(err.Error(), `objective "mdlm"`) {
 		t.Fatalf("wrong objective: %v", err)
+	}
+}
+
+// A second study on a directory another one is running in is refused, and
+// temporary files of a study killed mid-write are swept when it resumes.
+func TestExperimentLockAndSweep(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "study.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.Replace(microStudy, "    builtin: human_or_worm\n", "    path: "+filepath.Join(dir, "absent.tsv")+"\n", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "s")
+	run(t, "experiment", "--config", cfg, "--out", out) // stops at the tasks stage, after prep
+	stale := filepath.Join(out, "prep", ".manifest.json.tmp-42")
+	if err := os.WriteFile(stale, []byte("half"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := train.Lock(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = run(t, "experiment", "--config", cfg, "--out", out)
+	unlock()
+	if err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("second study on a locked dir: %v", err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatal("the refused study touched the directory")
+	}
+	run(t, "experiment", "--config", cfg, "--out", out)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temporary file not swept: %v", err)
 	}
 }

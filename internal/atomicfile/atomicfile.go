@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // WriteFile writes data to path atomically. Errors name path.
@@ -54,4 +55,27 @@ func Write(path string, fill func(f *os.File) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// Sweep removes the temporary files (".NAME.tmp-*", regular files only)
+// that a writer killed mid-write left in dir, and returns their paths. Call
+// it only while holding dir's lock: a live writer's file looks the same.
+func Sweep(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var gone []string
+	for _, e := range ents {
+		n := e.Name()
+		if !e.Type().IsRegular() || !strings.HasPrefix(n, ".") || !strings.Contains(n, ".tmp-") {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		if err := os.Remove(p); err != nil {
+			return gone, err
+		}
+		gone = append(gone, p)
+	}
+	return gone, nil
 }

@@ -50,3 +50,17 @@ func TestWriteFailureLeavesOldFile(t *testing.T) {
 		t.Fatalf("missing directory: %v", err)
 	}
 }
+
+func TestSweep(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".a.json.tmp-123"), []byte("half"), 0o644)
+	os.WriteFile(filepath.Join(dir, "keep.tmp-1"), nil, 0o644)
+	os.Mkdir(filepath.Join(dir, ".checkpoint.tmp-9"), 0o755) // directories are their owners' business
+	gone, err := Sweep(dir)
+	if err != nil || len(gone) != 1 || filepath.Base(gone[0]) != ".a.json.tmp-123" {
+		t.Fatalf("Sweep = %v, %v", gone, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Fatalf("left: %v", ents)
+	}
+}
