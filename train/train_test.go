@@ -359,3 +359,23 @@ func TestMarkovPerplexity(t *testing.T) {
 		t.Error("bound flags wrong")
 	}
 }
+
+// TestResumeAtEndAddsNothing: a run killed after its last checkpoint (the
+// log already ends with the final valid loss), resumed, adds no second
+// valid line, whether the last step was an eval step or not.
+func TestResumeAtEndAddsNothing(t *testing.T) {
+	train, valid := markovRows(40, 32, 1), markovRows(8, 32, 2)
+	for _, steps := range []int{8, 10} { // EvalEvery 4: step 8 is an eval step, 10 is not
+		cfg := tinyConfig(t, nn.ModeAR)
+		cfg.MaxSteps, cfg.EvalEvery = steps, 4
+		runToEnd(t, cfg, memData(train, valid, nil), false, nil)
+		before := metricLines(t, cfg.Out)
+		if last := before[len(before)-1]; last.ValidLoss == nil || last.Step != steps {
+			t.Fatalf("%d steps: the log does not end with step %d's valid loss: %+v", steps, steps, last)
+		}
+		runToEnd(t, cfg, memData(train, valid, nil), true, nil)
+		if after := metricLines(t, cfg.Out); len(after) != len(before) {
+			t.Fatalf("%d steps: resuming a finished run took the log from %d to %d lines", steps, len(before), len(after))
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -65,17 +66,20 @@ type Trainer struct {
 	Opt    *nn.Optimizer
 	Stderr io.Writer // progress lines (nil: none)
 
-	be      compute.Backend
-	data    *Data
-	stream  Stream
-	src     *rand.PCG
-	rng     *rand.Rand
-	step    int
-	tokens  int64
-	bad     int // non-finite steps in a row
-	horizon int
-	elapsed time.Duration // before this process
-	started time.Time
+	be     compute.Backend
+	data   *Data
+	stream Stream
+	src    *rand.PCG
+	rng    *rand.Rand
+	step   int
+	tokens int64
+	bad    int // non-finite steps in a row
+	// evaluated is the step whose valid loss is already in the log (-1:
+	// none), so that a run resumed at its end does not score it again.
+	evaluated int
+	horizon   int
+	elapsed   time.Duration // before this process
+	started   time.Time
 	// step and tokens when this process's Run began: the ETA's rate is
 	// this process's, not the whole run's (a resumed run's elapsed time
 	// includes earlier processes, its steps counted here do not).
@@ -167,6 +171,12 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	}
 	if _, err := t.log.Seek(offset, io.SeekStart); err != nil {
 		return nil, fmt.Errorf("%s: %w", metricsPath, err)
+	}
+	t.evaluated = -1
+	if resume {
+		if m, ok := lastMetric(t.log, offset); ok && m.ValidLoss != nil && m.Step == t.step {
+			t.evaluated = t.step
+		}
 	}
 	y, err := cfg.YAML()
 	if err != nil {
@@ -452,13 +462,12 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 	c := t.Cfg
 	last := time.Now()
 	lastTokens := t.tokens
-	evaluated := -1
 	for {
 		if why := t.stopReason(); why != "" {
 			if t.bad > 0 {
 				return "", t.streakStop(why)
 			}
-			if c.EvalEvery > 0 && t.data.Valid != nil && evaluated != t.step && t.step > 0 {
+			if c.EvalEvery > 0 && t.data.Valid != nil && t.evaluated != t.step && t.step > 0 {
 				if _, err := t.logEval(); err != nil {
 					return "", err
 				}
@@ -511,7 +520,7 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 			}
 			v := res.PerToken()
 			m.ValidLoss = &v
-			evaluated = t.step
+			t.evaluated = t.step
 		}
 		if err := t.writeMetric(m); err != nil {
 			return "", err
@@ -612,3 +621,21 @@ func etaLeft(c Config, run time.Duration, steps int, tokens int64, step int, tok
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// lastMetric parses the last line of the first size bytes of the metrics
+// log f (ok false when there is none or it does not parse).
+func lastMetric(f *os.File, size int64) (Metric, bool) {
+	var m Metric
+	start := max(size-4096, 0)
+	buf := make([]byte, size-start)
+	if _, err := f.ReadAt(buf, start); err != nil && err != io.EOF {
+		return m, false
+	}
+	buf = bytes.TrimRight(buf, "\n")
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		buf = buf[i+1:]
+	} else if start > 0 {
+		return m, false
+	}
+	return m, len(buf) > 0 && json.Unmarshal(buf, &m) == nil
+}
