@@ -84,16 +84,11 @@ func (o *evalGenPPLOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	be, closeBE, err := modelBackend(o.device, o.threads)
+	m, ema, closeModel, err := openModel(o.device, o.threads, o.scorer, !o.raw)
 	if err != nil {
 		return err
 	}
-	defer closeBE()
-	m, _, ema, err := train.LoadModel(be, o.scorer, !o.raw)
-	if err != nil {
-		return err
-	}
-	defer m.Free()
+	defer closeModel()
 	tok, err := dataprep.TokenizerByName(m.Cfg.Tokenizer)
 	if err != nil {
 		return fmt.Errorf("scorer %s: %w", o.scorer, err)

@@ -83,16 +83,11 @@ func (o *evalPPLOptions) run(stdout io.Writer) error {
 	case o.samples < 1 || o.batch < 1 || o.maxRows < 0:
 		return fmt.Errorf("--samples and --batch must be >= 1, --max-rows >= 0")
 	}
-	be, closeBE, err := modelBackend(o.device, o.threads)
+	m, ema, closeModel, err := openModel(o.device, o.threads, o.ckpt, !o.raw)
 	if err != nil {
 		return err
 	}
-	defer closeBE()
-	m, _, ema, err := train.LoadModel(be, o.ckpt, !o.raw)
-	if err != nil {
-		return err
-	}
-	defer m.Free()
+	defer closeModel()
 	ds, err := dataprep.Open(o.data)
 	if err != nil {
 		return err

@@ -95,16 +95,11 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if o.ckpt == "" || o.out == "" {
 		return fmt.Errorf("pass --ckpt DIR and --out FILE (.fa for DNA, .txt or .jsonl for text)")
 	}
-	be, closeBE, err := modelBackend(o.device, o.threads)
+	m, ema, closeModel, err := openModel(o.device, o.threads, o.ckpt, !o.raw)
 	if err != nil {
 		return err
 	}
-	defer closeBE()
-	m, _, ema, err := train.LoadModel(be, o.ckpt, !o.raw)
-	if err != nil {
-		return err
-	}
-	defer m.Free()
+	defer closeModel()
 	tok, err := dataprep.TokenizerByName(m.Cfg.Tokenizer)
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", o.ckpt, err)
