@@ -117,11 +117,20 @@ func Prep(ctx context.Context, opts Options) (*Manifest, error) {
 		return nil, fmt.Errorf("prep: %w", err)
 	}
 
-	// The output side is checked before any work: an unwritable Out fails
-	// here, when the temporary directory cannot be made.
-	out := filepath.Clean(opts.Out)
+	return stageDir(opts.Out, opts.Force, func(tmp string) (*Manifest, error) {
+		return prepInto(ctx, tmp, &opts, sp, bedSHA)
+	})
+}
+
+// stageDir makes the prep directory out: fill writes it into a temporary
+// directory beside out (.NAME.tmp-PID), which is then renamed into place
+// (replacing an existing out only with force). The output side is checked
+// before fill runs, so an unwritable out fails before any work; on any
+// error the temporary directory is removed and out is untouched.
+func stageDir(out string, force bool, fill func(tmp string) (*Manifest, error)) (*Manifest, error) {
+	out = filepath.Clean(out)
 	if st, err := os.Stat(out); err == nil {
-		if !opts.Force {
+		if !force {
 			return nil, fmt.Errorf("prep: output %s exists (use --force to replace it)", out)
 		}
 		if !st.IsDir() {
@@ -144,12 +153,11 @@ func Prep(ctx context.Context, opts Options) (*Manifest, error) {
 			os.RemoveAll(tmp)
 		}
 	}()
-
-	m, err := prepInto(ctx, tmp, &opts, sp, bedSHA)
+	m, err := fill(tmp)
 	if err != nil {
 		return nil, err
 	}
-	if err := install(tmp, out, opts.Force); err != nil {
+	if err := install(tmp, out, force); err != nil {
 		return nil, fmt.Errorf("prep: %w", err)
 	}
 	ok = true

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 )
 
 // Defaults of TextOptions.
@@ -140,41 +139,9 @@ func PrepText(ctx context.Context, opts TextOptions) (*Manifest, error) {
 		return nil, fmt.Errorf("prep: %w", err)
 	}
 
-	out := filepath.Clean(opts.Out)
-	if st, err := os.Stat(out); err == nil {
-		if !opts.Force {
-			return nil, fmt.Errorf("prep: output %s exists (use --force to replace it)", out)
-		}
-		if !st.IsDir() {
-			return nil, fmt.Errorf("prep: output %s exists and is not a directory", out)
-		}
-	}
-	parent, base := filepath.Dir(out), filepath.Base(out)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("prep: output %s: %w", out, err)
-	}
-	removeStale(parent, base)
-	tmp := filepath.Join(parent, "."+base+".tmp-"+strconv.Itoa(os.Getpid()))
-	os.RemoveAll(tmp)
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("prep: output %s: %w", out, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			os.RemoveAll(tmp)
-		}
-	}()
-
-	m, err := prepTextInto(ctx, tmp, &opts, tok, files, fi.IsDir())
-	if err != nil {
-		return nil, err
-	}
-	if err := install(tmp, out, opts.Force); err != nil {
-		return nil, fmt.Errorf("prep: %w", err)
-	}
-	ok = true
-	return m, nil
+	return stageDir(opts.Out, opts.Force, func(tmp string) (*Manifest, error) {
+		return prepTextInto(ctx, tmp, &opts, tok, files, fi.IsDir())
+	})
 }
 
 // docBatch is a run of documents tokenized by one worker.
