@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func TestShift(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	x := []int32{7, 8, 9, 10, 2, 7, 4, 4}
 	var b Batch
 	if err := Shift(v, x, 2, 4, &b); err != nil {
@@ -110,7 +111,7 @@ func (c *chain) logitsAfter(prev int32, out []float32) {
 func TestExactNLLMarkov(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
 	c := newChain(rng)
-	v := DNA()
+	v := vocab.DNA()
 	L := 200000
 	x := make([]int32, L)
 	s := drawF(rng, c.pi[:])
@@ -131,12 +132,12 @@ func TestExactNLLMarkov(t *testing.T) {
 	for i, in := range b.Inputs {
 		c.logitsAfter(in, logits[i*v.Size:(i+1)*v.Size])
 	}
-	var nll NLL
-	if err := nll.Add(logits, b.Targets, v.Size, v.Pad); err != nil {
+	var nll evaluate.NLL
+	if err := AddNLL(&nll, logits, b.Targets, v.Size, v.Pad); err != nil {
 		t.Fatal(err)
 	}
-	if nll.Count != int64(L-1) {
-		t.Fatalf("count %d", nll.Count)
+	if nll.Tokens != int64(L-1) {
+		t.Fatalf("count %d", nll.Tokens)
 	}
 	// The model also puts mass on PAD/MASK/CLS (logit 5), so rebuild the
 	// exact NLL under that model: log-softmax over the full row.
@@ -158,8 +159,8 @@ func TestExactNLLMarkov(t *testing.T) {
 			logits[i] = float32(math.Inf(-1))
 		}
 	}
-	nll = NLL{}
-	_ = nll.Add(logits, b.Targets, v.Size, v.Pad)
+	nll = evaluate.NLL{}
+	_ = AddNLL(&nll, logits, b.Targets, v.Size, v.Pad)
 	if math.Abs(nll.Sum-exact) > 1e-6*exact {
 		t.Fatalf("NLL %v, chain's -log p %v", nll.Sum, exact)
 	}
@@ -168,8 +169,8 @@ func TestExactNLLMarkov(t *testing.T) {
 		t.Fatalf("NLL per token %.4f, entropy rate %.4f", nll.PerToken(), h)
 	}
 	t.Logf("NLL %.4f nats/token, entropy rate %.4f, perplexity %.4f", nll.PerToken(), h, nll.Perplexity())
-	var empty NLL
-	if err := empty.Add(logits[:2*v.Size], []int32{4, 4}, v.Size, v.Pad); err != nil || empty.Count != 0 || empty.PerToken() != 0 {
+	var empty evaluate.NLL
+	if err := AddNLL(&empty, logits[:2*v.Size], []int32{4, 4}, v.Size, v.Pad); err != nil || empty.Tokens != 0 || empty.PerToken() != 0 {
 		t.Fatalf("all-PAD targets: %v %v", empty, err)
 	}
 }
@@ -229,7 +230,7 @@ func transitions(t *testing.T, s *Sampler, m *markovStep, B, n int) [4][]int {
 
 func TestSampleMarkovTransitions(t *testing.T) {
 	c := newChain(rand.New(rand.NewPCG(2, 2)))
-	v := DNA()
+	v := vocab.DNA()
 	for _, temp := range []float64{1, 0.6} {
 		s, _ := NewSampler(v, SampleConfig{Temperature: temp, Seed: 3})
 		m := &markovStep{c: c, V: v.Size}
@@ -258,7 +259,7 @@ func TestSampleMarkovTransitions(t *testing.T) {
 
 func TestGreedyAndTopK(t *testing.T) {
 	c := newChain(rand.New(rand.NewPCG(4, 4)))
-	v := DNA()
+	v := vocab.DNA()
 	s, _ := NewSampler(v, SampleConfig{TopK: 1, Seed: 5})
 	out, err := s.Sample(&markovStep{c: c, V: v.Size}, []int32{7, 9}, 2, 1, 30)
 	if err != nil {
@@ -313,7 +314,7 @@ func (f *fixedStep) Step(tokens []int32, out []float32) error {
 // TestTopP: with probabilities 0.5, 0.3, 0.15, 0.05 over A C G T and top-p
 // 0.8, only A and C survive, renormalised to 0.625 / 0.375.
 func TestTopP(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	logits := make([]float32, v.Size)
 	for i := range logits {
 		logits[i] = float32(math.Inf(-1))
@@ -356,7 +357,7 @@ func TestTopP(t *testing.T) {
 }
 
 func TestSampleErrors(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	s, _ := NewSampler(v, SampleConfig{})
 	if _, err := s.Sample(&fixedStep{make([]float32, 12)}, nil, 1, 0, 5); err == nil {
 		t.Fatal("empty prompt accepted")
@@ -378,7 +379,7 @@ func TestSampleErrors(t *testing.T) {
 }
 
 func TestNaNLogits(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	logits := make([]float32, v.Size)
 	for i := range logits {
 		logits[i] = float32(math.NaN())
@@ -387,8 +388,8 @@ func TestNaNLogits(t *testing.T) {
 	if _, err := s.Sample(&fixedStep{logits}, []int32{7}, 1, 1, 3); err == nil {
 		t.Fatal("NaN logits sampled silently")
 	}
-	var n NLL
-	if err := n.Add(logits, []int32{7}, v.Size, v.Pad); err == nil {
+	var n evaluate.NLL
+	if err := AddNLL(&n, logits, []int32{7}, v.Size, v.Pad); err == nil {
 		t.Fatal("NaN logits scored silently")
 	}
 }

@@ -7,8 +7,9 @@
 // dropped); the loss is sum_i Weights[i] * CE_i / Norm, Norm the number of
 // non-PAD targets (0 for an all-PAD batch: skip it).
 //
-// Evaluation. NLL accumulates -log softmax(logits)[target] over non-PAD
-// targets; exp of its mean is the exact perplexity (no bound, unlike MDLM).
+// Evaluation. AddNLL accumulates -log softmax(logits)[target] over non-PAD
+// targets into an evaluate.NLL; exp of its mean is the exact perplexity (no
+// bound, unlike MDLM).
 //
 // Sampling. A StepModel consumes one token per row per call and keeps its
 // own key/value cache; Sampler feeds the prompt through it one position at

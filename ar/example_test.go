@@ -5,13 +5,15 @@ import (
 	"math"
 
 	"github.com/seqdiff/seqdiff/ar"
+	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Next-token targets: inputs x[:, :-1], targets x[:, 1:], PAD targets
 // dropped.
 func ExampleShift() {
 	var b ar.Batch
-	if err := ar.Shift(ar.DNA(), []int32{7, 8, 9, 4}, 1, 4, &b); err != nil {
+	if err := ar.Shift(vocab.DNA(), []int32{7, 8, 9, 4}, 1, 4, &b); err != nil {
 		fmt.Println(err)
 		return
 	}
@@ -21,7 +23,7 @@ func ExampleShift() {
 }
 
 // A model that always predicts A, C, G, T uniformly has perplexity 4.
-func ExampleNLL() {
+func ExampleAddNLL() {
 	logits := make([]float32, 3*12)
 	for i := range logits {
 		logits[i] = float32(math.Inf(-1))
@@ -29,8 +31,8 @@ func ExampleNLL() {
 			logits[i] = 0
 		}
 	}
-	var n ar.NLL
-	_ = n.Add(logits, []int32{8, 9, 10}, 12, 4)
+	var n evaluate.NLL
+	_ = ar.AddNLL(&n, logits, []int32{8, 9, 10}, vocab.DNASize, vocab.Pad)
 	fmt.Printf("%.4f\n", n.Perplexity())
 	// Output:
 	// 4.0000
@@ -53,7 +55,7 @@ func (cycle) Step(tokens []int32, out []float32) error {
 
 // Greedy continuation of a prompt.
 func ExampleSampler_Sample() {
-	s, _ := ar.NewSampler(ar.DNA(), ar.SampleConfig{TopK: 1})
+	s, _ := ar.NewSampler(vocab.DNA(), ar.SampleConfig{TopK: 1})
 	out, _ := s.Sample(cycle{}, []int32{7, 8}, 1, 2, 6)
 	fmt.Println(out)
 	// Output:

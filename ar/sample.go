@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // StepModel is a causal model run one position at a time with its own key
@@ -43,7 +45,7 @@ type SampleConfig struct {
 
 // Sampler draws continuations from a StepModel.
 type Sampler struct {
-	v      Vocab
+	v      vocab.Vocab
 	cfg    SampleConfig
 	rng    *rand.Rand
 	ids    []int32
@@ -54,7 +56,7 @@ type Sampler struct {
 }
 
 // NewSampler checks the configuration.
-func NewSampler(v Vocab, cfg SampleConfig) (*Sampler, error) {
+func NewSampler(v vocab.Vocab, cfg SampleConfig) (*Sampler, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
@@ -73,7 +75,7 @@ func NewSampler(v Vocab, cfg SampleConfig) (*Sampler, error) {
 	if cfg.Keep < 0 {
 		return nil, fmt.Errorf("ar sample: keep %d is negative", cfg.Keep)
 	}
-	ids := v.samplable()
+	ids := v.SamplableIDs()
 	return &Sampler{v: v, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0xa5)), ids: ids,
 		p: make([]float64, len(ids)), order: make([]int, len(ids))}, nil
 }
@@ -102,7 +104,7 @@ func (s *Sampler) Sample(m StepModel, prompt []int32, B, P, n int) ([]int32, err
 	if P < 1 {
 		return nil, fmt.Errorf("ar sample: empty prompt; give at least one token per row ([BOS] or a base)")
 	}
-	if err := s.v.check(prompt, B, P); err != nil {
+	if err := s.v.Check(prompt, B, P, false); err != nil {
 		return nil, fmt.Errorf("ar sample: prompt: %w", err)
 	}
 	if n < 0 {

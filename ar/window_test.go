@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // windowStep is a Bounded StepModel of capacity cap that records what its
@@ -67,7 +69,7 @@ func (p *prefillStep) Prefill(tokens []int32, P int, out []float32) error {
 // token only, and the random draws happen at the same positions); the
 // step count is W-1 plus Keep-1 per slide.
 func TestSampleSlidingWindow(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	c := newChain(rand.New(rand.NewPCG(31, 31)))
 	const B, P, n = 2, 3, 40
 	prompt := []int32{7, 8, 9, 10, 9, 8}

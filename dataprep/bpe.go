@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/seqdiff/seqdiff/vocab"
 	"github.com/tiktoken-go/tokenizer/codec"
 )
 
@@ -253,7 +254,7 @@ var TokenizerNames = []string{"dna", BertTokenizerName, GPT2TokenizerName}
 // "bert-base-uncased" or "gpt2".
 func TokenizerByName(name string) (Tokenizer, error) {
 	switch name {
-	case "dna", DNATokenizerName:
+	case "dna", vocab.DNATokenizer:
 		return DNA{}, nil
 	case BertTokenizerName:
 		return BertBaseUncased()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/dlclark/regexp2/v2"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Reference encodings of GPT-2 (Hugging Face's gpt2 tokenizer, tiktoken's
@@ -81,7 +82,7 @@ func TestGPT2Decode(t *testing.T) {
 }
 
 func TestTokenizerByName(t *testing.T) {
-	for name, want := range map[string]string{"dna": DNATokenizerName, "dna-char": DNATokenizerName, "bert-base-uncased": BertTokenizerName, "gpt2": GPT2TokenizerName} {
+	for name, want := range map[string]string{"dna": vocab.DNATokenizer, "dna-char": vocab.DNATokenizer, "bert-base-uncased": BertTokenizerName, "gpt2": GPT2TokenizerName} {
 		tok, err := TokenizerByName(name)
 		if err != nil || tok.Name() != want {
 			t.Errorf("%s: %v, %v", name, tok, err)

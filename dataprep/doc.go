@@ -2,9 +2,9 @@
 // them back for training.
 //
 // Tokenizer is what every tokenizer offers (name, vocabulary size,
-// Encode/Decode, special ids); DNA is the character-level DNA tokenizer of
-// DESIGN.md ([CLS]=0 [SEP]=1 [BOS]=2 [MASK]=3 [PAD]=4 [RESERVED]=5 [UNK]=6
-// A=7 C=8 G=9 T=10 N=11), and ReverseComplement works on its ids.
+// Encode/Decode, special ids); DNA is the character-level DNA tokenizer
+// over the ids of package vocab ([CLS]=0 [SEP]=1 [BOS]=2 [MASK]=3 [PAD]=4
+// [RESERVED]=5 [UNK]=6 A=7 C=8 G=9 T=10 N=11; docs/design.md).
 //
 // Prep is one streaming pass: FASTA records from package genome are cut
 // into windows of SeqLen bases every Stride bases, each window is tokenized

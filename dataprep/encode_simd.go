@@ -2,7 +2,11 @@
 
 package dataprep
 
-import "simd/archsimd"
+import (
+	"simd/archsimd"
+
+	"github.com/seqdiff/seqdiff/vocab"
+)
 
 var haveAVX2 = archsimd.X86.AVX2()
 
@@ -11,7 +15,7 @@ var haveAVX2 = archsimd.X86.AVX2()
 // second one, mapping the nibble back to its letter, checks that each byte
 // was that letter (anything else, lower case included, differs).
 var (
-	nibbleID     = nibbleTable(map[byte]byte{1: A, 3: C, 7: G, 4: T, 14: N}, 0)
+	nibbleID     = nibbleTable(map[byte]byte{1: vocab.A, 3: vocab.C, 7: vocab.G, 4: vocab.T, 14: vocab.N}, 0)
 	nibbleLetter = nibbleTable(map[byte]byte{1: 'A', 3: 'C', 7: 'G', 4: 'T', 14: 'N'}, 0xff)
 )
 

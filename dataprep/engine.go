@@ -7,6 +7,8 @@ import (
 	"math"
 	"runtime"
 	"sync"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // engine cuts records into windows, tokenizes them into per-chunk buffers
@@ -252,7 +254,7 @@ func (e *engine) tokenize(j job) *segBuf {
 	return b
 }
 
-var nID = []byte{N}
+var nID = []byte{vocab.N}
 
 func (e *engine) finishChunk(b *segBuf) error {
 	if b.rows == 0 {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // ManifestName is the name of the manifest file in a prep directory.
@@ -129,8 +131,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.PadID < 0 || m.PadID >= m.VocabSize || m.MaskID < 0 || m.MaskID >= m.VocabSize {
 		return nil, fmt.Errorf("manifest %s: pad_id %d or mask_id %d outside the vocabulary of %d", path, m.PadID, m.MaskID, m.VocabSize)
 	}
-	if m.Tokenizer == DNATokenizerName && m.VocabSize != DNAVocabSize {
-		return nil, fmt.Errorf("manifest %s: tokenizer %s with vocab_size %d, want %d", path, m.Tokenizer, m.VocabSize, DNAVocabSize)
+	if m.Tokenizer == vocab.DNATokenizer && m.VocabSize != vocab.DNASize {
+		return nil, fmt.Errorf("manifest %s: tokenizer %s with vocab_size %d, want %d", path, m.Tokenizer, m.VocabSize, vocab.DNASize)
 	}
 	for _, s := range SplitNames {
 		if m.Splits[s] == nil {

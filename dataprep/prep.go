@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/seqdiff/seqdiff/genome"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Defaults of Options.
@@ -286,8 +287,8 @@ func prepInto(ctx context.Context, dir string, opts *Options, sp splitter, bedSH
 		VocabSize:   tok.VocabSize(),
 		ElementType: "uint8",
 		SeqLen:      opts.SeqLen,
-		PadID:       PAD,
-		MaskID:      MASK,
+		PadID:       vocab.Pad,
+		MaskID:      vocab.Mask,
 		Input:       Input{Path: name, SHA256: hr.sum, Bytes: hr.size, Bases: e.bases, Records: e.records},
 		Params: Params{
 			SeqLen: opts.SeqLen, Stride: opts.Stride, MaxN: opts.MaxN, SplitMode: sp.mode(),

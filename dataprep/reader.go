@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Dataset is an opened prep directory whose manifest has been checked
@@ -245,7 +247,7 @@ func (s *SplitData) NewLoader(opts LoaderOptions) (*Loader, error) {
 		return nil, fmt.Errorf("split %s has no rows", s.Name)
 	case opts.Batch < 1:
 		return nil, fmt.Errorf("batch size %d", opts.Batch)
-	case opts.RC && s.Tokenizer != "" && s.Tokenizer != DNATokenizerName:
+	case opts.RC && s.Tokenizer != "" && s.Tokenizer != vocab.DNATokenizer:
 		return nil, fmt.Errorf("split %s: reverse-complement augmentation needs DNA tokens, not %s (train text with --rc=false, rc: false in YAML)", s.Name, s.Tokenizer)
 	case opts.Cursor.Epoch < 0 || opts.Cursor.Position < 0 || opts.Cursor.Position > int64(n):
 		return nil, fmt.Errorf("cursor %+v outside split %s of %d rows", opts.Cursor, s.Name, n)
@@ -273,7 +275,7 @@ func (l *Loader) Next(dst []int32) error {
 		row := dst[b*L : (b+1)*L]
 		l.s.RowIDs(row, int(l.perm[l.cur.Position]))
 		if l.opts.RC && flip(l.opts.Seed, l.cur) {
-			ReverseComplement(row)
+			vocab.ReverseComplement(row)
 		}
 		l.cur.Position++
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // smallPrep preps 3 records into about 60 rows of 16 and returns the train
@@ -104,7 +106,7 @@ func TestLoaderEpochAndRC(t *testing.T) {
 		toInt32(r, s.Row(i))
 		stored[key(r)]++
 		rc := slices.Clone(r)
-		ReverseComplement(rc)
+		vocab.ReverseComplement(rc)
 		rcOf[key(r)] = key(rc)
 	}
 	plain, _ := batches(t, s, LoaderOptions{Batch: 1, Seed: 7}, n)
@@ -149,7 +151,7 @@ func TestReadRows(t *testing.T) {
 		}
 		got = append(got, dst[:k*L]...)
 		for _, v := range dst[k*L:] {
-			if v != PAD {
+			if v != vocab.Pad {
 				t.Fatal("rows past the end are not PAD")
 			}
 		}

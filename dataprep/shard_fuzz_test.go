@@ -6,17 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // fuzzManifest is a small valid manifest: rows of 4 ids, two train rows in
 // train-00000.bin, one valid row in valid-00000.bin, no test rows.
-func fuzzManifest(elem string, vocab int) []byte {
+func fuzzManifest(elem string, vocabSize int) []byte {
 	size := int64(ElementSize(elem))
-	tok := DNATokenizerName
-	if vocab != DNAVocabSize {
+	tok := vocab.DNATokenizer
+	if vocabSize != vocab.DNASize {
 		tok = GPT2TokenizerName
 	}
-	m := Manifest{Format: ManifestFormat, Version: 1, Tokenizer: tok, VocabSize: vocab, ElementType: elem,
+	m := Manifest{Format: ManifestFormat, Version: 1, Tokenizer: tok, VocabSize: vocabSize, ElementType: elem,
 		SeqLen: 4, PadID: 4, MaskID: 3,
 		Splits: map[string]*SplitInfo{
 			"train": {Windows: 2, Tokens: 8, Shards: []Shard{{File: "train-00000.bin", Rows: 2, Bytes: 8 * size}}},
@@ -96,9 +98,9 @@ func FuzzShards(f *testing.F) {
 			for n, buf := range s.Batches(2) {
 				inVocab("an eval batch", buf[:n*m.SeqLen])
 			}
-			l, err := s.NewLoader(LoaderOptions{Batch: 3, Seed: 1, RC: m.Tokenizer == DNATokenizerName})
+			l, err := s.NewLoader(LoaderOptions{Batch: 3, Seed: 1, RC: m.Tokenizer == vocab.DNATokenizer})
 			if err != nil {
-				if s.Rows() > 0 && m.Tokenizer == DNATokenizerName {
+				if s.Rows() > 0 && m.Tokenizer == vocab.DNATokenizer {
 					t.Fatalf("%s: loader over %d rows: %v", name, s.Rows(), err)
 				}
 				continue

@@ -3,6 +3,8 @@ package dataprep
 import (
 	"fmt"
 	"strings"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Special holds the ids of a tokenizer's special tokens; -1 marks one the
@@ -28,70 +30,42 @@ type Tokenizer interface {
 	Special() Special
 }
 
-// DNA token ids (DESIGN.md, Caduceus convention, character level).
-const (
-	CLS      = 0
-	SEP      = 1
-	BOS      = 2
-	MASK     = 3
-	PAD      = 4
-	RESERVED = 5
-	UNK      = 6
-	A        = 7
-	C        = 8
-	G        = 9
-	T        = 10
-	N        = 11
-
-	// DNAVocabSize is the number of DNA token ids.
-	DNAVocabSize = 12
-)
-
-// DNATokenizerName is the name the DNA tokenizer records in manifests.
-const DNATokenizerName = "dna-char"
-
-var dnaTokens = [DNAVocabSize]string{"[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", "A", "C", "G", "T", "N"}
-
 // invalid marks bytes of baseID that are not nucleotides.
 const invalid = 0xff
 
 // baseID maps a sequence byte to its token id: ACGTN in either case, the IUPAC
-// ambiguity codes as N (DESIGN.md), anything else to invalid. It is the one
+// ambiguity codes as N (docs/design.md), anything else to invalid. It is the one
 // lookup table prep uses on its hot path.
 var baseID = func() (t [256]uint8) {
 	for i := range t {
 		t[i] = invalid
 	}
 	for _, c := range "RYKMSWBDHVN" {
-		t[c] = N
-		t[c+'a'-'A'] = N
+		t[c] = vocab.N
+		t[c+'a'-'A'] = vocab.N
 	}
-	for c, id := range map[byte]uint8{'A': A, 'C': C, 'G': G, 'T': T} {
+	for c, id := range map[byte]uint8{'A': vocab.A, 'C': vocab.C, 'G': vocab.G, 'T': vocab.T} {
 		t[c] = id
 		t[c+'a'-'A'] = id
 	}
 	return t
 }()
 
-// rcID maps a DNA token id to the id of its complement; specials map to
-// themselves.
-var rcID = [DNAVocabSize]uint8{CLS, SEP, BOS, MASK, PAD, RESERVED, UNK, T, G, C, A, N}
-
-// DNA is the character-level DNA tokenizer of DESIGN.md. Its zero value is
+// DNA is the character-level DNA tokenizer of docs/design.md, over the ids of package vocab. Its zero value is
 // ready to use.
 type DNA struct{}
 
 var _ Tokenizer = DNA{}
 
 // Name returns "dna-char".
-func (DNA) Name() string { return DNATokenizerName }
+func (DNA) Name() string { return vocab.DNATokenizer }
 
 // VocabSize returns 12.
-func (DNA) VocabSize() int { return DNAVocabSize }
+func (DNA) VocabSize() int { return vocab.DNASize }
 
 // Special returns the DNA special ids; DNA has no EOS.
 func (DNA) Special() Special {
-	return Special{CLS: CLS, SEP: SEP, BOS: BOS, EOS: -1, MASK: MASK, PAD: PAD, UNK: UNK}
+	return Special{CLS: vocab.CLS, SEP: vocab.SEP, BOS: vocab.BOS, EOS: -1, MASK: vocab.Mask, PAD: vocab.Pad, UNK: vocab.UNK}
 }
 
 // Encode turns a DNA string into ids. Bases read case-insensitively, IUPAC
@@ -107,7 +81,7 @@ func (DNA) Encode(text []byte) ([]int32, error) {
 		}
 		if c == '[' {
 			found := false
-			for id, s := range dnaTokens[:A] {
+			for id, s := range vocab.DNANames[:vocab.A] {
 				if strings.HasPrefix(string(text[i:]), s) {
 					ids = append(ids, int32(id))
 					i += len(s) - 1
@@ -129,10 +103,10 @@ func (DNA) Decode(ids []int32) (string, error) {
 	var b strings.Builder
 	b.Grow(len(ids))
 	for i, id := range ids {
-		if id < 0 || id >= DNAVocabSize {
-			return "", fmt.Errorf("dna tokenizer: position %d: id %d outside the vocabulary of %d", i, id, DNAVocabSize)
+		if id < 0 || id >= vocab.DNASize {
+			return "", fmt.Errorf("dna tokenizer: position %d: id %d outside the vocabulary of %d", i, id, vocab.DNASize)
 		}
-		b.WriteString(dnaTokens[id])
+		b.WriteString(vocab.DNANames[id])
 	}
 	return b.String(), nil
 }
@@ -174,29 +148,9 @@ func encodeRowLUT(dst, src []byte) bool {
 func countN(ids []byte) int {
 	n := 0
 	for _, id := range ids {
-		if id == N {
+		if id == vocab.N {
 			n++
 		}
 	}
 	return n
-}
-
-// ID is a token id type: uint8 as stored in DNA shards, int32 as the model
-// takes it.
-type ID interface{ ~uint8 | ~int32 }
-
-// ReverseComplement reverses ids in place and complements the DNA bases
-// (A<->T, C<->G, N->N); special ids stay as they are.
-func ReverseComplement[T ID](ids []T) {
-	for i, j := 0, len(ids)-1; i <= j; i, j = i+1, j-1 {
-		a, b := ids[i], ids[j]
-		ids[i], ids[j] = rcOne(b), rcOne(a)
-	}
-}
-
-func rcOne[T ID](id T) T {
-	if id >= 0 && int(id) < DNAVocabSize {
-		return T(rcID[id])
-	}
-	return id
 }

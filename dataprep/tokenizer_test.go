@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func TestDNAIDs(t *testing.T) {
@@ -48,9 +50,9 @@ func TestDNAEncodeRules(t *testing.T) {
 }
 
 func TestDNARoundTrip(t *testing.T) {
-	all := make([]int32, 0, 3*DNAVocabSize)
+	all := make([]int32, 0, 3*vocab.DNASize)
 	for r := 0; r < 3; r++ {
-		for id := int32(DNAVocabSize - 1); id >= 0; id-- {
+		for id := int32(vocab.DNASize - 1); id >= 0; id-- {
 			all = append(all, id)
 		}
 	}
@@ -88,32 +90,12 @@ func TestEncodeBases(t *testing.T) {
 	}
 }
 
-func TestReverseComplement(t *testing.T) {
-	in := []uint8{CLS, A, A, C, G, T, N, MASK, PAD}
-	ReverseComplement(in)
-	want := []uint8{PAD, MASK, N, A, C, G, T, T, SEP - 1}
-	if !slices.Equal(in, want) {
-		t.Fatalf("got %v want %v", in, want)
-	}
-	// int32 version, odd length, and RC twice is the identity.
-	x := []int32{7, 8, 9, 10, 11, 3, 9}
-	orig := slices.Clone(x)
-	ReverseComplement(x)
-	if !slices.Equal(x, []int32{8, 3, 11, 7, 8, 9, 10}) {
-		t.Fatalf("int32 rc %v", x)
-	}
-	ReverseComplement(x)
-	if !slices.Equal(x, orig) {
-		t.Fatalf("rc twice %v != %v", x, orig)
-	}
-}
-
 // Encoding DNA text and decoding it back.
 func ExampleDNA() {
 	tok := DNA{}
 	ids, _ := tok.Encode([]byte("GATTACAn[MASK]"))
 	fmt.Println(ids)
-	ReverseComplement(ids)
+	vocab.ReverseComplement(ids)
 	s, _ := tok.Decode(ids)
 	fmt.Println(s)
 	// Output:

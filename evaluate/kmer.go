@@ -3,12 +3,8 @@ package evaluate
 import (
 	"fmt"
 	"math"
-)
 
-// Token ids of the DNA vocabulary (DESIGN.md): A C G T N = 7..11, [PAD] = 4.
-const (
-	idA = 7
-	idN = 11
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // MaxKmerOrder is the largest context length a Kmer model takes. Its dense
@@ -159,8 +155,8 @@ func (m *Kmer) Config() KmerConfig { return m.cfg }
 
 // symbol maps a token id to 0..3 for A C G T, 4 for N, -1 for anything else.
 func symbol(id uint8) int {
-	if id >= idA && id <= idN {
-		return int(id - idA)
+	if id >= vocab.A && id <= vocab.N {
+		return int(id - vocab.A)
 	}
 	return -1
 }
@@ -362,26 +358,6 @@ func (m *Kmer) mix(j, top, c, w int, lower float64, row []uint32) float64 {
 	return (v - dw + freed*lower) / tot
 }
 
-// NLL is a summed negative log-likelihood (nats) over Count scored tokens.
-type NLL struct {
-	Sum   float64
-	Count int64
-}
-
-// PerToken is the mean NLL in nats (NaN when nothing was scored).
-func (n NLL) PerToken() float64 {
-	if n.Count == 0 {
-		return math.NaN()
-	}
-	return n.Sum / float64(n.Count)
-}
-
-// Perplexity is exp of the mean NLL.
-func (n NLL) Perplexity() float64 { return math.Exp(n.PerToken()) }
-
-// BitsPerToken is the mean NLL in bits.
-func (n NLL) BitsPerToken() float64 { return n.PerToken() / math.Ln2 }
-
 // Score adds the NLL of one row under the model cut to the given order
 // (0..k: a fitted order-12 model also answers for order 4).
 func (m *Kmer) Score(row []uint8, order int, acc *NLL) error {
@@ -394,7 +370,7 @@ func (m *Kmer) Score(row []uint8, order int, acc *NLL) error {
 		h = min(h, order)
 		p := m.probAt(w, h, ctx&mask, afterN, order)
 		acc.Sum -= math.Log(p)
-		acc.Count++
+		acc.Tokens++
 	})
 	return nil
 }
@@ -409,7 +385,7 @@ func (m *Kmer) probAt(w, h int, ctx uint32, afterN bool, order int) float64 {
 
 // Perplexity scores rows under the model cut to the given order.
 func (m *Kmer) Perplexity(rows [][]uint8, order int) (NLL, error) {
-	var acc NLL
+	acc := NLL{Rows: len(rows)}
 	for i, r := range rows {
 		if err := m.Score(r, order, &acc); err != nil {
 			return acc, fmt.Errorf("row %d: %w", i, err)

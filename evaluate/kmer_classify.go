@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // KmerFeatures is the k-mer spectrum of a token row: the frequency of each
@@ -18,11 +20,11 @@ func KmerFeatures(row []uint8, k int, out []float64) {
 	var w uint32
 	run, n := 0, 0
 	for _, id := range row {
-		if id < idA || id > idA+3 {
+		if id < vocab.A || id > vocab.T {
 			run = 0
 			continue
 		}
-		w = (w<<2 | uint32(id-idA)) & mask
+		w = (w<<2 | uint32(id-vocab.A)) & mask
 		if run++; run >= k {
 			out[w]++
 			n++

@@ -354,7 +354,7 @@ func TestKmerChr20Full(t *testing.T) {
 			for _, k := range orders {
 				acc, _ := m.Perplexity(test, k)
 				ppl[k] = acc.Perplexity()
-				t.Logf("%-13s rows=%-4d k=%2d ppl %.4f (%d tokens)", name, rowLen, k, ppl[k], acc.Count)
+				t.Logf("%-13s rows=%-4d k=%2d ppl %.4f (%d tokens)", name, rowLen, k, ppl[k], acc.Tokens)
 			}
 			return ppl
 		}
@@ -393,8 +393,8 @@ func TestKmerScoreN(t *testing.T) {
 	score.Add(row)
 	a, _ := skip.Perplexity([][]uint8{row}, 3)
 	b, _ := score.Perplexity([][]uint8{row}, 3)
-	if a.Count != 2000 || b.Count != 3000 {
-		t.Fatalf("scored %d and %d positions, want 2000 (bases) and 3000", a.Count, b.Count)
+	if a.Tokens != 2000 || b.Tokens != 3000 {
+		t.Fatalf("scored %d and %d positions, want 2000 (bases) and 3000", a.Tokens, b.Tokens)
 	}
 	// Per N in a run: 99 of every 100 follow an N, predicted with p close to 1.
 	nRun := []uint8{11, 11, 11, 11, 11, 11, 11, 11, 11, 11}

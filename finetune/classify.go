@@ -7,6 +7,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Classifier is a backbone with a mean-pool and a linear head:
@@ -217,17 +218,9 @@ func Pack(ex []Example, T, padID int, rc []bool, tokens, keyMask []int32) {
 			}
 			id := s[i]
 			if flip {
-				id = rcID(s[n-1-i])
+				id = vocab.Complement(s[n-1-i])
 			}
 			row[i], m[i] = int32(id), 1
 		}
 	}
-}
-
-// rcID is the complement of a DNA token id (A=7 C=8 G=9 T=10; others keep).
-func rcID(id uint8) uint8 {
-	if id >= 7 && id <= 10 {
-		return 17 - id
-	}
-	return id
 }

@@ -32,7 +32,7 @@ func tinyCkpt(t *testing.T, mode string, d, layers, L int) string {
 
 func loadTiny(t *testing.T, dir string) *nn.Model {
 	t.Helper()
-	m, _, err := nn.LoadModel(cpu.New(2), dir)
+	m, _, _, err := nn.LoadModel(cpu.New(2), dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}

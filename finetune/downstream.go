@@ -142,7 +142,7 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 	if o.Batch < 1 || o.Epochs < 1 || o.Patience < 1 || o.ValidFrac <= 0 || o.ValidFrac >= 1 || o.LR <= 0 {
 		return nil, errors.New("finetune: batch, epochs and patience must be >= 1, lr > 0, valid fraction in (0,1)")
 	}
-	cfg, err := nn.ReadConfig(train.CheckpointPath(o.From))
+	cfg, err := nn.ReadConfig(nn.CheckpointPath(o.From))
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +196,7 @@ func stat(xs []float64) Stat {
 func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T int, seed uint64) (SeedResult, bool, error) {
 	t0 := time.Now()
 	sr := SeedResult{Seed: seed}
-	m, _, ema, err := train.LoadModel(be, o.From, !o.Raw)
+	m, _, ema, err := nn.LoadModel(be, o.From, !o.Raw)
 	if err != nil {
 		return sr, false, err
 	}

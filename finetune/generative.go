@@ -29,6 +29,20 @@ type Origin struct {
 	Mode     string `json:"mode"`
 }
 
+// ReadOrigin reads the Origin of the generative fine-tuning run in dir.
+func ReadOrigin(dir string) (Origin, error) {
+	var org Origin
+	p := filepath.Join(dir, FromFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return org, err
+	}
+	if err := json.Unmarshal(b, &org); err != nil {
+		return org, fmt.Errorf("%s: %w", p, err)
+	}
+	return org, nil
+}
+
 // GenerativeOptions configure generative fine-tuning.
 type GenerativeOptions struct {
 	From   string       // checkpoint or run directory of the pre-trained backbone
@@ -54,7 +68,7 @@ func Generative(ctx context.Context, be compute.Backend, o GenerativeOptions) (s
 	if o.From == "" {
 		return "", nil, errors.New("finetune: pass --from CKPT")
 	}
-	ckDir := train.CheckpointPath(o.From)
+	ckDir := nn.CheckpointPath(o.From)
 	src, err := nn.ReadConfig(ckDir)
 	if err != nil {
 		return "", nil, fmt.Errorf("finetune --from: %w", err)

@@ -9,9 +9,6 @@ import (
 	"github.com/seqdiff/seqdiff/evaluate"
 )
 
-// KmerMode is the Results.Mode of the k-mer baseline.
-const KmerMode = "kmer"
-
 // KmerOptions configure the k-mer baseline of a task.
 type KmerOptions struct {
 	Seeds     []uint64
@@ -50,7 +47,7 @@ func KmerBaseline(ctx context.Context, task *Task, o KmerOptions) (*Results, err
 	}
 	K := len(task.Classes)
 	res := &Results{Task: task.Name, Source: task.Source, Split: task.Split, Classes: task.Classes, NTrain: len(task.Train),
-		NTest: len(task.Test), ValidFrac: o.ValidFrac, Checkpoint: "k-mer logistic regression", Mode: KmerMode, Seeds: o.Seeds,
+		NTest: len(task.Test), ValidFrac: o.ValidFrac, Checkpoint: "k-mer logistic regression", Mode: evaluate.KmerMode, Seeds: o.Seeds,
 		Attention: "none", Crop: CropRule, Options: o}
 	test := task.Test
 	if o.MaxTest > 0 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"slices"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/evaluate"
 )
 
 func TestSubsampleStratifiedAndFixed(t *testing.T) {
@@ -39,7 +41,7 @@ func TestKmerBaselineLearnsSeparableTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Mode != KmerMode || res.NTest != 60 || len(res.PerSeed) != 2 || res.PerSeed[0].TrainRows+res.PerSeed[0].ValidRows != 200 {
+	if res.Mode != evaluate.KmerMode || res.NTest != 60 || len(res.PerSeed) != 2 || res.PerSeed[0].TrainRows+res.PerSeed[0].ValidRows != 200 {
 		t.Fatalf("results: %+v", res)
 	}
 	if res.Accuracy.Mean < 0.9 {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/seqdiff/seqdiff/mdlm"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // uniformDNA is a stand-in model: every position is A, C, G or T with
@@ -24,7 +25,7 @@ func (uniformDNA) Logits(z []int32, B, L int, t []float32, out []float32) error 
 // A training batch: antithetic times, forward masking, and the weighted
 // cross-entropy's inputs.
 func ExampleForward() {
-	v := mdlm.DNA()
+	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(1, 2))
 	x0 := []int32{7, 8, 9, 10, 7, 8, 4, 4} // two rows of 4; the second ends in PAD
 	t := make([]float32, 2)
@@ -46,7 +47,7 @@ func ExampleForward() {
 
 // Infilling: clamp a prefix and a suffix, generate the middle.
 func ExampleSampler_Sample() {
-	v := mdlm.DNA()
+	v := vocab.DNA()
 	s, err := mdlm.NewSampler(uniformDNA{}, v, mdlm.SampleConfig{Steps: 16, Cache: true, Seed: 1})
 	if err != nil {
 		fmt.Println(err)
@@ -65,7 +66,7 @@ func ExampleSampler_Sample() {
 // The NELBO of the uniform model on any DNA is log 4 per token (up to the
 // Monte Carlo error and the eps truncation).
 func ExampleEvaluator() {
-	v := mdlm.DNA()
+	v := vocab.DNA()
 	ev, _ := mdlm.NewEvaluator(uniformDNA{}, v, mdlm.NELBOConfig{K: 64, Seed: 1})
 	x := make([]int32, 64)
 	for i := range x {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // SampleT fills t with MDLM's antithetic (low-discrepancy) times over a
@@ -75,40 +77,79 @@ func grow[T any](s []T, n int) []T {
 // its buffers) with z_t, the targets x0, the weights w(t[b]) at masked
 // non-PAD positions and Norm = the number of non-PAD tokens. t must hold B
 // times in (0, 1] (SampleT draws them). x0 must not contain [MASK].
-func Forward(v Vocab, sch Schedule, x0 []int32, B, L int, t []float32, rng *rand.Rand, out *Batch) error {
-	if err := v.checkTokens(x0, B, L, true); err != nil {
+func Forward(v vocab.Vocab, sch Schedule, x0 []int32, B, L int, t []float32, rng *rand.Rand, out *Batch) error {
+	if err := checkForward(v, x0, B, L, t); err != nil {
+		return err
+	}
+	out.resize(B, L, true)
+	for b := 0; b < B; b++ {
+		pmask := 1 - sch.Alpha(float64(t[b]))
+		for i := b * L; i < (b+1)*L; i++ {
+			out.Masked[i] = 0
+			if x0[i] != v.Pad && rng.Float64() < pmask {
+				out.Masked[i] = 1
+			}
+		}
+	}
+	corrupt(v, sch, x0, t, out)
+	return nil
+}
+
+// Corrupt is Forward with the masks given (1 where masked, B x L), as
+// shared/reference/torch_ref.py's loss takes them: a given mask is honoured
+// in z_t even at a PAD position, which never carries loss.
+func Corrupt(v vocab.Vocab, sch Schedule, x0 []int32, B, L int, t []float32, masked []uint8, out *Batch) error {
+	if err := checkForward(v, x0, B, L, t); err != nil {
+		return err
+	}
+	if len(masked) != B*L {
+		return fmt.Errorf("mdlm forward: %d mask flags for a %d x %d batch", len(masked), B, L)
+	}
+	out.resize(B, L, true)
+	for i, m := range masked {
+		out.Masked[i] = min(m, 1)
+	}
+	corrupt(v, sch, x0, t, out)
+	return nil
+}
+
+func checkForward(v vocab.Vocab, x0 []int32, B, L int, t []float32) error {
+	if err := v.Check(x0, B, L, true); err != nil {
 		return fmt.Errorf("mdlm forward: %w", err)
 	}
 	if len(t) != B {
 		return fmt.Errorf("mdlm forward: %d times for %d rows", len(t), B)
 	}
-	out.resize(B, L, true)
-	for b := 0; b < B; b++ {
-		tb := float64(t[b])
+	for b, tb := range t {
 		if !(tb > 0 && tb <= 1) {
 			return fmt.Errorf("mdlm forward: row %d: t = %g outside (0, 1]", b, tb)
 		}
-		out.T[b] = t[b]
-		pmask := 1 - sch.Alpha(tb)
-		w := float32(sch.Weight(tb))
+	}
+	return nil
+}
+
+// corrupt fills out from x0, t and out.Masked: z_t, targets, the weights
+// w(t) at masked non-PAD positions and Norm, the non-PAD tokens.
+func corrupt(v vocab.Vocab, sch Schedule, x0 []int32, t []float32, out *Batch) {
+	L := out.L
+	copy(out.T, t)
+	for b := 0; b < out.B; b++ {
+		w := float32(sch.Weight(float64(t[b])))
 		for i := b * L; i < (b+1)*L; i++ {
 			x := x0[i]
-			out.Targets[i] = x
-			out.Input[i] = x
-			out.Weights[i] = 0
-			out.Masked[i] = 0
+			out.Targets[i], out.Input[i], out.Weights[i] = x, x, 0
+			if out.Masked[i] != 0 {
+				out.Input[i] = v.Mask
+			}
 			if x == v.Pad {
 				continue
 			}
 			out.Norm++
-			if rng.Float64() < pmask {
-				out.Input[i] = v.Mask
+			if out.Masked[i] != 0 {
 				out.Weights[i] = w
-				out.Masked[i] = 1
 			}
 		}
 	}
-	return nil
 }
 
 // MLMConfig is BERT's corruption: Rate of the non-PAD positions are chosen
@@ -125,14 +166,14 @@ var DefaultMLM = MLMConfig{Rate: 0.15, MaskFrac: 0.8, RandomFrac: 0.1}
 // MLM applies BERT/Caduceus masking to x0 (B x L) and fills out: weights 1
 // and Masked 1 at the chosen positions, Norm = the number of chosen
 // positions (the loss is the mean cross-entropy over them), T nil.
-func MLM(v Vocab, cfg MLMConfig, x0 []int32, B, L int, rng *rand.Rand, out *Batch) error {
-	if err := v.checkTokens(x0, B, L, true); err != nil {
+func MLM(v vocab.Vocab, cfg MLMConfig, x0 []int32, B, L int, rng *rand.Rand, out *Batch) error {
+	if err := v.Check(x0, B, L, true); err != nil {
 		return fmt.Errorf("mlm: %w", err)
 	}
 	if cfg.Rate <= 0 || cfg.Rate > 1 || cfg.MaskFrac < 0 || cfg.RandomFrac < 0 || cfg.MaskFrac+cfg.RandomFrac > 1 {
 		return fmt.Errorf("mlm: rate %g, mask %g, random %g are not probabilities", cfg.Rate, cfg.MaskFrac, cfg.RandomFrac)
 	}
-	ids := v.samplable()
+	ids := v.SamplableIDs()
 	out.resize(B, L, false)
 	for i, x := range x0 {
 		out.Targets[i] = x

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func allSchedules(t *testing.T) []Schedule {
@@ -90,7 +91,7 @@ func dnaRows(rng *rand.Rand, B, L int) []int32 {
 }
 
 func TestForwardMasking(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(2, 2))
 	B, L := 4, 5000
 	x := dnaRows(rng, B, L)
@@ -146,11 +147,45 @@ func TestForwardMasking(t *testing.T) {
 	}
 }
 
+// TestCorruptGivenMasks: Corrupt with the masks Forward drew rebuilds
+// Forward's batch exactly; a given mask at a PAD position puts [MASK] in
+// z_t (as torch_ref does) but carries no loss.
+func TestCorruptGivenMasks(t *testing.T) {
+	v := vocab.DNA()
+	rng := rand.New(rand.NewPCG(3, 3))
+	B, L := 3, 64
+	x := dnaRows(rng, B, L)
+	x[5], x[6] = v.Pad, v.Pad
+	ts := []float32{0.2, 0.6, 1}
+	var drawn, given Batch
+	if err := Forward(v, LogLinear{DefaultEps}, x, B, L, ts, rng, &drawn); err != nil {
+		t.Fatal(err)
+	}
+	if err := Corrupt(v, LogLinear{DefaultEps}, x, B, L, ts, slices.Clone(drawn.Masked), &given); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(drawn.Input, given.Input) || !slices.Equal(drawn.Weights, given.Weights) || !slices.Equal(drawn.Targets, given.Targets) ||
+		!slices.Equal(drawn.T, given.T) || drawn.Norm != given.Norm {
+		t.Fatal("Corrupt with Forward's masks differs from Forward")
+	}
+	masked := make([]uint8, B*L)
+	masked[5], masked[7] = 1, 1
+	if err := Corrupt(v, LogLinear{DefaultEps}, x, B, L, ts, masked, &given); err != nil {
+		t.Fatal(err)
+	}
+	if given.Input[5] != v.Mask || given.Weights[5] != 0 || given.Input[7] != v.Mask || given.Weights[7] != 1/ts[0] || given.Norm != B*L-2 {
+		t.Fatalf("given masks: input %v %v, weights %v %v, norm %d", given.Input[5], given.Input[7], given.Weights[5], given.Weights[7], given.Norm)
+	}
+	if err := Corrupt(v, LogLinear{DefaultEps}, x, B, L, ts, masked[:L], &given); err == nil {
+		t.Fatal("a mask of the wrong size accepted")
+	}
+}
+
 // TestAllPad: a batch of only [PAD] has zero weights and zero normaliser
 // and scales to 0, never NaN; the NELBO of such rows is 0 over 0 tokens
 // and calls no model.
 func TestAllPad(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	B, L := 3, 7
 	x := make([]int32, B*L)
 	for i := range x {
@@ -187,12 +222,12 @@ func TestAllPad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ev.Tokens != 0 || ev.PerToken() != 0 || math.IsNaN(ev.Perplexity()) || d.calls != 0 {
-		t.Fatalf("NELBO of PAD rows: %v, %d model calls", ev.Bound, d.calls)
+		t.Fatalf("NELBO of PAD rows: %v, %d model calls", ev.NLL, d.calls)
 	}
 }
 
 func TestMLMRates(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(4, 4))
 	B, L := 10, 4000
 	x := dnaRows(rng, B, L)
@@ -241,7 +276,7 @@ func TestMLMRates(t *testing.T) {
 // token is (1 - eps) times the exact NLL per token in expectation (the
 // log-linear schedule makes w(t)(1 - alpha(t)) = 1 - eps for every t).
 func TestNELBOIID(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(5, 5))
 	L := 32
 	m := newMarkov(rng, L)
@@ -259,7 +294,7 @@ func TestNELBOIID(t *testing.T) {
 // it approaches the exact NLL; a model that ignores the context (the
 // stationary marginals) sits clearly above.
 func TestNELBOMarkov(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(6, 6))
 	L := 24
 	m := newMarkov(rng, L)
@@ -276,7 +311,7 @@ func TestNELBOMarkov(t *testing.T) {
 // checkNELBO draws n sequences, estimates each one's NELBO and compares
 // with the exact NLL. With want 0 it asserts the mean gap is zero within
 // 4 standard errors (plus the eps bias); it returns the mean gap per token.
-func checkNELBO(t *testing.T, v Vocab, m *markov, d Denoiser, n, L, K int, want float64) float64 {
+func checkNELBO(t *testing.T, v vocab.Vocab, m *markov, d Denoiser, n, L, K int, want float64) float64 {
 	t.Helper()
 	src := rand.New(rand.NewPCG(10, 10))
 	ev, err := NewEvaluator(d, v, NELBOConfig{K: K, Seed: 42})
@@ -287,11 +322,11 @@ func checkNELBO(t *testing.T, v Vocab, m *markov, d Denoiser, n, L, K int, want 
 	var exact float64
 	for r := 0; r < n; r++ {
 		row := m.sample(src, L)
-		before := ev.NLL
+		before := ev.Sum
 		if err := ev.Add(row, 1, L); err != nil {
 			t.Fatal(err)
 		}
-		gaps[r] = (ev.NLL - before - m.nll(row)) / float64(L)
+		gaps[r] = (ev.Sum - before - m.nll(row)) / float64(L)
 		exact += m.nll(row)
 	}
 	s, _ := evaluate.Summarize(gaps)
@@ -310,7 +345,7 @@ func checkNELBO(t *testing.T, v Vocab, m *markov, d Denoiser, n, L, K int, want 
 // TestNELBOBatchInvariant: the estimate does not depend on how rows are
 // batched (each row seeds its own draws).
 func TestNELBOBatchInvariant(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(7, 7))
 	m := newMarkov(rng, 16)
 	d := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
@@ -328,8 +363,8 @@ func TestNELBOBatchInvariant(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if math.Abs(a.NLL-b.NLL) > 1e-9 || a.Tokens != b.Tokens {
-		t.Fatalf("batched %v vs unbatched %v", a.Bound, b.Bound)
+	if math.Abs(a.Sum-b.Sum) > 1e-9 || a.Tokens != b.Tokens {
+		t.Fatalf("batched %v vs unbatched %v", a.NLL, b.NLL)
 	}
 }
 
@@ -368,7 +403,7 @@ func (nanModel) Logits(z []int32, B, L int, t []float32, out []float32) error {
 }
 
 func TestNaNModel(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	s, _ := NewSampler(nanModel{}, v, SampleConfig{Steps: 4})
 	z, _ := Template(v, 8, nil, nil)
 	if err := s.Sample(z, 1, 8); err == nil {

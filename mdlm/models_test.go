@@ -3,6 +3,8 @@ package mdlm
 import (
 	"math"
 	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // Synthetic denoisers whose true conditionals are known, so the objective
@@ -19,7 +21,7 @@ type indepDenoiser struct {
 	calls int
 }
 
-func newIndep(rng *rand.Rand, v Vocab, L int) *indepDenoiser {
+func newIndep(rng *rand.Rand, v vocab.Vocab, L int) *indepDenoiser {
 	d := &indepDenoiser{V: v.Size}
 	for i := 0; i < L; i++ {
 		row := make([]float32, v.Size)
@@ -47,7 +49,7 @@ func (d *indepDenoiser) Logits(z []int32, B, L int, t []float32, out []float32) 
 
 // probs is the distribution the sampler must draw position i from:
 // softmax(table[i]/temp) over the samplable ids.
-func (d *indepDenoiser) probs(v Vocab, i int, temp float64) []float64 {
+func (d *indepDenoiser) probs(v vocab.Vocab, i int, temp float64) []float64 {
 	p := make([]float64, len(v.Samplable))
 	var s float64
 	for j, id := range v.Samplable {

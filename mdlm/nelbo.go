@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // NELBOConfig configures the Monte Carlo NELBO estimate of an MDLM.
@@ -12,32 +15,6 @@ type NELBOConfig struct {
 	K        int      // draws of (t, mask) per sequence; must be >= 1
 	Seed     uint64
 	Eps      float64 // t lies in [Eps, 1]; 0 means DefaultEps
-}
-
-// Bound is an accumulated NELBO: NLL is the sum over sequences of the
-// mean over K draws of sum_masked w(t) * -log p(x0_i | z_t) (nats), Tokens
-// the non-PAD tokens scored. It bounds the negative log-likelihood from
-// above (in expectation), so its perplexity is an upper bound.
-type Bound struct {
-	NLL    float64
-	Tokens int64
-	K      int
-}
-
-// PerToken is the NELBO per non-PAD token in nats; 0 when no token was
-// scored (a batch of only [PAD] adds nothing, never a NaN).
-func (b Bound) PerToken() float64 {
-	if b.Tokens == 0 {
-		return 0
-	}
-	return b.NLL / float64(b.Tokens)
-}
-
-// Perplexity is exp(PerToken): an upper bound on the model's perplexity.
-func (b Bound) Perplexity() float64 { return math.Exp(b.PerToken()) }
-
-func (b Bound) String() string {
-	return fmt.Sprintf("NELBO %.4f nats/token, perplexity <= %.4f (K=%d, %d tokens)", b.PerToken(), b.Perplexity(), b.K, b.Tokens)
 }
 
 // Evaluator accumulates the NELBO of a Denoiser over batches.
@@ -49,7 +26,7 @@ func (b Bound) String() string {
 // draws cover [eps, 1] evenly.
 type Evaluator struct {
 	d      Denoiser
-	v      Vocab
+	v      vocab.Vocab
 	cfg    NELBOConfig
 	row    uint64
 	z      []int32
@@ -57,11 +34,15 @@ type Evaluator struct {
 	w      []float64
 	logits []float32
 	rngs   []*rand.Rand
-	Bound
+	// NLL is the accumulated NELBO (Bound set): Sum over sequences of the
+	// mean over K draws of sum_masked w(t) * -log p(x0_i | z_t), over the
+	// non-PAD Tokens. It bounds the negative log-likelihood from above in
+	// expectation, so its perplexity is an upper bound.
+	evaluate.NLL
 }
 
 // NewEvaluator checks the configuration.
-func NewEvaluator(d Denoiser, v Vocab, cfg NELBOConfig) (*Evaluator, error) {
+func NewEvaluator(d Denoiser, v vocab.Vocab, cfg NELBOConfig) (*Evaluator, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,13 +58,13 @@ func NewEvaluator(d Denoiser, v Vocab, cfg NELBOConfig) (*Evaluator, error) {
 	if cfg.Eps < 0 || cfg.Eps >= 1 {
 		return nil, fmt.Errorf("nelbo: eps %g outside (0, 1)", cfg.Eps)
 	}
-	return &Evaluator{d: d, v: v, cfg: cfg, Bound: Bound{K: cfg.K}}, nil
+	return &Evaluator{d: d, v: v, cfg: cfg, NLL: evaluate.NLL{Bound: true, K: cfg.K}}, nil
 }
 
 // Add scores clean rows x0 (B x L). Rows of only [PAD] add nothing.
 func (e *Evaluator) Add(x0 []int32, B, L int) error {
 	v := e.v
-	if err := v.checkTokens(x0, B, L, true); err != nil {
+	if err := v.Check(x0, B, L, true); err != nil {
 		return fmt.Errorf("nelbo: %w", err)
 	}
 	V := v.Size
@@ -133,7 +114,7 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 		}
 	}
 	for b := 0; b < B; b++ {
-		e.NLL += sums[b] / float64(K)
+		e.Sum += sums[b] / float64(K)
 		for i := b * L; i < (b+1)*L; i++ {
 			if x0[i] != v.Pad {
 				e.Tokens++

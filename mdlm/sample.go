@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // SampleConfig configures ancestral (ddpm) sampling.
@@ -39,7 +41,7 @@ type SampleConfig struct {
 // each other) and lets a batch save what a single row saves.
 type Sampler struct {
 	d      Denoiser
-	v      Vocab
+	v      vocab.Vocab
 	cfg    SampleConfig
 	rng    *rand.Rand
 	ids    []int32
@@ -56,7 +58,7 @@ type Sampler struct {
 }
 
 // NewSampler checks the configuration.
-func NewSampler(d Denoiser, v Vocab, cfg SampleConfig) (*Sampler, error) {
+func NewSampler(d Denoiser, v vocab.Vocab, cfg SampleConfig) (*Sampler, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func NewSampler(d Denoiser, v Vocab, cfg SampleConfig) (*Sampler, error) {
 	if cfg.Cache && isTimeConditioned(d) {
 		cfg.Cache = false
 	}
-	ids := v.samplable()
+	ids := v.SamplableIDs()
 	return &Sampler{d: d, v: v, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x5eed)), ids: ids, probs: make([]float64, len(ids))}, nil
 }
 
@@ -88,7 +90,7 @@ func (s *Sampler) RowEvals() int { return s.rows }
 
 // Template is a row of length L for Sample: the prefix at the start, the
 // suffix at the end, [MASK] (to be generated) between them.
-func Template(v Vocab, L int, prefix, suffix []int32) ([]int32, error) {
+func Template(v vocab.Vocab, L int, prefix, suffix []int32) ([]int32, error) {
 	if len(prefix)+len(suffix) > L {
 		return nil, fmt.Errorf("template: prefix %d + suffix %d exceed length %d", len(prefix), len(suffix), L)
 	}
@@ -107,7 +109,7 @@ func Template(v Vocab, L int, prefix, suffix []int32) ([]int32, error) {
 // unconditional generation.
 func (s *Sampler) Sample(z []int32, B, L int) error {
 	v := s.v
-	if err := v.checkTokens(z, B, L, false); err != nil {
+	if err := v.Check(z, B, L, false); err != nil {
 		return fmt.Errorf("sample: %w", err)
 	}
 	V := v.Size

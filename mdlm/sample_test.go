@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // samplePositions runs n batches of B unconditional rows and counts, per
 // position, how often each samplable id came out.
-func samplePositions(t *testing.T, d Denoiser, v Vocab, cfg SampleConfig, n, B, L int) ([][]int, *Sampler) {
+func samplePositions(t *testing.T, d Denoiser, v vocab.Vocab, cfg SampleConfig, n, B, L int) ([][]int, *Sampler) {
 	t.Helper()
 	s, err := NewSampler(d, v, cfg)
 	if err != nil {
@@ -45,7 +46,7 @@ func samplePositions(t *testing.T, d Denoiser, v Vocab, cfg SampleConfig, n, B, 
 // distribution (temperature applied), with and without the cache; the
 // cache reproduces ddpm exactly for the same seed and calls the model less.
 func TestDDPMIndependentPositions(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	L, B := 6, 8
 	d := newIndep(rand.New(rand.NewPCG(11, 11)), v, L)
 	for _, temp := range []float64{1, 0.7} {
@@ -87,7 +88,7 @@ func TestDDPMIndependentPositions(t *testing.T) {
 // many steps (so two positions are rarely revealed together), the joint
 // distribution of the samples is the chain's.
 func TestDDPMMarkovJoint(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	L := 3
 	m := newMarkov(rand.New(rand.NewPCG(12, 12)), L)
 	d := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
@@ -131,7 +132,7 @@ func TestDDPMMarkovJoint(t *testing.T) {
 // TestClamped: positions not holding [MASK] never change (prefix, suffix,
 // one in the middle, PAD), nothing stays masked.
 func TestClamped(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	L := 12
 	d := newIndep(rand.New(rand.NewPCG(13, 13)), v, L)
 	row, err := Template(v, L, []int32{7, 7, 8}, []int32{10, 9})
@@ -166,7 +167,7 @@ func TestClamped(t *testing.T) {
 }
 
 func TestSamplerDeterministic(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	L := 16
 	d := newIndep(rand.New(rand.NewPCG(14, 14)), v, L)
 	run := func(seed uint64) []int32 {
@@ -210,7 +211,7 @@ type timeCond struct{ Denoiser }
 func (timeCond) TimeConditioned() bool { return true }
 
 func TestCacheOffForTimeConditioning(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	d := newIndep(rand.New(rand.NewPCG(15, 15)), v, 4)
 	s, _ := NewSampler(timeCond{d}, v, SampleConfig{Steps: 40, Cache: true})
 	z, _ := Template(v, 4, nil, nil)
@@ -232,7 +233,7 @@ func TestCacheOffForTimeConditioning(t *testing.T) {
 // TestSampleLong: output length, prompt kept, and every window after the
 // first is the last L-n generated tokens (clamped) followed by n masks.
 func TestSampleLong(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	L, B, P, total, stride := 16, 3, 3, 50, 5
 	base := newIndep(rand.New(rand.NewPCG(16, 16)), v, L)
 	rec := &recorder{Denoiser: base}
@@ -304,7 +305,7 @@ func TestSampleLong(t *testing.T) {
 // the cosine one (not); and the closed form T (1 - (1 - 1/T)^L) of the
 // log-linear cache per row.
 func TestExpectedCalls(t *testing.T) {
-	v := DNA()
+	v := vocab.DNA()
 	const L, T, runs = 24, 40, 300
 	d := newIndep(rand.New(rand.NewPCG(16, 16)), v, L)
 	for _, sch := range []Schedule{LogLinear{Eps: DefaultEps}, Cosine{Eps: DefaultEps}} {

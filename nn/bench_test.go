@@ -23,8 +23,10 @@ func BenchmarkTrainStep(b *testing.B) {
 	const B, T = 8, 256
 	x0 := tinyBatch(B, T, 1)
 	rng := rand.New(rand.NewPCG(1, 1))
-	tt, masked := MDLMSample(rng, x0, B, T, cfg.PadID)
-	li := MDLMInputs(x0, B, T, tt, masked, cfg.MaskID, cfg.PadID)
+	li, err := NewObjective(cfg).Inputs(x0, B, T, rng)
+	if err != nil {
+		b.Fatal(err)
+	}
 	step := func() {
 		if _, err := m.Loss(li, nil, true); err != nil {
 			b.Fatal(err)

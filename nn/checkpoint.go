@@ -308,19 +308,43 @@ func prefixed(table []Tensor, prefix string, shift int) []Tensor {
 	return out
 }
 
-// LoadModel reads the checkpoint in dir and builds its model on be (the
-// weights, not the EMA; ck.EMA holds those when present).
-func LoadModel(be compute.Backend, dir string) (*Model, *Checkpoint, error) {
-	ck, err := LoadCheckpoint(dir)
+// CheckpointDir is where a training run directory keeps its latest
+// checkpoint (RUNDIR/checkpoint).
+const CheckpointDir = "checkpoint"
+
+// CheckpointPath resolves path to a checkpoint directory: path itself when
+// it holds config.json, else the checkpoint of the run directory path.
+func CheckpointPath(path string) string {
+	if _, err := os.Stat(filepath.Join(path, ConfigFile)); err != nil {
+		if _, err2 := os.Stat(filepath.Join(path, CheckpointDir, ConfigFile)); err2 == nil {
+			return filepath.Join(path, CheckpointDir)
+		}
+	}
+	return path
+}
+
+// LoadModel is the one way a checkpoint becomes a model: it reads the
+// checkpoint at path (a checkpoint directory, or a run directory's latest)
+// and builds its model on be, with the EMA weights when ema is set and the
+// checkpoint has them (emaUsed says whether it did), else the trained
+// weights. ck holds all the checkpoint read.
+func LoadModel(be compute.Backend, path string, ema bool) (m *Model, ck *Checkpoint, emaUsed bool, err error) {
+	dir := CheckpointPath(path)
+	ck, err = LoadCheckpoint(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
-	m, err := New(be, ck.Config)
+	m, err = New(be, ck.Config)
 	if err != nil {
-		return nil, nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		return nil, nil, false, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
-	if err := m.SetParams(ck.Params); err != nil {
-		return nil, nil, err
+	p := ck.Params
+	if ema && ck.EMA != nil {
+		p, emaUsed = ck.EMA, true
 	}
-	return m, ck, nil
+	if err := m.SetParams(p); err != nil {
+		m.Free()
+		return nil, nil, false, err
+	}
+	return m, ck, emaUsed, nil
 }

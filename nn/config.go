@@ -11,17 +11,12 @@ import (
 	"strings"
 
 	"github.com/seqdiff/seqdiff/internal/strictyaml"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // FormatVersion is the checkpoint format this package writes. A config.json
 // with a larger format_version is refused rather than misread.
 const FormatVersion = 1
-
-// DNA vocabulary ids that the backbone cares about (DESIGN.md).
-const (
-	DNAMaskID = 3
-	DNAPadID  = 4
-)
 
 // Training modes. The mode decides the attention pattern: ar is causal,
 // the others are bidirectional.
@@ -52,6 +47,9 @@ type Config struct {
 	TimeConditioning bool           `json:"time_conditioning,omitempty" yaml:"time_conditioning,omitempty"`
 	Training         map[string]any `json:"training,omitempty" yaml:"training,omitempty"`
 }
+
+// Vocab is the model's vocabulary as the objectives and samplers take it.
+func (c Config) Vocab() vocab.Vocab { return vocab.For(c.Tokenizer, c.VocabSize, c.MaskID, c.PadID) }
 
 // Causal reports whether the mode trains with causal attention.
 func (c Config) Causal() bool { return c.Mode == ModeAR }
@@ -96,10 +94,10 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// presets by name. dna-small is the benchmark configuration of DESIGN.md.
+// presets by name. dna-small is the benchmark configuration of docs/design.md.
 var presets = map[string]Config{
-	"dna-small": {VocabSize: 12, DModel: 128, NLayers: 4, NHeads: 4, SeqLen: 1024},
-	"dna-base":  {VocabSize: 12, DModel: 256, NLayers: 8, NHeads: 8, SeqLen: 1024},
+	"dna-small": {VocabSize: vocab.DNASize, DModel: 128, NLayers: 4, NHeads: 4, SeqLen: 1024},
+	"dna-base":  {VocabSize: vocab.DNASize, DModel: 256, NLayers: 8, NHeads: 8, SeqLen: 1024},
 }
 
 // PresetNames lists the preset names, sorted.
@@ -122,15 +120,15 @@ func Preset(name, mode string) (Config, error) {
 	p.Preset = name
 	p.FormatVersion = FormatVersion
 	p.Mode = mode
-	p.MaskID, p.PadID = DNAMaskID, DNAPadID
-	p.Tokenizer = "dna-char"
+	p.MaskID, p.PadID = vocab.Mask, vocab.Pad
+	p.Tokenizer = vocab.DNATokenizer
 	return p, p.Validate()
 }
 
 // DefaultConfig is a DNA configuration with the given shape.
-func DefaultConfig(vocab, d, layers, heads, seqLen int, mode string) Config {
-	return Config{FormatVersion: FormatVersion, VocabSize: vocab, DModel: d, NLayers: layers,
-		NHeads: heads, SeqLen: seqLen, Mode: mode, MaskID: DNAMaskID, PadID: DNAPadID, Tokenizer: "dna-char"}
+func DefaultConfig(vocabSize, d, layers, heads, seqLen int, mode string) Config {
+	return Config{FormatVersion: FormatVersion, VocabSize: vocabSize, DModel: d, NLayers: layers,
+		NHeads: heads, SeqLen: seqLen, Mode: mode, MaskID: vocab.Mask, PadID: vocab.Pad, Tokenizer: vocab.DNATokenizer}
 }
 
 // ReadConfigFile reads a model config from a JSON or YAML file (by
@@ -145,7 +143,7 @@ func ReadConfigFile(path, mode string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
-	c := Config{FormatVersion: FormatVersion, VocabSize: 12, MaskID: DNAMaskID, PadID: DNAPadID, Tokenizer: "dna-char"}
+	c := Config{FormatVersion: FormatVersion, VocabSize: 12, MaskID: vocab.Mask, PadID: vocab.Pad, Tokenizer: vocab.DNATokenizer}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		if err := strictyaml.Decode(path, data, &c); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/ar"
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // TestDecoderMatchesForward: the logits of step-by-step KV-cache decoding
@@ -80,7 +81,7 @@ func TestDecoderSlidingWindow(t *testing.T) {
 	}
 	m.SetParams(perturbedParams(cfg, 21))
 	const B, P, n, keep = 2, 3, 27, 3
-	s, err := ar.NewSampler(ar.DNA(), ar.SampleConfig{TopK: 1, Keep: keep})
+	s, err := ar.NewSampler(vocab.DNA(), ar.SampleConfig{TopK: 1, Keep: keep})
 	if err != nil {
 		t.Fatal(err)
 	}

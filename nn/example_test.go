@@ -27,7 +27,10 @@ func Example() {
 	for i := range x0 {
 		x0[i] = 7 + int32(i%17%4)
 	}
-	batch := nn.ARInputs(x0, 2, 17, cfg.PadID)
+	batch, err := nn.NewObjective(cfg).Inputs(x0, 2, 17, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	var first, last float64
 	for step := 0; step < 30; step++ {
 		loss, err := model.Loss(batch, nil, true)

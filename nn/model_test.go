@@ -4,9 +4,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // gradCase is a tiny batch with a loss for the gradient checks.
@@ -34,25 +36,33 @@ func gradCases() []gradCase {
 	for i := range masked {
 		masked[i] = uint8(i % 3 % 2)
 	}
-	mdlm := MDLMInputs(x0, B, T, t, masked, DNAMaskID, DNAPadID)
-	ar := ARInputs(tinyBatch(B, T+1, 2), B, T+1, DNAPadID)
+	// Each case gets its own Objective: the inputs share its buffers.
+	mdlm, _ := NewObjective(tinyConfig(ModeMDLM)).Masked(x0, B, T, t, masked)
+	ar, _ := NewObjective(tinyConfig(ModeAR)).Inputs(tinyBatch(B, T+1, 2), B, T+1, nil)
 	// Padding: the last 3 positions of row 1 are PAD keys and carry no loss.
-	padded := MDLMInputs(x0, B, T, t, masked, DNAMaskID, DNAPadID)
+	padX := slices.Clone(x0)
 	keyMask := make([]int32, B*T)
 	for i := range keyMask {
 		keyMask[i] = 1
 		if i >= 2*T-3 {
-			keyMask[i] = 0
-			padded.Input[i], padded.Targets[i], padded.Weights[i] = DNAPadID, IgnoreTarget, 0
+			keyMask[i], padX[i], masked[i] = 0, vocab.Pad, 0
 		}
 	}
-	arPad := ARInputs(tinyBatch(B, T+1, 3), B, T+1, DNAPadID)
+	padded, _ := NewObjective(tinyConfig(ModeMDLM)).Masked(padX, B, T, t, masked)
+	// AR with right padding in both rows: the inputs' last 2 positions are
+	// PAD keys, and the targets from one before them on are PAD.
+	arX := tinyBatch(B, T+1, 3)
+	for i := range arX {
+		if i%(T+1) >= T-2 {
+			arX[i] = vocab.Pad
+		}
+	}
+	arPad, _ := NewObjective(tinyConfig(ModeAR)).Inputs(arX, B, T+1, nil)
 	arMask := make([]int32, B*T)
 	for i := range arMask {
 		arMask[i] = 1
-		if i%T >= T-2 { // right padding in both rows
+		if i%T >= T-2 {
 			arMask[i] = 0
-			arPad.Input[i], arPad.Targets[i] = DNAPadID, DNAPadID
 		}
 	}
 	return []gradCase{
@@ -189,9 +199,12 @@ func trainFew(t *testing.T, threads, steps int, ocfg AdamWConfig) (*Model, *Opti
 	const B, T = 4, 32
 	x0 := tinyBatch(B, T, 8)
 	var losses []float64
+	obj := NewObjective(cfg)
 	for s := 0; s < steps; s++ {
-		tt, masked := MDLMSample(rng, x0, B, T, cfg.PadID)
-		li := MDLMInputs(x0, B, T, tt, masked, cfg.MaskID, cfg.PadID)
+		li, err := obj.Inputs(x0, B, T, rng)
+		if err != nil {
+			t.Fatal(err)
+		}
 		l, err := m.Loss(li, nil, true)
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +241,10 @@ func TestTrainingDeterministicAndLearns(t *testing.T) {
 	for i := range masked {
 		masked[i] = uint8(i % 2)
 	}
-	li := MDLMInputs(x0, B, T, []float32{0.5, 0.5, 0.5, 0.5}, masked, DNAMaskID, DNAPadID)
+	li, err := NewObjective(a.Cfg).Masked(x0, B, T, []float32{0.5, 0.5, 0.5, 0.5}, masked)
+	if err != nil {
+		t.Fatal(err)
+	}
 	after, err := a.Loss(li, nil, false)
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +331,7 @@ func TestModelCheckpointRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := m.LogitsHost()
-	m2, ck, err := LoadModel(cpu.New(2), dir)
+	m2, ck, _, err := LoadModel(cpu.New(2), dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,114 +1,103 @@
 package nn
 
 import (
+	"fmt"
 	"math/rand/v2"
+
+	"github.com/seqdiff/seqdiff/ar"
+	"github.com/seqdiff/seqdiff/mdlm"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
-// IgnoreTarget is the target id of rows that carry no loss.
-const IgnoreTarget = -100
-
-// LossInputs are what CrossEntropy needs for one batch of an objective:
-// the model input, per-row targets and weights, and the normaliser.
-type LossInputs struct {
-	Input   []int32   // (B,T) model input
-	Targets []int32   // (B,T); IgnoreTarget where no loss
-	Weights []float32 // (B,T) or nil (all 1)
-	B, T    int
-	Ignore  int
-	Banned  int     // class whose logit is -inf, or -1
-	Norm    float64 // divide the summed loss by this (0: nothing to learn from, skip)
-	Causal  bool
-	// Time (B) is each row's diffusion time t for a time-conditioned MDLM
-	// (nil otherwise; a model without time conditioning ignores it).
-	Time []float32
+// Objective turns clean rows into the LossInputs of one training mode. It
+// only wraps packages mdlm (MDLM, MLM) and ar (AR), where the math lives
+// (docs/design.md, "Objectives"): it is the one path from a batch to a
+// loss, taken by the trainer and its evaluation, `seqdiff model loss` and
+// `bench train`, the PyTorch parity test and the CUDA training test.
+//
+// The LossInputs it returns share the Objective's buffers: they hold until
+// the next call.
+type Objective struct {
+	Mode  string
+	Vocab vocab.Vocab
+	// Schedule is MDLM's masking schedule, log-linear with mdlm.DefaultEps.
+	Schedule mdlm.Schedule
+	t        []float32
+	mb       mdlm.Batch
+	ab       ar.Batch
 }
 
-// MDLMEps is the log-linear schedule's eps: alpha(t) = 1 - (1 - eps) t.
-const MDLMEps = 1e-3
+// NewObjective is the objective of the model configuration c (its mode and
+// vocabulary).
+func NewObjective(c Config) *Objective {
+	return &Objective{Mode: c.Mode, Vocab: c.Vocab(), Schedule: mdlm.LogLinear{Eps: mdlm.DefaultEps}}
+}
 
-// MDLMSample draws antithetic times t_b = eps + (1-eps)((u + b/B) mod 1)
-// and masks each non-PAD token of x0 (B,T) independently with probability
-// 1 - alpha(t_b) = (1 - eps) t_b. masked is 1 where masked.
-func MDLMSample(rng *rand.Rand, x0 []int32, B, T, padID int) (t []float32, masked []uint8) {
-	t = make([]float32, B)
-	u := rng.Float64()
-	for b := range t {
-		f := u + float64(b)/float64(B)
-		f -= float64(int(f))
-		t[b] = float32(MDLMEps + (1-MDLMEps)*f)
-	}
-	masked = make([]uint8, B*T)
-	for b := 0; b < B; b++ {
-		p := (1 - MDLMEps) * float64(t[b])
-		for i := b * T; i < (b+1)*T; i++ {
-			if int(x0[i]) != padID && rng.Float64() < p {
-				masked[i] = 1
-			}
+// Inputs corrupts clean rows x0 (B x L) by the objective with fresh draws
+// from rng: MDLM's antithetic t and masks, MLM's 15% corruption, AR's shift
+// (which draws nothing; rng may be nil).
+func (o *Objective) Inputs(x0 []int32, B, L int, rng *rand.Rand) (LossInputs, error) {
+	switch o.Mode {
+	case ModeAR:
+		return o.arInputs(x0, B, L)
+	case ModeMLM:
+		return o.mlmInputs(x0, B, L, rng)
+	case ModeMDLM:
+		o.t = grow(o.t, B)
+		mdlm.SampleT(rng, mdlm.DefaultEps, o.t)
+		if err := mdlm.Forward(o.Vocab, o.Schedule, x0, B, L, o.t, rng, &o.mb); err != nil {
+			return LossInputs{}, err
 		}
+		return o.mdlmInputs(), nil
 	}
-	return t, masked
+	return LossInputs{}, fmt.Errorf("objective: mode %q: want mdlm, ar or mlm", o.Mode)
 }
 
-// MDLMInputs builds the MDLM (SUBS, continuous time, log-linear schedule)
-// loss inputs for clean tokens x0 (B,T), per-row times t (B) and a mask
-// (B,T): z_t has [MASK] at masked positions; the loss is
-// sum over masked non-PAD positions of (1/t_b) * -log p(x0 | z_t), with [MASK] banned, over
-// the number of non-PAD tokens.
-func MDLMInputs(x0 []int32, B, T int, t []float32, masked []uint8, maskID, padID int) LossInputs {
-	li := LossInputs{Input: make([]int32, B*T), Targets: make([]int32, B*T), Weights: make([]float32, B*T),
-		B: B, T: T, Ignore: IgnoreTarget, Banned: maskID}
-	nonPad := 0
-	for b := 0; b < B; b++ {
-		w := 1 / t[b]
-		for i := b * T; i < (b+1)*T; i++ {
-			x := x0[i]
-			li.Input[i], li.Targets[i] = x, IgnoreTarget
-			if masked[i] != 0 {
-				// The mask is honoured as given (MDLMSample never masks PAD),
-				// but a PAD position never carries loss.
-				li.Input[i] = int32(maskID)
-			}
-			if int(x) == padID {
-				continue
-			}
-			nonPad++
-			if masked[i] != 0 {
-				li.Targets[i] = x
-				li.Weights[i] = w
-			}
-		}
+// Masked is MDLM's inputs for given per-row times t (B) and masks (B x L,
+// 1 where masked), as shared/reference/torch_ref.py's loss takes them.
+func (o *Objective) Masked(x0 []int32, B, L int, t []float32, masked []uint8) (LossInputs, error) {
+	if o.Mode != ModeMDLM {
+		return LossInputs{}, fmt.Errorf("objective: given times and masks are mdlm's, not %s's", o.Mode)
 	}
-	li.Norm = float64(nonPad)
-	li.Time = t
-	return li
+	if err := mdlm.Corrupt(o.Vocab, o.Schedule, x0, B, L, t, masked, &o.mb); err != nil {
+		return LossInputs{}, err
+	}
+	return o.mdlmInputs(), nil
 }
 
-// ARInputs builds next-token loss inputs for x0 (B,L): the model reads
-// x0[:, :L-1] causally and predicts x0[:, 1:], PAD targets dropped, the
-// loss divided by the number of non-PAD targets.
-func ARInputs(x0 []int32, B, L, padID int) LossInputs {
-	T := L - 1
-	li := LossInputs{Input: make([]int32, B*T), Targets: make([]int32, B*T), B: B, T: T,
-		Ignore: padID, Banned: -1, Causal: true}
-	n := 0
-	for b := 0; b < B; b++ {
-		copy(li.Input[b*T:(b+1)*T], x0[b*L:b*L+T])
-		copy(li.Targets[b*T:(b+1)*T], x0[b*L+1:(b+1)*L])
-	}
-	for _, y := range li.Targets {
-		if int(y) != padID {
-			n++
-		}
-	}
-	li.Norm = float64(n)
-	return li
+// mdlmInputs: z_t in, x0 out at masked non-PAD positions weighted by w(t),
+// [MASK] banned (SUBS), over the non-PAD tokens; t for time conditioning.
+func (o *Objective) mdlmInputs() LossInputs {
+	b := &o.mb
+	return LossInputs{Input: b.Input, Targets: b.Targets, Weights: b.Weights, B: b.B, T: b.L,
+		Ignore: IgnoreTarget, Banned: int(o.Vocab.Mask), Norm: float64(b.Norm), Time: b.T}
 }
 
-// Loss runs Forward and CrossEntropy for li (keyMask optional), with the
-// logits' gradient left for Backward when backward is set.
-func (m *Model) Loss(li LossInputs, keyMask []int32, backward bool) (float64, error) {
-	if err := m.ForwardTime(li.Input, keyMask, li.Time, li.B, li.T, li.Causal); err != nil {
-		return 0, err
+// mlmInputs: BERT corruption in, the chosen positions' x0 out, weight 1,
+// over the chosen positions.
+func (o *Objective) mlmInputs(x0 []int32, B, L int, rng *rand.Rand) (LossInputs, error) {
+	if err := mdlm.MLM(o.Vocab, mdlm.DefaultMLM, x0, B, L, rng, &o.mb); err != nil {
+		return LossInputs{}, err
 	}
-	return m.CrossEntropy(li.Targets, li.Weights, li.Ignore, li.Banned, li.Norm, backward)
+	b := &o.mb
+	return LossInputs{Input: b.Input, Targets: b.Targets, Weights: b.Weights, B: B, T: L,
+		Ignore: IgnoreTarget, Banned: -1, Norm: float64(b.Norm)}, nil
+}
+
+// arInputs: x0[:, :-1] in causally, x0[:, 1:] out, PAD targets weighted 0,
+// over the non-PAD targets.
+func (o *Objective) arInputs(x0 []int32, B, L int) (LossInputs, error) {
+	if err := ar.Shift(o.Vocab, x0, B, L, &o.ab); err != nil {
+		return LossInputs{}, err
+	}
+	b := &o.ab
+	return LossInputs{Input: b.Inputs, Targets: b.Targets, Weights: b.Weights, B: B, T: b.L,
+		Ignore: IgnoreTarget, Banned: -1, Norm: float64(b.Norm), Causal: true}, nil
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }

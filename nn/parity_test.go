@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // torchRef finds shared/reference/torch_ref.py beside the module root and a
@@ -70,7 +71,7 @@ func TestTorchParity(t *testing.T) {
 	for i := range toks {
 		toks[i] = 7 + int32(rng.IntN(5))
 		if rng.Float64() < 0.2 {
-			toks[i] = DNAMaskID
+			toks[i] = vocab.Mask
 		}
 	}
 	tokPath := filepath.Join(dir, "tok.i32")
@@ -81,7 +82,7 @@ func TestTorchParity(t *testing.T) {
 	for i := range x0 {
 		x0[i] = 7 + int32(rng.IntN(5))
 		if i >= 2*L-20 {
-			x0[i] = DNAPadID
+			x0[i] = vocab.Pad
 		}
 		if rng.Float64() < float64(tt[i/L]) {
 			masked[i] = 1
@@ -144,7 +145,7 @@ func TestTorchParity(t *testing.T) {
 	be := cpu.New(2)
 	for _, mode := range modes {
 		ck := filepath.Join(dir, mode)
-		m, _, err := LoadModel(be, ck)
+		m, _, _, err := LoadModel(be, ck, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,11 +173,16 @@ func TestTorchParity(t *testing.T) {
 			t.Errorf("%s logits: max|diff|/max|logit| = %.3g > 1e-4", mode, maxDiff/maxAbs)
 		}
 
+		// The training path's own inputs (Objective), not a copy.
+		obj := NewObjective(cfg)
 		var li LossInputs
 		if mode == ModeAR {
-			li = ARInputs(x0, rows, L, cfg.PadID)
+			li, err = obj.Inputs(x0, rows, L, nil)
 		} else {
-			li = MDLMInputs(x0, rows, L, tt, masked, cfg.MaskID, cfg.PadID)
+			li, err = obj.Masked(x0, rows, L, tt, masked)
+		}
+		if err != nil {
+			t.Fatal(err)
 		}
 		loss, err := m.Loss(li, nil, false)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/mdlm"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func tinyTimeConfig() Config {
@@ -190,7 +191,7 @@ func TestTimeConditionedCheckpoint(t *testing.T) {
 	if err := (&Checkpoint{Config: cfg, Params: p}).Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	m, _, err := LoadModel(cpu.New(1), dir)
+	m, _, _, err := LoadModel(cpu.New(1), dir, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestTimeConditionedSampling(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SetParams(perturbedParams(cfg, 9))
-	v := mdlm.DNA()
+	v := vocab.DNA()
 	calls := func(cache bool) int {
 		s, err := mdlm.NewSampler(Denoiser{M: m}, v, mdlm.SampleConfig{Steps: 200, Cache: cache, Seed: 3})
 		if err != nil {

@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/finetune"
+	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 )
 
@@ -21,14 +23,10 @@ const (
 	BenchFile   = "bench.jsonl"  // seqdiff bench sample --json (any steps, one line per sampler)
 )
 
-// PPL is what Collect reads of a ppl.json.
+// PPL is a ppl.json Collect found: the report and the directory holding it.
 type PPL struct {
-	Checkpoint string  `json:"checkpoint"`
-	Mode       string  `json:"mode"`
-	Split      string  `json:"split"`
-	Perplexity float64 `json:"perplexity"`
-	Bound      bool    `json:"bound"`
-	Dir        string  `json:"-"` // the directory holding the file
+	evaluate.Report
+	Dir string
 }
 
 // Curve is a run's metrics.jsonl: train loss per step, valid loss where
@@ -39,17 +37,6 @@ type Curve struct {
 	From  string       // the run a generative fine-tuning continued ("" for none)
 	Train [][2]float64 // (tokens, loss)
 	Valid [][2]float64
-}
-
-// BenchRow is one line of seqdiff bench sample --json.
-type BenchRow struct {
-	Sampler    string  `json:"sampler"`
-	N          int     `json:"n"`
-	Len        int     `json:"len"`
-	Steps      int     `json:"steps"`
-	Calls      int     `json:"model_calls"`
-	Seconds    float64 `json:"seconds"`
-	TokensPerS float64 `json:"tokens_per_s"`
 }
 
 // Point is one model on one task: its perplexity and its downstream scores.
@@ -67,7 +54,7 @@ type Runs struct {
 	Results []*finetune.Results
 	Points  []Point
 	Curves  []Curve
-	Bench   []BenchRow
+	Bench   []train.SampleTiming
 }
 
 // Collect walks dirs for metrics.jsonl (with train.yaml beside it),
@@ -101,12 +88,11 @@ func Collect(dirs ...string) (*Runs, error) {
 					r.Curves = append(r.Curves, c)
 				}
 			case PPLFile:
-				var v PPL
-				if err := readJSON(p, &v); err != nil {
+				rep, err := evaluate.ReadReport(p)
+				if err != nil {
 					return err
 				}
-				v.Dir = filepath.Dir(p)
-				r.PPLs = append(r.PPLs, v)
+				r.PPLs = append(r.PPLs, PPL{Report: rep, Dir: filepath.Dir(p)})
 			case ResultsFile:
 				res, err := finetune.ReadResults(p)
 				if err != nil {
@@ -117,7 +103,7 @@ func Collect(dirs ...string) (*Runs, error) {
 					resDir[res] = filepath.Dir(p)
 				}
 			case BenchFile:
-				rows, err := readBench(p)
+				rows, err := ReadBench(p)
 				if err != nil {
 					return err
 				}
@@ -161,7 +147,7 @@ func (r *Runs) pplFor(dir, ckpt string) (PPL, bool) {
 }
 
 func absCkpt(p string) string {
-	a, err := filepath.Abs(train.CheckpointPath(p))
+	a, err := filepath.Abs(nn.CheckpointPath(p))
 	if err != nil {
 		return p
 	}
@@ -190,12 +176,11 @@ func ReadCurve(path string) (Curve, error) {
 	// A generative fine-tuning run continues its origin's training: its
 	// tokens start where the origin's stopped.
 	var off float64
-	var org finetune.Origin
-	if readJSON(filepath.Join(dir, finetune.FromFile), &org) == nil {
+	if org, err := finetune.ReadOrigin(dir); err == nil {
 		var st struct {
 			Tokens float64 `json:"tokens"`
 		}
-		if readJSON(filepath.Join(train.CheckpointPath(org.From), "state.json"), &st) == nil {
+		if readJSON(filepath.Join(nn.CheckpointPath(org.From), "state.json"), &st) == nil {
 			off = st.Tokens
 			c.From = filepath.Base(org.From)
 		}
@@ -227,17 +212,18 @@ func ReadCurve(path string) (Curve, error) {
 	return c, sc.Err()
 }
 
-func readBench(path string) ([]BenchRow, error) {
+// ReadBench reads a bench.jsonl: one train.SampleTiming a line.
+func ReadBench(path string) ([]train.SampleTiming, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var rows []BenchRow
+	var rows []train.SampleTiming
 	for i, l := range strings.Split(string(b), "\n") {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		var r BenchRow
+		var r train.SampleTiming
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
 		}

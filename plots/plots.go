@@ -13,6 +13,7 @@ import (
 	"strconv"
 
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
+	"github.com/seqdiff/seqdiff/train"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -349,7 +350,7 @@ func smooth(pts [][2]float64, w int) plotter.XYs {
 // SamplingSpeed is generated tokens per second against MDLM denoising
 // steps for each sampler, log-log; AR (which has no steps) is a horizontal
 // line at its speed.
-func SamplingSpeed(rows []BenchRow) (*plot.Plot, error) {
+func SamplingSpeed(rows []train.SampleTiming) (*plot.Plot, error) {
 	title := "Sampling speed"
 	if len(rows) > 0 {
 		title = fmt.Sprintf("Sampling speed (%d sequences x %d tokens)", rows[0].N, rows[0].Len)

@@ -2,134 +2,113 @@ package train
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 
-	"github.com/seqdiff/seqdiff/ar"
+	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
-// Result is a held-out score: NLL nats summed over Tokens scored tokens.
-// For ar it is the exact NLL of every non-PAD next token; for mdlm the
-// NELBO (an upper bound, Bound true) averaged over K draws of (t, mask)
-// per sequence from Seed; for mlm the cross-entropy of the masked
-// positions (a masked-token loss, not a sequence perplexity).
-type Result struct {
-	Mode   string
-	NLL    float64
-	Tokens int64
-	Rows   int
-	Bound  bool
-	K      int
-	Seed   uint64
+// EvalOptions configure Evaluate and Perplexity.
+type EvalOptions struct {
+	Batch   int    // rows per forward pass (0: 8)
+	MaxRows int    // score only the first this many rows (0: all)
+	Draws   int    // mdlm: NELBO draws K of (t, mask) per sequence (0: 1)
+	Seed    uint64 // mdlm and mlm: seed of the draws
 }
 
-// PerToken is the NLL per scored token in nats (0 when none was scored).
-func (r Result) PerToken() float64 {
-	if r.Tokens == 0 {
-		return 0
-	}
-	return r.NLL / float64(r.Tokens)
-}
-
-// BitsPerToken is PerToken in bits (bits per base for DNA).
-func (r Result) BitsPerToken() float64 { return r.PerToken() / math.Ln2 }
-
-// Perplexity is exp(PerToken); for mdlm an upper bound.
-func (r Result) Perplexity() float64 { return math.Exp(r.PerToken()) }
-
-// Evaluate scores the first maxRows rows of rows (0: all) with model m in
-// batches of batch rows. K and seed matter for mdlm (NELBO draws) and mlm
-// (the masking).
-func Evaluate(m *nn.Model, mode string, rows Rows, L, batch, maxRows, K int, seed uint64) (Result, error) {
+// Evaluate scores rows (each L tokens) with model m by its mode: for ar the
+// exact NLL of every non-PAD next token; for mdlm the NELBO, an upper
+// bound, averaged over o.Draws draws of (t, mask) per sequence; for mlm the
+// cross-entropy of the masked positions (a masked-token loss, not a
+// sequence perplexity). The batches go through nn.Objective, the path
+// training takes.
+func Evaluate(m *nn.Model, rows Rows, L int, o EvalOptions) (evaluate.NLL, error) {
 	n := rows.Rows()
-	if maxRows > 0 && maxRows < n {
-		n = maxRows
+	if o.MaxRows > 0 && o.MaxRows < n {
+		n = o.MaxRows
 	}
-	res := Result{Mode: mode, Rows: n, K: K, Seed: seed}
+	K := max(o.Draws, 1)
+	res := evaluate.NLL{Rows: n}
 	if n == 0 {
 		return res, nil
 	}
-	B := max(min(batch, n), 1)
 	cfg := m.Cfg
+	B := max(min(o.Batch, n), 1)
+	if o.Batch == 0 {
+		B = min(8, n)
+	}
 	buf := make([]int32, B*L)
 	var ev *mdlm.Evaluator
-	if mode == nn.ModeMDLM {
+	if cfg.Mode == nn.ModeMDLM {
 		var err error
-		ev, err = mdlm.NewEvaluator(nn.Denoiser{M: m}, mdlmVocab(cfg), mdlm.NELBOConfig{K: K, Seed: seed})
+		ev, err = mdlm.NewEvaluator(nn.Denoiser{M: m}, cfg.Vocab(), mdlm.NELBOConfig{K: K, Seed: o.Seed})
 		if err != nil {
 			return res, err
 		}
-		res.Bound = true
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x6d6c6d))
-	var ab ar.Batch
-	var mb mdlm.Batch
+	obj := nn.NewObjective(cfg)
+	rng := rand.New(rand.NewPCG(o.Seed, 0x6d6c6d))
 	for start := 0; start < n; start += B {
 		got := rows.ReadRows(buf, start)
 		for i := min(got, n-start) * L; i < len(buf); i++ {
-			buf[i] = int32(cfg.PadID) // rows past maxRows count as PAD: nothing
+			buf[i] = int32(cfg.PadID) // rows past MaxRows count as PAD: nothing
 		}
-		switch mode {
-		case nn.ModeMDLM:
+		if ev != nil {
 			if err := ev.Add(buf, B, L); err != nil {
 				return res, err
 			}
-		case nn.ModeAR:
-			if err := ar.Shift(arVocab(cfg), buf, B, L, &ab); err != nil {
-				return res, err
-			}
-			if ab.Norm == 0 {
-				continue
-			}
-			if err := m.Forward(ab.Inputs, nil, B, ab.L, true); err != nil {
-				return res, err
-			}
-			s, err := m.CrossEntropy(ab.Targets, ab.Weights, nn.IgnoreTarget, -1, 1, false)
-			if err != nil {
-				return res, err
-			}
-			res.NLL += s
-			res.Tokens += int64(ab.Norm)
-		case nn.ModeMLM:
-			if err := mdlm.MLM(mdlmVocab(cfg), mdlm.DefaultMLM, buf, B, L, rng, &mb); err != nil {
-				return res, err
-			}
-			if mb.Norm == 0 {
-				continue
-			}
-			if err := m.Forward(mb.Input, nil, B, L, false); err != nil {
-				return res, err
-			}
-			s, err := m.CrossEntropy(mb.Targets, mb.Weights, nn.IgnoreTarget, -1, 1, false)
-			if err != nil {
-				return res, err
-			}
-			res.NLL += s
-			res.Tokens += int64(mb.Norm)
-		default:
-			return res, fmt.Errorf("evaluate: mode %q", mode)
+			continue
 		}
+		li, err := obj.Inputs(buf, B, L, rng)
+		if err != nil {
+			return res, err
+		}
+		if li.Norm == 0 {
+			continue
+		}
+		tokens := li.Norm
+		li.Norm = 1 // the sum, not the mean
+		s, err := m.Loss(li, nil, false)
+		if err != nil {
+			return res, err
+		}
+		res.Sum += s
+		res.Tokens += int64(tokens)
 	}
 	if ev != nil {
-		res.NLL, res.Tokens = ev.NLL, ev.Tokens
+		ev.Rows = n
+		return ev.NLL, nil
 	}
 	return res, nil
 }
 
-func mdlmVocab(c nn.Config) mdlm.Vocab {
-	v := mdlm.DNA()
-	if c.VocabSize != v.Size || c.MaskID != int(v.Mask) || c.PadID != int(v.Pad) {
-		v = mdlm.Vocab{Size: c.VocabSize, Mask: int32(c.MaskID), Pad: int32(c.PadID)}
+// Perplexity scores model m on a split of the prep directory dir, after
+// checking that its rows fit the model (CheckData).
+func Perplexity(m *nn.Model, dir, split string, o EvalOptions) (evaluate.NLL, error) {
+	ds, err := dataprep.Open(dir)
+	if err != nil {
+		return evaluate.NLL{}, err
 	}
-	return v
+	mf := ds.Manifest
+	if err := CheckData(m.Cfg, dir, mf.VocabSize, mf.MaskID, mf.PadID, mf.SeqLen); err != nil {
+		return evaluate.NLL{}, err
+	}
+	sp, err := ds.Split(split)
+	if err != nil {
+		return evaluate.NLL{}, err
+	}
+	return Evaluate(m, sp, mf.SeqLen, o)
 }
 
-func arVocab(c nn.Config) ar.Vocab {
-	v := ar.DNA()
-	if c.VocabSize != v.Size || c.PadID != int(v.Pad) {
-		v = ar.Vocab{Size: c.VocabSize, Pad: int32(c.PadID)}
+// CheckData refuses data (in dir) that a model of configuration mc cannot
+// read: a larger vocabulary, other [MASK] or [PAD] ids, or rows longer than
+// the model's context.
+func CheckData(mc nn.Config, dir string, vocabSize, maskID, padID, seqLen int) error {
+	if vocabSize > mc.VocabSize || maskID != mc.MaskID || padID != mc.PadID || seqLen > mc.SeqLen {
+		return fmt.Errorf("data %s (vocabulary %d, mask %d, pad %d, rows of %d) does not fit the model (vocabulary %d, mask %d, pad %d, seq_len %d)",
+			dir, vocabSize, maskID, padID, seqLen, mc.VocabSize, mc.MaskID, mc.PadID, mc.SeqLen)
 	}
-	return v
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/seqdiff/seqdiff/ar"
 	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // GenerateOptions configure Generate.
@@ -71,13 +72,13 @@ func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) 
 		}
 		cache := false
 		switch o.Sampler {
-		case "", "ddpm":
-		case "ddpm_cache":
+		case "", SamplerDDPM:
+		case SamplerDDPMCache:
 			cache = true
 		default:
 			return nil, st, fmt.Errorf("generate: sampler %q: want ddpm or ddpm_cache", o.Sampler)
 		}
-		v := mdlmVocab(c)
+		v := c.Vocab()
 		smp, err := mdlm.NewSampler(nn.Denoiser{M: m}, v, mdlm.SampleConfig{Steps: o.Steps, Temperature: o.Temperature, Cache: cache, Seed: o.Seed})
 		if err != nil {
 			return nil, st, err
@@ -126,7 +127,7 @@ func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) 
 		if S > 0 {
 			return nil, st, errors.New("generate: a suffix needs an mdlm model (ar only continues a prefix)")
 		}
-		smp, err := ar.NewSampler(arVocab(c), ar.SampleConfig{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})
+		smp, err := ar.NewSampler(c.Vocab(), ar.SampleConfig{Temperature: o.Temperature, TopK: o.TopK, TopP: o.TopP, Seed: o.Seed})
 		if err != nil {
 			return nil, st, err
 		}
@@ -141,7 +142,7 @@ func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) 
 				if P > 0 {
 					copy(prompt[b*P:], o.Prefix)
 				} else {
-					prompt[b] = 7 + int32(rng.IntN(4)) // A C G T
+					prompt[b] = vocab.Bases[rng.IntN(len(vocab.Bases))]
 				}
 			}
 			rows, err := smp.Sample(dec, prompt, nb, p, o.Len-p)

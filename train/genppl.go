@@ -4,13 +4,14 @@ import (
 	"fmt"
 
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
 // GenPPL is the generative perplexity of a set of texts under an AR scorer:
 // the exact NLL of every retokenised token but each window's first (BOS).
 type GenPPL struct {
-	Result
+	evaluate.NLL
 	Texts   int // texts read
 	Empty   int // texts with no token to score
 	Windows int // scored rows (a text longer than the context takes several)
@@ -71,11 +72,11 @@ func GenerativePerplexity(m *nn.Model, tok dataprep.Tokenizer, texts []string, b
 		}
 	}
 	g.Windows = rows.Rows()
-	res, err := Evaluate(m, nn.ModeAR, rows, L, batch, 0, 1, 0)
+	res, err := Evaluate(m, rows, L, EvalOptions{Batch: batch})
 	if err != nil {
 		return g, fmt.Errorf("genppl: %w", err)
 	}
-	g.Result = res
+	g.NLL = res
 	return g, nil
 }
 

@@ -16,7 +16,7 @@ import (
 // resume, after putting back one that a crash inside a checkpoint write
 // left under its aside name (see RecoverCheckpoint).
 func HasCheckpoint(runDir string) (bool, error) {
-	ckDir := filepath.Join(runDir, CheckpointDir)
+	ckDir := filepath.Join(runDir, nn.CheckpointDir)
 	if err := RecoverCheckpoint(ckDir); err != nil {
 		return false, err
 	}

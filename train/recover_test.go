@@ -48,7 +48,7 @@ func TestRecoverCheckpointAfterKilledSave(t *testing.T) {
 
 	cfg.Out = t.TempDir()
 	stopAt(t, cfg, train, valid, false, 5)
-	ck := filepath.Join(cfg.Out, CheckpointDir)
+	ck := filepath.Join(cfg.Out, nn.CheckpointDir)
 	aside := filepath.Join(cfg.Out, ".checkpoint.old-123")
 	tmp := filepath.Join(cfg.Out, ".checkpoint.tmp-123")
 	if err := os.Rename(ck, aside); err != nil {
@@ -159,7 +159,7 @@ func TestStreakKeepsLastGoodCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ckFile := filepath.Join(cfg.Out, CheckpointDir, nn.ModelFile)
+		ckFile := filepath.Join(cfg.Out, nn.CheckpointDir, nn.ModelFile)
 		var good []byte
 		tr.afterBackward = func(m *nn.Model) {
 			if tr.Step() == 9 {

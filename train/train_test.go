@@ -13,7 +13,9 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // memRows is an in-memory split of rows of L ids.
@@ -28,7 +30,7 @@ func (m *memRows) ReadRows(dst []int32, start int) int {
 	n := max(min(len(dst)/m.L, m.Rows()-start), 0)
 	copy(dst, m.ids[start*m.L:(start+n)*m.L])
 	for i := n * m.L; i < len(dst); i++ {
-		dst[i] = nn.DNAPadID
+		dst[i] = vocab.Pad
 	}
 	return n
 }
@@ -88,7 +90,7 @@ func markovRows(n, L int, seed uint64) *memRows {
 }
 
 func memData(train, valid *memRows, hook func(*memStream)) *Data {
-	return &Data{SeqLen: train.L, VocabSize: 12, MaskID: nn.DNAMaskID, PadID: nn.DNAPadID, Valid: valid,
+	return &Data{SeqLen: train.L, VocabSize: 12, MaskID: vocab.Mask, PadID: vocab.Pad, Valid: valid,
 		Train: func(cur dataprep.Cursor) (Stream, error) {
 			s := &memStream{r: train, cur: cur}
 			if hook != nil {
@@ -200,7 +202,7 @@ func runToEnd(t *testing.T, cfg Config, d *Data, resume bool, setup func(*Traine
 	if _, err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := nn.LoadCheckpoint(filepath.Join(cfg.Out, CheckpointDir))
+	ck, err := nn.LoadCheckpoint(filepath.Join(cfg.Out, nn.CheckpointDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +221,7 @@ func TestNonFiniteStepsSkipped(t *testing.T) {
 	}
 	defer tr.Close()
 	var before []float32
-	ckFile := filepath.Join(cfg.Out, CheckpointDir, nn.ModelFile)
+	ckFile := filepath.Join(cfg.Out, nn.CheckpointDir, nn.ModelFile)
 	var ckBytes []byte
 	tr.afterBackward = func(m *nn.Model) {
 		if tr.Step() == 6 { // one isolated bad step
@@ -300,7 +302,7 @@ func TestAllPADBatch(t *testing.T) {
 		}
 		before, ema0, step0 := tr.Model.ParamsHost(), append([]float32(nil), tr.Opt.EMA().Host...), tr.Opt.Step
 		for i := range x {
-			x[i] = nn.DNAPadID
+			x[i] = vocab.Pad
 		}
 		r, err := tr.TrainStep(x)
 		if err != nil {
@@ -328,7 +330,7 @@ func TestMarkovPerplexity(t *testing.T) {
 		t.Skip("trains two models")
 	}
 	train, valid := markovRows(512, 64, 11), markovRows(64, 64, 12)
-	got := map[string]Result{}
+	got := map[string]evaluate.NLL{}
 	for _, mode := range []string{nn.ModeAR, nn.ModeMDLM} {
 		cfg := tinyConfig(t, mode)
 		cfg.Batch, cfg.MaxSteps, cfg.Warmup, cfg.LR, cfg.EvalEvery, cfg.CkptEvery = 16, 300, 20, 3e-3, 0, 0

@@ -16,20 +16,18 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 
-	"github.com/seqdiff/seqdiff/ar"
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/dataprep"
-	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
 // File names inside a run directory.
 const (
-	CheckpointDir = "checkpoint"
-	MetricsFile   = "metrics.jsonl"
-	ConfigYAML    = "train.yaml"
+	MetricsFile = "metrics.jsonl"
+	ConfigYAML  = "train.yaml"
 )
 
 // ErrInterrupted is returned by Run when its context was cancelled (SIGINT,
@@ -87,9 +85,7 @@ type Trainer struct {
 	startTokens int64
 	log         *os.File
 	x0          []int32
-	tb          []float32
-	mb          mdlm.Batch
-	ab          ar.Batch
+	obj         *nn.Objective
 
 	// afterBackward, when set (tests only), runs between backward and the
 	// optimizer step: it is how a test poisons the gradients.
@@ -117,9 +113,8 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 			return nil, fmt.Errorf("data %s: %w", cfg.Data, err)
 		}
 	}
-	if data.VocabSize > mc.VocabSize || data.MaskID != mc.MaskID || data.PadID != mc.PadID {
-		return nil, fmt.Errorf("data %s: vocabulary %d (mask %d, pad %d) does not fit the model's %d (mask %d, pad %d)",
-			cfg.Data, data.VocabSize, data.MaskID, data.PadID, mc.VocabSize, mc.MaskID, mc.PadID)
+	if err := CheckData(mc, cfg.Data, data.VocabSize, data.MaskID, data.PadID, data.SeqLen); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
@@ -136,7 +131,7 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	t.Opt = nn.NewOptimizer(t.Model, oc)
 	t.src = rand.NewPCG(cfg.Seed, rngStream)
 	t.rng = rand.New(t.src)
-	ckDir := filepath.Join(cfg.Out, CheckpointDir)
+	ckDir := filepath.Join(cfg.Out, nn.CheckpointDir)
 	metricsPath := filepath.Join(cfg.Out, MetricsFile)
 	var cursor dataprep.Cursor
 	var offset int64
@@ -187,7 +182,7 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 		return nil, fmt.Errorf("%w; %s%s", err, diskHint(err), t.lastGood())
 	}
 	t.x0 = make([]int32, cfg.Batch*data.SeqLen)
-	t.tb = make([]float32, cfg.Batch)
+	t.obj = nn.NewObjective(mc)
 	return t, nil
 }
 
@@ -266,33 +261,6 @@ func (t *Trainer) Close() error {
 	return t.log.Close()
 }
 
-// lossInputs corrupts clean rows x0 (B x L) by the mode's objective.
-func (t *Trainer) lossInputs(x0 []int32) (nn.LossInputs, error) {
-	mc := t.Model.Cfg
-	B, L := t.Cfg.Batch, t.data.SeqLen
-	switch mc.Mode {
-	case nn.ModeAR:
-		if err := ar.Shift(arVocab(mc), x0, B, L, &t.ab); err != nil {
-			return nn.LossInputs{}, err
-		}
-		return nn.LossInputs{Input: t.ab.Inputs, Targets: t.ab.Targets, Weights: t.ab.Weights, B: B, T: t.ab.L,
-			Ignore: nn.IgnoreTarget, Banned: -1, Norm: float64(t.ab.Norm), Causal: true}, nil
-	case nn.ModeMLM:
-		if err := mdlm.MLM(mdlmVocab(mc), mdlm.DefaultMLM, x0, B, L, t.rng, &t.mb); err != nil {
-			return nn.LossInputs{}, err
-		}
-		return nn.LossInputs{Input: t.mb.Input, Targets: t.mb.Targets, Weights: t.mb.Weights, B: B, T: L,
-			Ignore: nn.IgnoreTarget, Banned: -1, Norm: float64(t.mb.Norm)}, nil
-	default: // mdlm: antithetic t, masking with probability 1 - alpha(t), weights 1/t, [MASK] banned
-		mdlm.SampleT(t.rng, nn.MDLMEps, t.tb)
-		if err := mdlm.Forward(mdlmVocab(mc), mdlm.LogLinear{Eps: nn.MDLMEps}, x0, B, L, t.tb, t.rng, &t.mb); err != nil {
-			return nn.LossInputs{}, err
-		}
-		return nn.LossInputs{Input: t.mb.Input, Targets: t.mb.Targets, Weights: t.mb.Weights, B: B, T: L,
-			Ignore: nn.IgnoreTarget, Banned: mc.MaskID, Norm: float64(t.mb.Norm), Time: t.mb.T}, nil
-	}
-}
-
 // TrainStep runs one step on the clean batch x0 (Batch x SeqLen) with the
 // scheduled learning rate of the current step, and advances the step.
 func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
@@ -305,7 +273,7 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 	}
 	t.step++
 	t.tokens += int64(r.Tokens)
-	li, err := t.lossInputs(x0)
+	li, err := t.obj.Inputs(x0, t.Cfg.Batch, t.data.SeqLen, t.rng)
 	if err != nil {
 		return r, fmt.Errorf("step %d: %w", t.step, err)
 	}
@@ -345,9 +313,9 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 // weights when EMA is on (the weights that are saved for use), else the
 // raw weights: exact NLL per token for ar, the NELBO per token (K =
 // EvalSamples, fixed seed) for mdlm, the masked-token CE for mlm.
-func (t *Trainer) Evaluate() (Result, error) {
+func (t *Trainer) Evaluate() (evaluate.NLL, error) {
 	if t.data.Valid == nil {
-		return Result{}, errors.New("evaluate: no valid split")
+		return evaluate.NLL{}, errors.New("evaluate: no valid split")
 	}
 	p := t.Model.Params()
 	var keep compute.F32
@@ -358,7 +326,7 @@ func (t *Trainer) Evaluate() (Result, error) {
 		t.be.Copy(p, ema)
 		defer t.be.Copy(p, keep)
 	}
-	return Evaluate(t.Model, t.Model.Cfg.Mode, t.data.Valid, t.data.SeqLen, t.Cfg.Batch, t.Cfg.EvalRows, t.Cfg.EvalSamples, t.Cfg.Seed+1)
+	return Evaluate(t.Model, t.data.Valid, t.data.SeqLen, EvalOptions{Batch: t.Cfg.Batch, MaxRows: t.Cfg.EvalRows, Draws: t.Cfg.EvalSamples, Seed: t.Cfg.Seed + 1})
 }
 
 // Save writes the checkpoint (weights, EMA, moments, state.json, the
@@ -386,13 +354,13 @@ func (t *Trainer) Save() error {
 	if ck.Config.Training, err = toMap(t.Cfg); err != nil {
 		return err
 	}
-	return ck.Save(filepath.Join(t.Cfg.Out, CheckpointDir))
+	return ck.Save(filepath.Join(t.Cfg.Out, nn.CheckpointDir))
 }
 
 // lastGood says where the last checkpoint is, for errors that did not
 // write one.
 func (t *Trainer) lastGood() string {
-	ckDir := filepath.Join(t.Cfg.Out, CheckpointDir)
+	ckDir := filepath.Join(t.Cfg.Out, nn.CheckpointDir)
 	if _, err := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); err == nil {
 		return "the last good checkpoint stays in " + ckDir
 	}
@@ -414,7 +382,7 @@ func (t *Trainer) checkpoint() error {
 	if err == nil {
 		return nil
 	}
-	ckDir := filepath.Join(t.Cfg.Out, CheckpointDir)
+	ckDir := filepath.Join(t.Cfg.Out, nn.CheckpointDir)
 	prev := "no earlier checkpoint exists"
 	if _, serr := os.Stat(filepath.Join(ckDir, nn.ConfigFile)); serr == nil {
 		prev = "the previous checkpoint in " + ckDir + " is intact (resume from it with --resume)"

@@ -8,17 +8,18 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/mdlm"
+	"github.com/seqdiff/seqdiff/train"
 )
 
-func benchSampleRows(t *testing.T, args ...string) []benchSampleRow {
+func benchSampleRows(t *testing.T, args ...string) []train.SampleTiming {
 	t.Helper()
 	out, _, err := run(t, append([]string{"bench", "sample", "--json", "--threads", "1"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []benchSampleRow
+	var rows []train.SampleTiming
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r benchSampleRow
+		var r train.SampleTiming
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("%q: %v", l, err)
 		}

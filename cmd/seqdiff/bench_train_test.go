@@ -2,19 +2,22 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/train"
 )
 
 func TestBenchTrain(t *testing.T) {
 	for _, mode := range []string{"mdlm", "ar"} {
 		stdout, _, err := run(t, "bench", "train", "--mode", mode, "--d-model", "16", "--n-layers", "1", "--n-heads", "2",
-			"--seq-len", "32", "--batch", "2", "--steps", "2", "--warmup", "1", "--threads", "1", "--json", "--profile")
+			"--seq-len", "32", "--batch", "2", "--timed-steps", "2", "--untimed-steps", "1", "--threads", "1", "--json", "--profile")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var r benchResult
+		var r train.BenchTrainResult
 		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
 			t.Fatalf("%v in %q", err, stdout)
 		}
@@ -34,10 +37,10 @@ func TestBenchTrain(t *testing.T) {
 			}
 		}
 	}
-	if _, _, err := run(t, "bench", "train", "--mode", "mlm"); err == nil || !strings.Contains(err.Error(), "mdlm or ar") {
+	if _, _, err := run(t, "bench", "train", "--mode", "mlm"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `"mlm": want mdlm, ar`) {
 		t.Errorf("mode mlm: %v", err)
 	}
-	if _, _, err := run(t, "bench", "train", "--device", "tpu"); err == nil || !strings.Contains(err.Error(), `--device "tpu"`) {
+	if _, _, err := run(t, "bench", "train", "--device", "tpu"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `"tpu"`) {
 		t.Errorf("device tpu: %v", err)
 	}
 }
@@ -48,7 +51,7 @@ func TestBenchTrainData(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout, _, err := run(t, "bench", "train", "--mode", "ar", "--data", prep, "--d-model", "16", "--n-layers", "1",
-		"--n-heads", "2", "--seq-len", "64", "--batch", "4", "--steps", "30", "--warmup", "0", "--lr", "3e-3",
+		"--n-heads", "2", "--seq-len", "64", "--batch", "4", "--steps", "30", "--warmup", "0", "--lr", "3e-3", // the deprecated names still run
 		"--log-every", "15", "--threads", "1")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +72,7 @@ func TestBenchTrainData(t *testing.T) {
 		t.Fatalf("valid losses %v do not fall:\n%s", valid, stdout)
 	}
 	if _, _, err := run(t, "bench", "train", "--data", prep, "--seq-len", "32", "--d-model", "16", "--n-layers", "1",
-		"--n-heads", "2"); err == nil || !strings.Contains(err.Error(), "exceed the model's seq_len 32") {
+		"--n-heads", "2"); err == nil || !strings.Contains(err.Error(), "does not fit the model") || !strings.Contains(err.Error(), "seq_len 32") {
 		t.Fatalf("short model: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -23,14 +24,14 @@ func TestDeviceFlag(t *testing.T) {
 			t.Errorf("%s: no --device flag", cmd.CommandPath())
 			continue
 		}
-		if f.DefValue != "auto" || !strings.Contains(f.Usage, "cuda:N") {
+		if f.DefValue != "auto" || !strings.Contains(f.Usage, "cuda:N") || cmd.Flags().Lookup("threads") == nil {
 			t.Errorf("%s --device: default %q, usage %q", cmd.CommandPath(), f.DefValue, f.Usage)
 		}
 	}
-	if _, _, err := run(t, "bench", "train", "--device", "gpu", "--steps", "1"); err == nil || !strings.Contains(err.Error(), `--device "gpu"`) {
+	if _, _, err := run(t, "bench", "train", "--device", "gpu", "--steps", "1"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), `"gpu" for "--device"`) {
 		t.Errorf("bench train --device gpu: %v", err)
 	}
-	if _, _, err := run(t, "bench", "sample", "--device", "cuda:x"); err == nil || !strings.Contains(err.Error(), "cuda:N") {
+	if _, _, err := run(t, "bench", "sample", "--device", "cuda:x"); !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "cuda:N") {
 		t.Errorf("bench sample --device cuda:x: %v", err)
 	}
 }

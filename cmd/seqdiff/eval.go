@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func init() { register(newEvalCmd) }
@@ -29,7 +28,7 @@ func newEvalCmd() *cobra.Command {
 type evalKmerOptions struct {
 	data   string
 	split  string
-	ks     string
+	ks     []int
 	noTune bool
 	json   bool
 }
@@ -42,9 +41,11 @@ func newEvalKmerCmd() *cobra.Command {
 		Long: `Fit an order-k Markov model (k-mer counts, backing off to shorter contexts)
 on the train split of a prep directory and report its perplexity on --split
 for every order in --k. With a valid split, a Dirichlet smoothing strength per
-order is tuned on it (evaluate.Kmer.TuneAlpha; --no-tune keeps the fixed
-discount). Perplexities are over A, C, G, T positions (N skipped), the
-convention of the reference numbers (chr20: 3.84 at k = 4, 3.65 at best).`,
+order is tuned on it (--no-tune keeps the fixed discount) and the best order
+is chosen on it, never on the scored split; this is the k-mer row of the
+study (evaluate.KmerPerplexity). Perplexities are over A, C, G, T positions
+(N skipped), the convention of the reference numbers (chr20: 3.84 at k = 4,
+3.65 at best).`,
 		Example: `  seqdiff eval kmer --data prep/chr20 --k 4
   seqdiff eval kmer --data prep/chr20 --k 0,4,6,8,10 --json`,
 		Args: cobra.NoArgs,
@@ -52,125 +53,47 @@ convention of the reference numbers (chr20: 3.84 at k = 4, 3.65 at best).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.data, "data", "", "prep directory (seqdiff prep)")
-	f.StringVar(&o.split, "split", "test", "split to score: test or valid")
-	f.StringVar(&o.ks, "k", "4", "orders, comma-separated (0..12)")
+	choiceVar(cmd, &o.split, "split", "test", dataprep.SplitNames[:], "split to score")
+	f.IntSliceVar(&o.ks, "k", []int{4}, fmt.Sprintf("orders, comma-separated (0..%d)", evaluate.MaxKmerOrder))
 	f.BoolVar(&o.noTune, "no-tune", false, "do not tune the smoothing on the valid split")
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	required(cmd, "data")
 	return cmd
 }
 
-type kmerRow struct {
-	K            int     `json:"k"`
-	Perplexity   float64 `json:"perplexity"`
-	NLLPerToken  float64 `json:"nll_per_token"`
-	BitsPerToken float64 `json:"bits_per_token"`
-	Tokens       int64   `json:"tokens"`
-}
-
-type kmerReport struct {
-	Data   string    `json:"data"`
-	Split  string    `json:"split"`
-	Tuned  bool      `json:"tuned"`
-	Orders []kmerRow `json:"orders"`
-	BestK  int       `json:"best_k"`
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, p := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil {
-			return nil, fmt.Errorf("%q is not a list of integers", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
-
-func splitRows(s *dataprep.SplitData) [][]uint8 {
-	rows := make([][]uint8, s.Rows())
-	for i := range rows {
-		rows[i] = s.Row(i)
-	}
-	return rows
-}
-
 func (o *evalKmerOptions) run(stdout io.Writer) error {
-	if o.data == "" {
-		return fmt.Errorf("no data: pass --data PREPDIR")
-	}
-	ks, err := parseInts(o.ks)
-	if err != nil {
-		return fmt.Errorf("--k: %w", err)
-	}
-	kmax := 0
-	for _, k := range ks {
+	for _, k := range o.ks {
 		if k < 0 || k > evaluate.MaxKmerOrder {
-			return fmt.Errorf("--k %d: orders run from 0 to %d", k, evaluate.MaxKmerOrder)
+			return usagef("--k %d: orders run from 0 to %d", k, evaluate.MaxKmerOrder)
 		}
-		kmax = max(kmax, k)
 	}
 	ds, err := dataprep.Open(o.data)
 	if err != nil {
 		return err
 	}
-	if ds.Manifest.Tokenizer != dataprep.DNATokenizerName {
+	if ds.Manifest.Tokenizer != vocab.DNATokenizer {
 		return fmt.Errorf("prep dir %s: k-mer baselines need DNA tokens, not %s", o.data, ds.Manifest.Tokenizer)
 	}
-	tr, err := ds.Split("train")
+	open := func(n string) (evaluate.Split, error) { return ds.Split(n) }
+	res, err := evaluate.KmerPerplexity(open, o.split, evaluate.KmerPPLOptions{Orders: o.ks, NoTune: o.noTune})
 	if err != nil {
 		return err
-	}
-	te, err := ds.Split(o.split)
-	if err != nil {
-		return err
-	}
-	km, err := evaluate.NewKmer(evaluate.KmerConfig{Order: kmax})
-	if err != nil {
-		return err
-	}
-	for i := range tr.Rows() {
-		km.Add(tr.Row(i))
-	}
-	rep := kmerReport{Data: o.data, Split: o.split}
-	if va, err := ds.Split("valid"); err == nil && va.Rows() > 0 && !o.noTune && o.split != "valid" {
-		if _, err := km.TuneAlpha(splitRows(va)); err != nil {
-			return err
-		}
-		rep.Tuned = true
-	}
-	rows := splitRows(te)
-	for _, k := range ks {
-		nll, err := km.Perplexity(rows, k)
-		if err != nil {
-			return err
-		}
-		rep.Orders = append(rep.Orders, kmerRow{K: k, Perplexity: nll.Perplexity(), NLLPerToken: nll.PerToken(),
-			BitsPerToken: nll.BitsPerToken(), Tokens: nll.Count})
-		if len(rep.Orders) == 1 || nll.Perplexity() < rep.Orders[indexOfK(rep.Orders, rep.BestK)].Perplexity {
-			rep.BestK = k
-		}
 	}
 	if o.json {
-		return json.NewEncoder(stdout).Encode(rep)
+		return json.NewEncoder(stdout).Encode(struct {
+			Data  string `json:"data"`
+			Split string `json:"split"`
+			evaluate.KmerPPL
+		}{o.data, o.split, res})
 	}
 	smoothing := "discount"
-	if rep.Tuned {
+	if res.Tuned {
 		smoothing = "Dirichlet tuned on valid"
 	}
 	fmt.Fprintf(stdout, "k-mer baseline on %s %s (%s smoothing; A/C/G/T positions)\n", o.data, o.split, smoothing)
-	for _, r := range rep.Orders {
+	for _, r := range res.Orders {
 		fmt.Fprintf(stdout, "k %2d: perplexity %.4f  %.4f nats/token  %.4f bits/base  (%d tokens)\n", r.K, r.Perplexity, r.NLLPerToken, r.BitsPerToken, r.Tokens)
 	}
-	fmt.Fprintf(stdout, "best k %d\n", rep.BestK)
+	fmt.Fprintf(stdout, "best k %d (chosen on %s)\n", res.BestK, res.ChosenOn)
 	return nil
-}
-
-func indexOfK(rows []kmerRow, k int) int {
-	for i, r := range rows {
-		if r.K == k {
-			return i
-		}
-	}
-	return 0
 }

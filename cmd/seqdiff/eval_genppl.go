@@ -18,9 +18,7 @@ type evalGenPPLOptions struct {
 	samples string
 	scorer  string
 	batch   int
-	threads int
-	device  string
-	raw     bool
+	model   modelFlags
 	json    bool
 }
 
@@ -52,10 +50,9 @@ used when the checkpoint has them (--raw: the trained weights).`,
 	f.StringVar(&o.samples, "samples", "", "text file, one sample per line (.jsonl: a \"text\" field per line)")
 	f.StringVar(&o.scorer, "scorer", "", "AR checkpoint or run directory (trained by seqdiff on text)")
 	f.IntVar(&o.batch, "batch", 8, "windows per forward pass")
-	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
-	f.StringVar(&o.device, "device", "auto", deviceHelp)
-	f.BoolVar(&o.raw, "raw", false, "use the trained weights even when the checkpoint has an EMA")
+	o.model.bind(cmd)
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	required(cmd, "samples", "scorer")
 	return cmd
 }
 
@@ -74,17 +71,14 @@ type genPPLReport struct {
 }
 
 func (o *evalGenPPLOptions) run(stdout io.Writer) error {
-	if o.samples == "" || o.scorer == "" {
-		return fmt.Errorf("pass --samples FILE and --scorer CKPT")
-	}
-	if o.batch < 1 {
-		return fmt.Errorf("--batch %d: must be >= 1", o.batch)
+	if err := atLeast(1, "batch", o.batch); err != nil {
+		return err
 	}
 	texts, err := readSamples(o.samples)
 	if err != nil {
 		return err
 	}
-	m, ema, closeModel, err := openModel(o.device, o.threads, o.scorer, !o.raw)
+	m, ema, closeModel, err := o.model.load(o.scorer)
 	if err != nil {
 		return err
 	}

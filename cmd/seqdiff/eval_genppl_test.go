@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/evaluate"
 )
 
 // TestTextEndToEnd runs the text path on the tiny corpora in
@@ -49,11 +51,11 @@ func TestTextEndToEnd(t *testing.T) {
 				if !strings.Contains(string(cfg), `"tokenizer": "`+c.tok+`"`) {
 					t.Fatalf("%s checkpoint config does not record tokenizer %s:\n%s", mode, c.tok, cfg)
 				}
-				out, _, err := run(t, "eval", "ppl", "--ckpt", rd, "--data", prep, "--split", "test", "--samples", "1", "--threads", "1", "--json")
+				out, _, err := run(t, "eval", "ppl", "--ckpt", rd, "--data", prep, "--split", "test", "--draws", "1", "--threads", "1", "--json")
 				if err != nil {
 					t.Fatalf("eval ppl %s: %v", mode, err)
 				}
-				var rep pplReport
+				var rep evaluate.Report
 				if err := json.Unmarshal([]byte(out), &rep); err != nil {
 					t.Fatal(err)
 				}

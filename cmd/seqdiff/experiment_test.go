@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqdiff/seqdiff/experiment"
 	"github.com/seqdiff/seqdiff/train"
 )
 
@@ -147,11 +148,11 @@ func TestExperimentResumesPartialTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "study")
-	c, err := readStudy(cfg)
+	c, err := experiment.ReadConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stampStudy(out, c); err != nil {
+	if err := experiment.Stamp(out, c); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := run(t, "prep", "--out", filepath.Join(out, "prep"), "--seq-len", "64", "--quiet"); err != nil {
@@ -206,13 +207,13 @@ func TestShippedStudyConfigsParse(t *testing.T) {
 	// study-chr20-ckpt.yaml names checkpoints of this machine's /tmp/runs:
 	// it parses where they exist.
 	if _, err := os.Stat("/tmp/runs/chr20-mdlm/checkpoint/config.json"); err == nil {
-		c, err := readStudy(filepath.Join("..", "..", "configs", "study-chr20-ckpt.yaml"))
+		c, err := experiment.ReadConfig(filepath.Join("..", "..", "configs", "study-chr20-ckpt.yaml"))
 		if err != nil || len(c.Models) != 2 || c.Downstream.MaxTrain == 0 {
 			t.Fatalf("study-chr20-ckpt.yaml: %v %+v", err, c.Models)
 		}
 	}
 	for _, f := range []string{"study-demo.yaml", "study-chr20.yaml"} {
-		c, err := readStudy(filepath.Join("..", "..", "configs", f))
+		c, err := experiment.ReadConfig(filepath.Join("..", "..", "configs", f))
 		if err != nil {
 			t.Fatal(err)
 		}

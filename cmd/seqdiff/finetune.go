@@ -1,58 +1,41 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
-
-	"github.com/seqdiff/seqdiff/internal/atomicfile"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seqdiff/seqdiff/finetune"
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
+	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 )
 
 func init() { register(newFinetuneCmd) }
 
 type finetuneOptions struct {
+	from, out string
+	dev       deviceFlags
 	// generative
-	mode   string
-	data   string
-	resume bool
+	mode, data string
+	resume     bool
+	gen        train.Config
 	// downstream
-	task, test, name, seqCol, labelCol, genome, seeds string
-	// shared
-	from, out                        string
-	batch, maxSteps, warmup, threads int
-	lr, weightDecay                  float64
-	raw                              bool
-	device                           string
-	// generative schedule and logging
-	evalEvery, evalRows, ckptEvery, logEvery int
-	ema                                      float64
-	seed                                     uint64
-	rc                                       bool
-	// downstream training
-	headLR                      float64
-	epochs, patience, maxLen    int
-	validFrac                   float64
-	maxTrain, maxTest           int
-	noRC                        bool
-	humanWormN, humanWormLength int
+	task, test, name, seqCol, labelCol, genome string
+	seeds                                      []uint
+	down                                       finetune.Options
+	humanWormN, humanWormLength                int
+	noRC                                       bool
 }
 
 func newFinetuneCmd() *cobra.Command {
-	o := &finetuneOptions{}
+	o := &finetuneOptions{gen: train.Default()}
 	cmd := &cobra.Command{
 		Use:   "finetune",
 		Short: "Fine-tune a pre-trained backbone: generatively (--mode mdlm|ar) or on a labelled task (--task)",
@@ -80,19 +63,24 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 		Example: `  seqdiff finetune --mode ar --from runs/mlm --data prep/chr20 --out runs/ar-ft --max-steps 500
   seqdiff finetune --mode mdlm --from runs/mlm --data prep/chr20 --out runs/mdlm-ft --resume
   seqdiff finetune --task ../shared/data/benchmarks/human_nontata_promoters.tsv --from runs/ar-ft --out runs/ar-ft/tasks/nontata --seeds 1,2,3
-  seqdiff finetune --task human_or_worm --from runs/mdlm-ft --out runs/hw`,
-		Args: cobra.NoArgs,
+  seqdiff finetune --task human_or_worm --from runs/mdlm-ft -o runs/hw`,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{cleanStop: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.task != "" {
-				return o.runTask(cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if o.noRC {
+				o.gen.RC, o.down.RC = false, false
 			}
-			return o.runGenerative(cmd.ErrOrStderr())
+			if o.task != "" {
+				return o.runTask(cmd, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			}
+			return o.runGenerative(cmd, cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
+	g, d := &o.gen, &o.down
 	f.StringVar(&o.from, "from", "", "pre-trained checkpoint or run directory")
-	f.StringVar(&o.out, "out", "", "run directory")
-	f.StringVar(&o.mode, "mode", "", "generative: objective mdlm or ar")
+	f.StringVarP(&o.out, "out", "o", "", "run directory")
+	choiceVar(cmd, &o.mode, "mode", "", []string{nn.ModeMDLM, nn.ModeAR}, "generative: objective")
 	f.StringVar(&o.data, "data", "", "generative: prep directory")
 	f.BoolVar(&o.resume, "resume", false, "generative: continue the run in --out")
 	f.StringVar(&o.task, "task", "", "downstream: TSV/CSV file, Genomic Benchmarks directory, or human_or_worm")
@@ -101,77 +89,71 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.StringVar(&o.seqCol, "seq-col", "seq", "downstream: sequence column")
 	f.StringVar(&o.labelCol, "label-col", "label", "downstream: label column")
 	f.StringVar(&o.genome, "genome", "", "downstream: indexed FASTA for coordinate files")
-	f.StringVar(&o.seeds, "seeds", "1,2,3,4,5", "downstream: seeds, one fine-tuning run each")
-	f.IntVar(&o.batch, "batch", 0, "sequences per step (default: 8 generative, 32 downstream)")
-	f.IntVar(&o.maxSteps, "max-steps", 0, "generative: steps (required); downstream: cap on steps per seed")
-	f.IntVar(&o.warmup, "warmup", 0, "linear warm-up steps (default: 50 generative, 0 downstream)")
-	f.Float64Var(&o.lr, "lr", 0, "peak learning rate (default 1e-4)")
-	f.Float64Var(&o.weightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
-	f.BoolVar(&o.raw, "raw", false, "start from the trained weights even when the checkpoint has an EMA")
-	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
-	f.StringVar(&o.device, "device", "auto", deviceHelp)
-	f.IntVar(&o.evalEvery, "eval-every", 0, "generative: score valid every this many steps (default 100); downstream: 0 = once per epoch")
-	f.IntVar(&o.evalRows, "eval-rows", 64, "generative: valid rows scored")
-	f.IntVar(&o.ckptEvery, "ckpt-every", 100, "generative: checkpoint every this many steps")
-	f.IntVar(&o.logEvery, "log-every", 10, "generative: progress line every this many steps")
-	f.Float64Var(&o.ema, "ema", 0.9999, "generative: EMA decay")
-	f.Uint64Var(&o.seed, "seed", 0, "generative: seed of data order and masking")
-	f.BoolVar(&o.rc, "rc", true, "generative: reverse-complement augmentation")
-	f.Float64Var(&o.headLR, "head-lr", 0, "downstream: head learning rate (default 10 x --lr)")
-	f.IntVar(&o.epochs, "epochs", 10, "downstream: at most this many epochs")
-	f.IntVar(&o.patience, "patience", 3, "downstream: evaluations without a better valid accuracy before stopping")
-	f.IntVar(&o.maxLen, "max-len", 0, "downstream: crop length (0: the model's context)")
-	f.Float64Var(&o.validFrac, "valid-frac", 0.1, "downstream: fraction of train held out for early stopping")
-	f.IntVar(&o.maxTrain, "max-train", 0, "downstream: use at most this many train rows per seed (stratified, seeded sample; 0: all)")
-	f.IntVar(&o.maxTest, "max-test", 0, "downstream: score at most this many test rows (stratified sample, the same for every seed; 0: all)")
-	f.BoolVar(&o.noRC, "no-rc", false, "downstream: no reverse-complement augmentation")
+	f.UintSliceVar(&o.seeds, "seeds", []uint{1, 2, 3, 4, 5}, "downstream: seeds, one fine-tuning run each")
+	f.IntVar(&d.Batch, "batch", 0, "sequences per step (default: 8 generative, 32 downstream)")
+	f.IntVar(&d.MaxSteps, "max-steps", 0, "generative: steps (required); downstream: cap on steps per seed")
+	f.IntVar(&d.Warmup, "warmup", 0, "linear warm-up steps (default: 50 generative, 0 downstream)")
+	f.Float64Var(&d.LR, "lr", 0, "peak learning rate (default 1e-4)")
+	f.Float64Var(&d.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
+	f.BoolVar(&d.Raw, "raw", false, "start from the trained weights even when the checkpoint has an EMA")
+	f.BoolVar(&d.RC, "rc", true, "reverse-complement augmentation")
+	f.BoolVar(&o.noRC, "no-rc", false, "no reverse-complement augmentation")
+	f.MarkDeprecated("no-rc", "use --rc=false")
+	o.dev.bind(cmd)
+	f.IntVar(&d.EvalEvery, "eval-every", 0, "generative: score valid every this many steps (default 100); downstream: 0 = once per epoch")
+	f.IntVar(&g.EvalRows, "eval-rows", 64, "generative: valid rows scored")
+	f.IntVar(&g.CkptEvery, "ckpt-every", 100, "generative: checkpoint every this many steps")
+	f.IntVar(&g.LogEvery, "log-every", 10, "generative: progress line every this many steps")
+	f.Float64Var(&g.EMA, "ema", 0.9999, "generative: EMA decay of the weights (0: off)")
+	f.Uint64Var(&g.Seed, "seed", 0, "generative: seed of data order and masking")
+	f.Float64Var(&d.HeadLR, "head-lr", 0, "downstream: head learning rate (default 10 x --lr)")
+	f.IntVar(&d.Epochs, "epochs", 10, "downstream: at most this many epochs")
+	f.IntVar(&d.Patience, "patience", 3, "downstream: evaluations without a better valid accuracy before stopping")
+	f.IntVar(&d.MaxLen, "max-len", 0, "downstream: crop length (0: the model's context)")
+	f.Float64Var(&d.ValidFrac, "valid-frac", 0.1, "downstream: fraction of train held out for early stopping")
+	f.IntVar(&d.MaxTrain, "max-train", 0, "downstream: use at most this many train rows per seed (stratified, seeded sample; 0: all)")
+	f.IntVar(&d.MaxTest, "max-test", 0, "downstream: score at most this many test rows (stratified sample, the same for every seed; 0: all)")
 	f.IntVar(&o.humanWormN, "human-or-worm-n", 1000, "human_or_worm: windows per class")
 	f.IntVar(&o.humanWormLength, "human-or-worm-len", 200, "human_or_worm: window length")
+	required(cmd, "out")
 	return cmd
 }
 
-func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
+func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) error {
 	if o.mode == "" && !o.resume {
-		return errors.New("pass --mode mdlm|ar (generative fine-tuning) or --task (downstream)")
+		return usagef("pass --mode mdlm|ar (generative fine-tuning) or --task (downstream)")
 	}
-	if o.out == "" {
-		return errors.New("no run directory: pass --out RUNDIR")
-	}
-	cfg := train.Default()
+	cfg, d := o.gen, o.down
 	if o.resume {
+		cfg = train.Default()
 		if err := cfg.ReadYAML(filepath.Join(o.out, train.ConfigYAML)); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
+		if d.MaxSteps > 0 {
+			cfg.MaxSteps = d.MaxSteps
+		}
 	} else {
-		cfg.Mode, cfg.Data, cfg.Out, cfg.LR, cfg.Warmup, cfg.MaxSteps = o.mode, o.data, o.out, 1e-4, 50, o.maxSteps
-		cfg.EvalEvery, cfg.EvalRows, cfg.CkptEvery, cfg.LogEvery, cfg.EMA, cfg.Seed, cfg.RC, cfg.Threads =
-			100, o.evalRows, o.ckptEvery, o.logEvery, o.ema, o.seed, o.rc, o.threads
-		if o.batch > 0 {
-			cfg.Batch = o.batch
+		cfg.Mode, cfg.Data, cfg.Out, cfg.MaxSteps, cfg.WeightDecay, cfg.RC = o.mode, o.data, o.out, d.MaxSteps, d.WeightDecay, d.RC
+		cfg.LR, cfg.Warmup, cfg.EvalEvery, cfg.Threads = 1e-4, 50, 100, o.dev.threads
+		for _, v := range []struct{ set, dst *int }{{&d.Batch, &cfg.Batch}, {&d.Warmup, &cfg.Warmup}, {&d.EvalEvery, &cfg.EvalEvery}} {
+			if *v.set > 0 {
+				*v.dst = *v.set
+			}
 		}
-		if o.lr > 0 {
-			cfg.LR = o.lr
+		if d.LR > 0 {
+			cfg.LR = d.LR
 		}
-		if o.warmup > 0 {
-			cfg.Warmup = o.warmup
-		}
-		if o.evalEvery > 0 {
-			cfg.EvalEvery = o.evalEvery
-		}
-		cfg.WeightDecay = o.weightDecay
 	}
 	from := o.from
 	if o.resume {
-		org, err := readOrigin(o.out)
+		org, err := finetune.ReadOrigin(o.out)
 		if err != nil {
-			return err
+			return fmt.Errorf("resume: %w", err)
 		}
 		from = org.From
-		if o.maxSteps > 0 {
-			cfg.MaxSteps = o.maxSteps
-		}
 	}
-	be, closeBE, err := modelBackend(o.device, cfg.Threads) // a bad --device writes nothing
+	o.dev.threads = cfg.Threads
+	be, closeBE, err := o.dev.open() // a bad --device writes nothing
 	if err != nil {
 		return err
 	}
@@ -184,10 +166,8 @@ func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
 		return err
 	}
 	defer unlock()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	why, tr, err := finetune.Generative(ctx, be, finetune.GenerativeOptions{From: from, Cfg: cfg,
-		Resume: o.resume, Raw: o.raw, Stderr: stderr})
+	why, tr, err := finetune.Generative(cmd.Context(), be, finetune.GenerativeOptions{From: from, Cfg: cfg,
+		Resume: o.resume, Raw: d.Raw, Stderr: stderr})
 	if tr != nil {
 		defer tr.Close()
 	}
@@ -197,29 +177,8 @@ func (o *finetuneOptions) runGenerative(stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, train.CheckpointDir))
+	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, nn.CheckpointDir))
 	return nil
-}
-
-func readOrigin(dir string) (finetune.Origin, error) {
-	var org finetune.Origin
-	b, err := os.ReadFile(filepath.Join(dir, finetune.FromFile))
-	if err != nil {
-		return org, fmt.Errorf("resume: %w", err)
-	}
-	return org, jsonUnmarshal(b, &org, filepath.Join(dir, finetune.FromFile))
-}
-
-func parseSeeds(s string) ([]uint64, error) {
-	var out []uint64
-	for _, p := range strings.Split(s, ",") {
-		v, err := strconv.ParseUint(strings.TrimSpace(p), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("--seeds %q: want comma-separated non-negative integers", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // loadTask reads --task (or derives human_or_worm into dir).
@@ -241,20 +200,19 @@ func (o *finetuneOptions) loadTask(dir string) (*finetune.Task, error) {
 	return finetune.Load(lo)
 }
 
-func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
+func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) (err error) {
 	switch {
 	case o.from == "":
-		return errors.New("pass --from CKPT")
-	case o.out == "":
-		return errors.New("no run directory: pass --out RUNDIR")
+		return usagef("pass --from CKPT")
 	case o.mode != "" || o.data != "":
-		return errors.New("--task is downstream fine-tuning: --mode and --data belong to generative fine-tuning")
+		return usagef("--task is downstream fine-tuning: --mode and --data belong to generative fine-tuning")
 	}
-	seeds, err := parseSeeds(o.seeds)
-	if err != nil {
-		return err
+	d := o.down
+	d.From, d.Stderr = o.from, stderr
+	for _, s := range o.seeds {
+		d.Seeds = append(d.Seeds, uint64(s))
 	}
-	be, closeBE, err := modelBackend(o.device, o.threads) // a bad --device writes nothing
+	be, closeBE, err := o.dev.open() // a bad --device writes nothing
 	if err != nil {
 		return err
 	}
@@ -275,12 +233,7 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	fmt.Fprintf(stderr, "task %s: %d train, %d test, classes %v (%s)\n", task.Name, len(task.Train), len(task.Test), task.Classes, task.Split)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	res, err := finetune.Run(ctx, be, task, finetune.Options{From: o.from, Seeds: seeds, Batch: o.batch, LR: o.lr,
-		HeadLR: o.headLR, Warmup: o.warmup, WeightDecay: o.weightDecay, Epochs: o.epochs, MaxSteps: o.maxSteps,
-		EvalEvery: o.evalEvery, Patience: o.patience, ValidFrac: o.validFrac, MaxTrain: o.maxTrain, MaxTest: o.maxTest, MaxLen: o.maxLen, RC: !o.noRC, Raw: o.raw,
-		Stderr: stderr})
+	res, err := finetune.Run(cmd.Context(), be, task, d)
 	if err != nil {
 		return err
 	}
@@ -292,12 +245,5 @@ func (o *finetuneOptions) runTask(stdout, stderr io.Writer) (err error) {
 		return err
 	}
 	fmt.Fprint(stdout, md)
-	return nil
-}
-
-func jsonUnmarshal(b []byte, v any, path string) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestFinetuneGenerativeFromMLM(t *testing.T) {
 	if err != nil || !strings.Contains(stderr, "from step 6") || !strings.Contains(stderr, "at step 8") {
 		t.Fatalf("resume: %v\n%s", err, stderr)
 	}
-	if _, _, err := run(t, "finetune", "--mode", "mlm", "--from", mlm, "--data", prep, "--out", filepath.Join(t.TempDir(), "x"), "--max-steps", "2"); err == nil || !strings.Contains(err.Error(), "want mdlm or ar") {
+	if _, _, err := run(t, "finetune", "--mode", "mlm", "--from", mlm, "--data", prep, "--out", filepath.Join(t.TempDir(), "x"), "--max-steps", "2"); err == nil || !strings.Contains(err.Error(), `"mlm": want mdlm, ar`) {
 		t.Fatalf("--mode mlm: %v", err)
 	}
 }
@@ -99,9 +99,9 @@ func TestFinetuneTask(t *testing.T) {
 		{[]string{"finetune", "--task", task, "--from", mdlmRun, "--out", out, "--seeds", "1,x"}, "--seeds"},
 		{[]string{"finetune", "--task", filepath.Join(dir, "absent.tsv"), "--from", mdlmRun, "--out", out}, "absent.tsv"},
 		{[]string{"finetune", "--task", task, "--mode", "ar", "--from", mdlmRun, "--out", out}, "--mode and --data"},
-		{[]string{"finetune", "--task", task, "--from", mdlmRun, "--out", filepath.Join(dir, "tpu"), "--device", "tpu"}, `--device "tpu"`},
-		{[]string{"finetune", "--mode", "ar", "--from", mdlmRun, "--data", dir, "--out", filepath.Join(dir, "tpu"), "--max-steps", "1", "--device", "tpu"}, `--device "tpu"`},
-		{[]string{"experiment", "--config", study, "--out", filepath.Join(dir, "tpu"), "--device", "tpu"}, `--device "tpu"`},
+		{[]string{"finetune", "--task", task, "--from", mdlmRun, "--out", filepath.Join(dir, "tpu"), "--device", "tpu"}, `"tpu" for "--device"`},
+		{[]string{"finetune", "--mode", "ar", "--from", mdlmRun, "--data", dir, "--out", filepath.Join(dir, "tpu"), "--max-steps", "1", "--device", "tpu"}, `"tpu" for "--device"`},
+		{[]string{"experiment", "--config", study, "--out", filepath.Join(dir, "tpu"), "--device", "tpu"}, `"tpu" for "--device"`},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want %q", c.args, err, c.want)

@@ -240,7 +240,7 @@ func readMetrics(t *testing.T, runDir string) []trainLine {
 func sameRun(t *testing.T, want, got string) {
 	t.Helper()
 	for _, f := range []string{nn.ModelFile, nn.EMAFile, nn.OptimizerFile} {
-		a, b := sha(t, filepath.Join(want, train.CheckpointDir, f)), sha(t, filepath.Join(got, train.CheckpointDir, f))
+		a, b := sha(t, filepath.Join(want, nn.CheckpointDir, f)), sha(t, filepath.Join(got, nn.CheckpointDir, f))
 		if a != b {
 			t.Errorf("%s: sha256 %s uninterrupted, %s killed and resumed", f, a[:16], b[:16])
 		}
@@ -256,7 +256,7 @@ func sameRun(t *testing.T, want, got string) {
 		dir string
 		s   *st
 	}{{want, &sa}, {got, &sb}} {
-		b, err := os.ReadFile(filepath.Join(x.dir, train.CheckpointDir, nn.StateFile))
+		b, err := os.ReadFile(filepath.Join(x.dir, nn.CheckpointDir, nn.StateFile))
 		if err != nil || json.Unmarshal(b, x.s) != nil {
 			t.Fatalf("state.json of %s: %v", x.dir, err)
 		}
@@ -314,7 +314,7 @@ func (k *killStats) classify(dir string) {
 	case len(tmps) > 0:
 		k.inWrite++
 	}
-	if _, err := os.Stat(filepath.Join(dir, train.CheckpointDir)); err != nil && len(olds) == 0 {
+	if _, err := os.Stat(filepath.Join(dir, nn.CheckpointDir)); err != nil && len(olds) == 0 {
 		k.noCheckpoint++
 	}
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/seqdiff/seqdiff/nn"
 )
@@ -36,8 +33,9 @@ type shapeOptions struct {
 	timeCond bool
 }
 
-func (o *shapeOptions) bind(fs *pflag.FlagSet, defaultPreset string) {
-	fs.StringVar(&o.preset, "preset", defaultPreset, "model shape preset: dna-small, dna-base")
+func (o *shapeOptions) bind(cmd *cobra.Command, defaultPreset string) {
+	fs := cmd.Flags()
+	choiceVar(cmd, &o.preset, "preset", defaultPreset, nn.PresetNames(), "model shape preset")
 	fs.StringVar(&o.config, "config", "", "model config file (JSON or YAML; keys as in config.json); overrides --preset")
 	fs.IntVar(&o.dModel, "d-model", 0, "model width (overrides the preset)")
 	fs.IntVar(&o.layers, "n-layers", 0, "number of blocks (overrides the preset)")
@@ -67,7 +65,7 @@ func (o *shapeOptions) resolve(mode string) (nn.Config, error) {
 		dst *int
 	}{{o.dModel, &cfg.DModel}, {o.layers, &cfg.NLayers}, {o.heads, &cfg.NHeads}, {o.seqLen, &cfg.SeqLen}, {o.vocab, &cfg.VocabSize}} {
 		if f.v < 0 {
-			return cfg, fmt.Errorf("model dimensions must be positive, got %d", f.v)
+			return cfg, usagef("model dimensions must be positive, got %d", f.v)
 		}
 		if f.v > 0 {
 			*f.dst = f.v
@@ -81,7 +79,7 @@ func (o *shapeOptions) resolve(mode string) (nn.Config, error) {
 		cfg.TimeConditioning = true
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, err
+		return cfg, usageError{err}
 	}
 	return cfg, nil
 }

@@ -25,7 +25,7 @@ freshly initialised backbone: normal(0, 0.02) weights, residual output
 projections scaled by 1/sqrt(2 n_layers), zero biases, unit LayerNorm gains,
 drawn deterministically from --seed.`,
 		Example: `  seqdiff model init --preset dna-small --mode mdlm --seed 1 --out ckpt/init
-  seqdiff model init --preset dna-small --d-model 64 --n-layers 2 --mode ar --out ckpt/tiny
+  seqdiff model init --preset dna-small --d-model 64 --n-layers 2 --mode ar -o ckpt/tiny
   seqdiff model init --config model.yaml --mode mdlm --out ckpt/custom`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -33,11 +33,8 @@ drawn deterministically from --seed.`,
 			if err != nil {
 				return err
 			}
-			if o.out == "" {
-				return fmt.Errorf("--out is required")
-			}
 			if o.shape.timeCond && !cfg.TimeConditioning {
-				return fmt.Errorf("--time-conditioning: only an mdlm model is conditioned on the diffusion time, not %s", cfg.Mode)
+				return usagef("--time-conditioning: only an mdlm model is conditioned on the diffusion time, not %s", cfg.Mode)
 			}
 			cfg.Training = map[string]any{"init_seed": o.seed, "steps": 0, "by": "seqdiff model init"}
 			ck := &nn.Checkpoint{Config: cfg, Params: nn.InitParams(cfg, o.seed)}
@@ -50,9 +47,10 @@ drawn deterministically from --seed.`,
 		},
 	}
 	f := cmd.Flags()
-	o.shape.bind(f, "dna-small")
-	f.StringVar(&o.mode, "mode", nn.ModeMDLM, "training mode recorded in the checkpoint: mdlm, ar or mlm (ar is causal)")
+	o.shape.bind(cmd, "dna-small")
+	choiceVar(cmd, &o.mode, "mode", nn.ModeMDLM, []string{nn.ModeMDLM, nn.ModeAR, nn.ModeMLM}, "training mode recorded in the checkpoint (ar is causal)")
 	f.Uint64Var(&o.seed, "seed", 0, "initialisation seed")
-	f.StringVar(&o.out, "out", "", "checkpoint directory to write (replaced atomically if it exists)")
+	f.StringVarP(&o.out, "out", "o", "", "checkpoint directory to write (replaced atomically if it exists)")
+	required(cmd, "out")
 	return cmd
 }

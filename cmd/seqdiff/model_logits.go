@@ -6,22 +6,20 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 )
 
 type modelLogitsOptions struct {
-	ckpt    string
-	tokens  string
-	rows    int
-	out     string
-	threads int
-	batch   int
-	ema     bool
-	device  string
+	ckpt   string
+	tokens string
+	rows   int
+	output string
+	batch  int
+	model  modelFlags
+	ema    bool
 }
 
 func newModelLogitsCmd() *cobra.Command {
@@ -32,55 +30,40 @@ func newModelLogitsCmd() *cobra.Command {
 		Long: `Read rows of int32 little-endian token ids (rows x L), run the checkpoint's
 backbone on them (causal attention when its mode is ar, bidirectional
 otherwise) and write the logits as float32 little-endian, shape (rows, L, V).
-The output is written to a temporary file and renamed into place.`,
-		Example: `  seqdiff model logits --ckpt ckpt/init --tokens batch.i32 --rows 2 --out logits.f32`,
+The EMA weights are used when the checkpoint has them; --raw takes the
+trained weights, which shared/reference/torch_ref.py reads. The output is
+written to a temporary file and renamed into place.`,
+		Example: `  seqdiff model logits --ckpt ckpt/init --tokens batch.i32 --rows 2 -o logits.f32`,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.OutOrStdout())
-		},
+		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.ckpt, "ckpt", "", "checkpoint directory")
 	f.StringVar(&o.tokens, "tokens", "", "int32 little-endian token file, rows x L")
 	f.IntVar(&o.rows, "rows", 0, "number of rows in the token file")
-	f.StringVar(&o.out, "out", "", "output file (float32 little-endian, rows x L x V)")
-	f.IntVar(&o.threads, "threads", 0, "CPU threads (0 = all cores)")
+	f.StringVarP(&o.output, "output", "o", "", "output file (float32 little-endian, rows x L x V)")
+	alias(f, "out", "output")
 	f.IntVar(&o.batch, "batch", 8, "rows per forward pass")
-	f.BoolVar(&o.ema, "ema", false, "use the EMA weights (ema.safetensors)")
-	f.StringVar(&o.device, "device", "auto", deviceHelp)
+	o.model.bind(cmd)
+	f.BoolVar(&o.ema, "ema", false, "use the EMA weights")
+	f.MarkDeprecated("ema", "the EMA weights are the default; --raw takes the trained ones")
+	required(cmd, "ckpt", "tokens", "rows", "output")
 	return cmd
 }
 
 func (o *modelLogitsOptions) run(stdout io.Writer) error {
-	switch {
-	case o.ckpt == "" || o.tokens == "" || o.out == "":
-		return fmt.Errorf("--ckpt, --tokens and --out are required")
-	case o.rows < 1:
-		return fmt.Errorf("--rows %d: must be positive", o.rows)
-	case o.batch < 1:
-		return fmt.Errorf("--batch %d: must be positive", o.batch)
+	if err := atLeast(1, "rows", o.rows, "batch", o.batch); err != nil {
+		return err
 	}
-	toks, L, err := logitsReadTokens(o.tokens, o.rows)
+	toks, L, err := readTokens(o.tokens, o.rows)
 	if err != nil {
 		return err
 	}
-	be, closeBE, err := modelBackend(o.device, o.threads)
+	model, _, closeModel, err := o.model.load(o.ckpt)
 	if err != nil {
 		return err
 	}
-	defer closeBE()
-	model, ck, err := nn.LoadModel(be, o.ckpt)
-	if err != nil {
-		return err
-	}
-	if o.ema {
-		if ck.EMA == nil {
-			return fmt.Errorf("--ema: checkpoint %s has no %s", o.ckpt, nn.EMAFile)
-		}
-		if err := model.SetParams(ck.EMA); err != nil {
-			return err
-		}
-	}
+	defer closeModel()
 	V := model.Cfg.VocabSize
 	causal := model.Cfg.Causal()
 	out := make([]byte, 0, o.rows*L*V*4)
@@ -97,16 +80,16 @@ func (o *modelLogitsOptions) run(stdout io.Writer) error {
 			out = binary.LittleEndian.AppendUint32(out, math.Float32bits(v))
 		}
 	}
-	if err := logitsWriteAtomic(o.out, out); err != nil {
+	if err := atomicfile.WriteFile(o.output, out); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "wrote %s: logits (%d, %d, %d), %s attention\n", o.out, o.rows, L, V, map[bool]string{true: "causal", false: "bidirectional"}[causal])
+	_, err = fmt.Fprintf(stdout, "wrote %s: logits (%d, %d, %d), %s attention\n", o.output, o.rows, L, V, map[bool]string{true: "causal", false: "bidirectional"}[causal])
 	return err
 }
 
-// logitsReadTokens reads rows of int32 little-endian ids and returns them with
+// readTokens reads rows of int32 little-endian ids and returns them with
 // the row length.
-func logitsReadTokens(path string, rows int) ([]int32, int, error) {
+func readTokens(path string, rows int) ([]int32, int, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, err
@@ -123,27 +106,4 @@ func logitsReadTokens(path string, rows int) ([]int32, int, error) {
 		toks[i] = int32(binary.LittleEndian.Uint32(data[4*i:]))
 	}
 	return toks, n / rows, nil
-}
-
-// logitsWriteAtomic writes data to a temporary file beside path, fsyncs it
-// and renames it into place, so a failure never leaves a half-written path.
-func logitsWriteAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return os.Rename(tmp, path)
 }

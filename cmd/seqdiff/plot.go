@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 
@@ -37,14 +36,12 @@ has data to --out as PNG and SVG:
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	cmd.Flags().StringSliceVar(&o.runs, "runs", nil, "run directories (repeat or comma-separate)")
-	cmd.Flags().StringVar(&o.out, "out", "", "output directory for the figures")
+	cmd.Flags().StringVarP(&o.out, "out", "o", "", "output directory for the figures")
+	required(cmd, "runs", "out")
 	return cmd
 }
 
 func (o *plotOptions) run(stdout io.Writer) error {
-	if len(o.runs) == 0 || o.out == "" {
-		return errors.New("pass --runs DIR... and --out DIR")
-	}
 	r, err := plots.Collect(o.runs...)
 	if err != nil {
 		return err

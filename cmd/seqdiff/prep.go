@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -59,7 +57,7 @@ func newPrepCmd() *cobra.Command {
 		Long: `prep reads a FASTA (plain, gzip or BGZF; the embedded 1 Mb human chr22 slice
 when --fasta is not given), cuts every record into windows of --seq-len bases
 every --stride bases, drops windows with more than --max-n N (and all-N
-windows), tokenizes them (DNA ids of DESIGN.md: A=7 C=8 G=9 T=10 N=11) and
+windows), tokenizes them (DNA ids of docs/design.md: A=7 C=8 G=9 T=10 N=11) and
 writes fixed-length uint8 rows into train/valid/test shards plus
 manifest.json in DIR.
 
@@ -103,7 +101,8 @@ the end; an existing DIR is refused unless --force.`,
 
   # OpenWebText-style documents, GPT-2 BPE, rows of 1024
   seqdiff prep --text sotu/ --style owt --tokenizer gpt2 --out data/sotu`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{cleanStop: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd)
 		},
@@ -123,23 +122,22 @@ the end; an existing DIR is refused unless --force.`,
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress bar and no summary line")
 	f.BoolVar(&o.json, "json", false, "print the summary (splits, input, time) as JSON on stdout")
 	f.StringVar(&o.text, "text", "", "text corpus (file or folder) instead of a FASTA")
-	f.StringVar(&o.tokenizer, "tokenizer", "", "text tokenizer: bert-base-uncased or gpt2 (default by --style)")
-	f.StringVar(&o.style, "style", dataprep.StyleLM1B, "text corpus style: lm1b (a sentence a line) or owt (documents)")
-	f.StringVar(&o.detok, "detok", "", "text detokenizer before tokenizing: lm1b or none (default lm1b for --style lm1b)")
+	choiceVar(cmd, &o.tokenizer, "tokenizer", "", []string{dataprep.BertTokenizerName, dataprep.GPT2TokenizerName}, "text tokenizer (default by --style)")
+	choiceVar(cmd, &o.style, "style", dataprep.StyleLM1B, []string{dataprep.StyleLM1B, dataprep.StyleOWT}, "text corpus style: a sentence a line, or documents")
+	choiceVar(cmd, &o.detok, "detok", "", []string{dataprep.DetokLM1B, dataprep.DetokNone}, "text detokenizer before tokenizing (default lm1b for --style lm1b)")
 	f.Uint64Var(&o.splitSeed, "split-seed", 0, "key of the text train/valid/test hash")
-	cmd.MarkFlagRequired("out")
+	required(cmd, "out")
 	return cmd
 }
 
 func (o *prepOptions) run(cmd *cobra.Command) error {
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx := cmd.Context()
 	if o.text != "" {
 		return o.runText(cmd, ctx)
 	}
 	for _, name := range []string{"tokenizer", "style", "detok", "split-seed"} {
 		if cmd.Flags().Changed(name) {
-			return fmt.Errorf("prep: --%s is for text corpora (--text)", name)
+			return usagef("prep: --%s is for text corpora (--text)", name)
 		}
 	}
 
@@ -150,7 +148,7 @@ func (o *prepOptions) run(cmd *cobra.Command) error {
 		SplitBED: o.splitBED, ShardBytes: int64(o.shardMiB) << 20,
 	}
 	if o.shardMiB < 1 {
-		return fmt.Errorf("prep: --shard-mib %d: must be at least 1", o.shardMiB)
+		return usagef("prep: --shard-mib %d: must be at least 1", o.shardMiB)
 	}
 	if o.fasta == "" {
 		p, remove, err := assets.Path(assets.Human)
@@ -207,11 +205,11 @@ func (o *prepOptions) run(cmd *cobra.Command) error {
 func (o *prepOptions) runText(cmd *cobra.Command, ctx context.Context) error {
 	for _, name := range dnaOnlyFlags {
 		if cmd.Flags().Changed(name) {
-			return fmt.Errorf("prep: --%s is for FASTA input, not --text", name)
+			return usagef("prep: --%s is for FASTA input, not --text", name)
 		}
 	}
 	if o.shardMiB < 1 {
-		return fmt.Errorf("prep: --shard-mib %d: must be at least 1", o.shardMiB)
+		return usagef("prep: --shard-mib %d: must be at least 1", o.shardMiB)
 	}
 	tok := o.tokenizer
 	if tok == "" {

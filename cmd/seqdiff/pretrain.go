@@ -7,16 +7,18 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
+	"reflect"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/seqdiff/seqdiff/compute/backend"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func init() { register(newPretrainCmd) }
@@ -26,7 +28,7 @@ type pretrainOptions struct {
 	configFile string
 	timeBudget string
 	resume     bool
-	device     string
+	dev        deviceFlags
 }
 
 func newPretrainCmd() *cobra.Command {
@@ -63,19 +65,20 @@ weights, not the initialisation.`,
   seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar --max-steps 5000 --time-budget 90m --threads 1
   seqdiff pretrain --out runs/ar --data prep/chr20 --resume
   seqdiff pretrain --config configs/chr20-mdlm.yaml`,
-		Args: cobra.NoArgs,
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{cleanStop: "yes"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return o.run(cmd.Flags(), cmd.ErrOrStderr())
+			return o.run(cmd.Context(), cmd.Flags(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
 	c := &o.cfg
 	f.StringVar(&o.configFile, "config", "", "training configuration YAML (unknown keys are errors); flags override it")
 	f.BoolVar(&o.resume, "resume", false, "continue the run in --out from its checkpoint")
-	f.StringVar(&c.Mode, "mode", c.Mode, "objective: mlm, mdlm or ar")
+	choiceVar(cmd, &c.Mode, "mode", c.Mode, []string{nn.ModeMLM, nn.ModeMDLM, nn.ModeAR}, "objective")
 	f.StringVar(&c.Data, "data", "", "prep directory (seqdiff prep)")
-	f.StringVar(&c.Out, "out", "", "run directory")
-	f.StringVar(&c.Preset, "preset", c.Preset, "model shape: dna-small, dna-base (custom: override with --d-model etc.)")
+	f.StringVarP(&c.Out, "out", "o", "", "run directory")
+	choiceVar(cmd, &c.Preset, "preset", c.Preset, nn.PresetNames(), "model shape (override with --d-model etc.)")
 	f.IntVar(&c.DModel, "d-model", 0, "model width (overrides the preset)")
 	f.IntVar(&c.NLayers, "n-layers", 0, "blocks (overrides the preset)")
 	f.IntVar(&c.NHeads, "n-heads", 0, "attention heads (overrides the preset)")
@@ -98,31 +101,31 @@ weights, not the initialisation.`,
 	f.IntVar(&c.CkptEvery, "ckpt-every", c.CkptEvery, "checkpoint every this many steps (0: only at the end)")
 	f.IntVar(&c.LogEvery, "log-every", c.LogEvery, "progress line on stderr every this many steps (0: none)")
 	f.Uint64Var(&c.Seed, "seed", 0, "seed of the weights, the data order and the masking")
-	f.IntVar(&c.Threads, "threads", 0, "CPU threads (0: all cores); resume exactly with the same count")
-	f.StringVar(&o.device, "device", "auto", deviceHelp)
+	o.dev.bind(cmd)
 	f.IntVar(&c.MaxBadSteps, "max-bad-steps", c.MaxBadSteps, "stop after this many non-finite steps in a row")
 	return cmd
 }
 
-func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) (err error) {
+func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr io.Writer) (err error) {
+	o.cfg.Threads = o.dev.threads
 	cfg, err := o.resolve(flags)
 	if err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return usageError{err}
 	}
-	// The data is checked before the run dir is made, so a bad prep dir
-	// leaves nothing behind; a run dir this call made is removed again if
-	// the run fails while it is still empty.
 	// Reverse complement is a DNA augmentation (on by default): for a text
 	// corpus it is turned off unless --rc was asked for on the command line
 	// (which the loader then refuses with a message).
 	if cfg.RC && !flags.Changed("rc") {
-		if m, err := dataprep.ReadManifest(cfg.Data); err == nil && m.Tokenizer != dataprep.DNATokenizerName {
+		if m, err := dataprep.ReadManifest(cfg.Data); err == nil && m.Tokenizer != vocab.DNATokenizer {
 			cfg.RC = false
 		}
 	}
+	// The data is checked before the run dir is made, so a bad prep dir
+	// leaves nothing behind; a run dir this call made is removed again if
+	// the run fails while it is still empty.
 	data, err := train.OpenData(cfg.Data, cfg.Batch, cfg.Seed, cfg.RC)
 	if err != nil {
 		return err
@@ -142,7 +145,8 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) (err error
 		return err
 	}
 	defer unlock()
-	be, closeBE, err := modelBackend(o.device, cfg.Threads)
+	o.dev.threads = cfg.Threads
+	be, closeBE, err := o.dev.open()
 	if err != nil {
 		return err
 	}
@@ -155,17 +159,15 @@ func (o *pretrainOptions) run(flags *pflag.FlagSet, stderr io.Writer) (err error
 	tr.Stderr = stderr
 	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, horizon %d steps, %s with %d threads, run dir %s (from step %d)\n",
 		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
-	ctx, stop := stopOnSignal(stderr)
-	defer stop()
 	why, err := tr.Run(ctx)
 	if errors.Is(err, train.ErrInterrupted) {
 		return fmt.Errorf("interrupted at step %d; checkpoint written to %s; resume with: seqdiff pretrain --out %s --resume",
-			tr.Step(), filepath.Join(cfg.Out, train.CheckpointDir), cfg.Out)
+			tr.Step(), filepath.Join(cfg.Out, nn.CheckpointDir), cfg.Out)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, train.CheckpointDir))
+	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, nn.CheckpointDir))
 	return nil
 }
 
@@ -176,7 +178,7 @@ func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
 	cfg := train.Default()
 	if o.resume {
 		if flagged.Out == "" {
-			return cfg, errors.New("--resume needs --out RUNDIR")
+			return cfg, usagef("--resume needs --out RUNDIR")
 		}
 		y := filepath.Join(flagged.Out, train.ConfigYAML)
 		if _, err := os.Stat(y); errors.Is(err, fs.ErrNotExist) {
@@ -200,7 +202,7 @@ func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
 		case "time-budget":
 			d, err := train.ParseDuration(o.timeBudget)
 			if err != nil {
-				ferr = fmt.Errorf("--time-budget: %w", err)
+				ferr = usagef("--time-budget: %w", err)
 			}
 			cfg.TimeBudget = d
 		default:
@@ -237,85 +239,14 @@ func sameModel(saved, cfg train.Config, yamlPath string) error {
 	return nil
 }
 
-// copyFlag copies the field bound to flag name from src to dst.
+// copyFlag copies the field bound to flag name from src to dst: the
+// field whose yaml key is the flag's name with _ for - (every flag of
+// pretrain but --config, --resume, --time-budget and --device is one).
 func copyFlag(dst, src *train.Config, name string) {
-	switch name {
-	case "mode":
-		dst.Mode = src.Mode
-	case "data":
-		dst.Data = src.Data
-	case "out":
-		dst.Out = src.Out
-	case "preset":
-		dst.Preset = src.Preset
-	case "d-model":
-		dst.DModel = src.DModel
-	case "n-layers":
-		dst.NLayers = src.NLayers
-	case "n-heads":
-		dst.NHeads = src.NHeads
-	case "seq-len":
-		dst.SeqLen = src.SeqLen
-	case "time-conditioning":
-		dst.TimeConditioning = src.TimeConditioning
-	case "batch":
-		dst.Batch = src.Batch
-	case "lr":
-		dst.LR = src.LR
-	case "min-lr-frac":
-		dst.MinLRFrac = src.MinLRFrac
-	case "warmup":
-		dst.Warmup = src.Warmup
-	case "weight-decay":
-		dst.WeightDecay = src.WeightDecay
-	case "clip-norm":
-		dst.ClipNorm = src.ClipNorm
-	case "ema":
-		dst.EMA = src.EMA
-	case "rc":
-		dst.RC = src.RC
-	case "max-steps":
-		dst.MaxSteps = src.MaxSteps
-	case "max-tokens":
-		dst.MaxTokens = src.MaxTokens
-	case "eval-every":
-		dst.EvalEvery = src.EvalEvery
-	case "eval-rows":
-		dst.EvalRows = src.EvalRows
-	case "eval-samples":
-		dst.EvalSamples = src.EvalSamples
-	case "ckpt-every":
-		dst.CkptEvery = src.CkptEvery
-	case "log-every":
-		dst.LogEvery = src.LogEvery
-	case "seed":
-		dst.Seed = src.Seed
-	case "threads":
-		dst.Threads = src.Threads
-	case "max-bad-steps":
-		dst.MaxBadSteps = src.MaxBadSteps
-	}
-}
-
-// stopOnSignal is a context cancelled by the first SIGINT or SIGTERM,
-// which says so on stderr; the signals then get their default action
-// back, so that a second Ctrl-C quits at once (the checkpoint being
-// written is atomic: the previous one stays).
-func stopOnSignal(stderr io.Writer) (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			select {
-			case <-done: // our own stop, not a signal
-				return
-			default:
-			}
-			stop()
-			fmt.Fprintln(stderr, "stopping: finishing this step and writing a checkpoint (a second signal quits at once)")
-		case <-done:
+	d, s := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem()
+	for i := range d.NumField() {
+		if key, _, _ := strings.Cut(d.Type().Field(i).Tag.Get("yaml"), ","); key == strings.ReplaceAll(name, "-", "_") {
+			d.Field(i).Set(s.Field(i))
 		}
-	}()
-	return ctx, func() { close(done); stop() }
+	}
 }

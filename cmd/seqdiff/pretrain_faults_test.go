@@ -65,7 +65,8 @@ func waitFor(p *proc, cond func() bool) bool {
 	return cond()
 }
 
-func exitCode(p *proc) int {
+// procExitCode is the exit status of p (-1 when it did not exit).
+func procExitCode(p *proc) int {
 	var ee *exec.ExitError
 	if errors.As(p.err, &ee) {
 		return ee.ExitCode()
@@ -78,7 +79,7 @@ func exitCode(p *proc) int {
 
 func checkpointStep(t *testing.T, run string) int {
 	t.Helper()
-	ck, err := nn.LoadCheckpoint(filepath.Join(run, train.CheckpointDir))
+	ck, err := nn.LoadCheckpoint(filepath.Join(run, nn.CheckpointDir))
 	if err != nil {
 		t.Fatalf("checkpoint does not load: %v", err)
 	}
@@ -89,14 +90,15 @@ func checkpointSHAs(t *testing.T, run string) string {
 	t.Helper()
 	var s []string
 	for _, f := range []string{nn.ConfigFile, nn.ModelFile, nn.EMAFile, nn.OptimizerFile, nn.StateFile} {
-		s = append(s, sha(t, filepath.Join(run, train.CheckpointDir, f)))
+		s = append(s, sha(t, filepath.Join(run, nn.CheckpointDir, f)))
 	}
 	return strings.Join(s, " ")
 }
 
 // TestPretrainGracefulStop: SIGINT or SIGTERM finishes the step, writes a
-// checkpoint whose metrics log ends at its step, exits with status 1 and
-// a line saying how to resume; the resumed run ends bit-identical to an
+// checkpoint whose metrics log ends at its step, exits with status 128 +
+// the signal (130 for SIGINT, 143 for SIGTERM) and a line saying how to
+// resume; the resumed run ends bit-identical to an
 // uninterrupted one. Two signals in a row (the second quits at once)
 // still leave a checkpoint that resumes bit-identically.
 func TestPretrainGracefulStop(t *testing.T) {
@@ -121,9 +123,10 @@ func TestPretrainGracefulStop(t *testing.T) {
 		msg := p.stderr.String()
 		resumeLine := "resume with: seqdiff pretrain --out " + out + " --resume"
 		if len(c.sigs) == 1 {
-			if signaled || exitCode(p) != 1 || !strings.Contains(msg, "stopping: finishing this step and writing a checkpoint") ||
+			want := 128 + int(c.sigs[0].(syscall.Signal))
+			if signaled || procExitCode(p) != want || !strings.Contains(msg, "stopping cleanly") ||
 				!strings.Contains(msg, resumeLine) {
-				t.Fatalf("%s: %v: exit %d (signaled %v), stderr:\n%s", c.mode, c.sigs[0], exitCode(p), signaled, msg)
+				t.Fatalf("%s: %v: exit %d (signaled %v), stderr:\n%s", c.mode, c.sigs[0], procExitCode(p), signaled, msg)
 			}
 			step := checkpointStep(t, out)
 			if !strings.Contains(msg, fmt.Sprintf("interrupted at step %d;", step)) || step < 5 || step >= steps {
@@ -132,7 +135,7 @@ func TestPretrainGracefulStop(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(out, train.LockFile)); err == nil {
 				t.Fatalf("%s: the lock outlived a graceful stop", c.mode)
 			}
-		} else if !signaled && exitCode(p) != 1 {
+		} else if !signaled && procExitCode(p) != 130 {
 			t.Fatalf("%s: two signals: %v\n%s", c.mode, p.err, msg)
 		}
 		seqdiffOK(t, tmp, "pretrain", "--out", out, "--resume")
@@ -149,7 +152,7 @@ func TestPretrainLockTwoRuns(t *testing.T) {
 	out := filepath.Join(dir, "run")
 	first := start(t, tmp, faultArgs("ar", prep, out, 100000, 2)...)
 	defer first.cmd.Process.Kill()
-	if !waitFor(first, func() bool { _, err := os.Stat(filepath.Join(out, train.CheckpointDir)); return err == nil }) {
+	if !waitFor(first, func() bool { _, err := os.Stat(filepath.Join(out, nn.CheckpointDir)); return err == nil }) {
 		t.Fatalf("first run ended: %v\n%s", first.err, first.stderr.String())
 	}
 	pid := strconv.Itoa(first.cmd.Process.Pid)
@@ -157,8 +160,8 @@ func TestPretrainLockTwoRuns(t *testing.T) {
 		p := start(t, tmp, args...)
 		p.wait()
 		msg := p.stderr.String()
-		if exitCode(p) != 1 || !strings.Contains(msg, "run directory "+out+" is in use by process "+pid) {
-			t.Fatalf("second run %v: exit %d, stderr:\n%s", args[len(args)-1], exitCode(p), msg)
+		if procExitCode(p) != 1 || !strings.Contains(msg, "run directory "+out+" is in use by process "+pid) {
+			t.Fatalf("second run %v: exit %d, stderr:\n%s", args[len(args)-1], procExitCode(p), msg)
 		}
 	}
 	first.cmd.Process.Kill()
@@ -271,8 +274,8 @@ func TestPretrainDiskFull(t *testing.T) {
 			p := startEnv(t, tmp, k.env, args...)
 			p.wait()
 			msg := p.stderr.String()
-			if exitCode(p) != 1 || !strings.Contains(msg, k.want) || !strings.Contains(msg, k.dir) {
-				t.Fatalf("prep on a full disk: exit %d, stderr:\n%s", exitCode(p), msg)
+			if procExitCode(p) != 1 || !strings.Contains(msg, k.want) || !strings.Contains(msg, k.dir) {
+				t.Fatalf("prep on a full disk: exit %d, stderr:\n%s", procExitCode(p), msg)
 			}
 			if entries, _ := os.ReadDir(k.dir); len(entries) > 1 || len(entries) == 1 && entries[0].Name() != "filler" {
 				t.Fatalf("prep on a full disk left %v", entries)
@@ -288,9 +291,9 @@ func TestPretrainDiskFull(t *testing.T) {
 			p = startEnv(t, tmp, k.env, "pretrain", "--out", out, "--resume", "--max-steps", "20")
 			p.wait()
 			msg = p.stderr.String()
-			if exitCode(p) != 1 || !strings.Contains(msg, k.want) || !strings.Contains(msg, "step 15: checkpoint not written") ||
+			if procExitCode(p) != 1 || !strings.Contains(msg, k.want) || !strings.Contains(msg, "step 15: checkpoint not written") ||
 				!strings.Contains(msg, "the previous checkpoint in "+filepath.Join(out, "checkpoint")+" is intact") {
-				t.Fatalf("checkpoint on a full disk: exit %d, stderr:\n%s", exitCode(p), msg)
+				t.Fatalf("checkpoint on a full disk: exit %d, stderr:\n%s", procExitCode(p), msg)
 			}
 			t.Logf("checkpoint: %s", strings.TrimSpace(msg[strings.LastIndex(strings.TrimSpace(msg), "\n")+1:]))
 			if after := checkpointSHAs(t, out); after != before {
@@ -308,9 +311,9 @@ func TestPretrainDiskFull(t *testing.T) {
 				p = startEnv(t, tmp, k.env, "pretrain", "--out", out, "--resume", "--max-steps", "20")
 				p.wait()
 				msg = p.stderr.String()
-				if exitCode(p) != 1 || !strings.Contains(msg, k.want) ||
+				if procExitCode(p) != 1 || !strings.Contains(msg, k.want) ||
 					!strings.Contains(msg, "the last good checkpoint stays in "+filepath.Join(out, "checkpoint")) {
-					t.Fatalf("resume on a full disk: exit %d, stderr:\n%s", exitCode(p), msg)
+					t.Fatalf("resume on a full disk: exit %d, stderr:\n%s", procExitCode(p), msg)
 				}
 				t.Logf("resume: %s", strings.TrimSpace(msg[strings.LastIndex(strings.TrimSpace(msg), "\n")+1:]))
 				if after := checkpointSHAs(t, out); after != before {
@@ -341,15 +344,15 @@ func TestPretrainNonFinite(t *testing.T) {
 		"--ckpt-every", "1000", "--max-bad-steps", "3")
 	p.wait()
 	msg := p.stderr.String()
-	if exitCode(p) != 1 || !strings.Contains(msg, "update skipped (1 in a row)") || !strings.Contains(msg, "update skipped (3 in a row)") ||
+	if procExitCode(p) != 1 || !strings.Contains(msg, "update skipped (1 in a row)") || !strings.Contains(msg, "update skipped (3 in a row)") ||
 		!strings.Contains(msg, "3 steps in a row had a non-finite loss or gradient norm") ||
 		!strings.Contains(msg, "the last good checkpoint stays in "+filepath.Join(out, "checkpoint")) {
-		t.Fatalf("lr 1e20: exit %d, stderr:\n%s", exitCode(p), msg)
+		t.Fatalf("lr 1e20: exit %d, stderr:\n%s", procExitCode(p), msg)
 	}
 	if after := checkpointSHAs(t, out); after != before {
 		t.Fatal("the last good checkpoint changed")
 	}
-	ck, err := nn.LoadCheckpoint(filepath.Join(out, train.CheckpointDir))
+	ck, err := nn.LoadCheckpoint(filepath.Join(out, nn.CheckpointDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +384,7 @@ func TestPretrainNonFinite(t *testing.T) {
 	args = append(args, "--lr", "1e20", "--warmup", "0", "--max-bad-steps", "2")
 	p = start(t, tmp, args...)
 	p.wait()
-	if msg := p.stderr.String(); exitCode(p) != 1 || !strings.Contains(msg, "no checkpoint was written yet") {
-		t.Fatalf("lr 1e20 from scratch: exit %d, stderr:\n%s", exitCode(p), msg)
+	if msg := p.stderr.String(); procExitCode(p) != 1 || !strings.Contains(msg, "no checkpoint was written yet") {
+		t.Fatalf("lr 1e20 from scratch: exit %d, stderr:\n%s", procExitCode(p), msg)
 	}
 }

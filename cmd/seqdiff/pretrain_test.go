@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/train"
 )
 
@@ -58,7 +59,7 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep pplReport
+	var rep evaluate.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -92,15 +93,15 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 
 func TestPretrainEvalSampleMDLM(t *testing.T) {
 	prep, out := tinyRun(t, "mdlm", 20)
-	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--samples", "2", "--seed", "5", "--json")
+	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--draws", "2", "--seed", "5", "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rep pplReport
+	var rep evaluate.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Bound || rep.Samples != 2 || rep.Seed != 5 || rep.Tokens != 16*64 || !(rep.Perplexity > 2 && rep.Perplexity < 8) {
+	if !rep.Bound || rep.Draws != 2 || rep.Seed != 5 || rep.Tokens != 16*64 || !(rep.Perplexity > 2 && rep.Perplexity < 8) {
 		t.Fatalf("eval ppl mdlm: %+v", rep)
 	}
 	text, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--samples", "2")
@@ -121,7 +122,7 @@ func TestPretrainEvalSampleMDLM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kr kmerReport
+	var kr evaluate.KmerPPL
 	if err := json.Unmarshal([]byte(kout), &kr); err != nil || len(kr.Orders) != 3 || !kr.Tuned || kr.Orders[0].Perplexity < kr.Orders[2].Perplexity-1e-9 && kr.BestK == 0 {
 		t.Fatalf("eval kmer: %v %+v", err, kr)
 	}
@@ -136,9 +137,9 @@ func TestPretrainEvalSampleMDLM(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("bench sample printed %d lines", len(lines))
 	}
-	var rows []benchSampleRow
+	var rows []train.SampleTiming
 	for _, l := range lines {
-		var r benchSampleRow
+		var r train.SampleTiming
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatal(err)
 		}

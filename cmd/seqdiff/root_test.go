@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -35,5 +37,41 @@ func TestCompletion(t *testing.T) {
 	}
 	if !strings.Contains(out, "seqdiff") {
 		t.Fatal("bash completion does not mention seqdiff")
+	}
+}
+
+// TestExitCodes: the seqdiff process exits 0 on success, 2 on a usage
+// error (unknown flag, missing required flag, a value out of range, a
+// value not among a flag's choices, a missing argument), 1 on a runtime
+// error (bad input), and says why on stderr.
+func TestExitCodes(t *testing.T) {
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "absent")
+	for _, c := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"version"}, 0, ""},
+		{[]string{"pretrain", "--no-such-flag"}, 2, "unknown flag: --no-such-flag"},
+		{[]string{"nosuchcommand"}, 2, "unknown command"},
+		{[]string{"model", "init"}, 2, `required flag(s) "out" not set`},
+		{[]string{"index"}, 2, "accepts 1 arg"},
+		{[]string{"pretrain", "--mode", "gpt", "--data", missing, "--out", missing}, 2, `"gpt" for "--mode"`},
+		{[]string{"eval", "ppl", "--ckpt", missing, "--data", missing, "--draws", "0"}, 2, "--draws 0: must be >= 1"},
+		{[]string{"pretrain", "--data", missing, "--out", missing}, 2, "no stopping rule"},
+		{[]string{"pretrain", "--data", missing, "--out", missing, "--max-steps", "1"}, 1, missing},
+		{[]string{"eval", "ppl", "--ckpt", missing, "--data", missing}, 1, missing},
+		{[]string{"index", missing}, 1, missing},
+	} {
+		p := start(t, tmp, c.args...)
+		p.wait()
+		stderr := p.stderr.String()
+		if got := procExitCode(p); got != c.code || !strings.Contains(stderr, c.msg) {
+			t.Errorf("seqdiff %s: exit %d, want %d; stderr:\n%s", strings.Join(c.args, " "), got, c.code, stderr)
+		}
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("a failed command left its output behind")
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
+	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/vocab"
 
 	"github.com/spf13/cobra"
 
@@ -20,15 +22,13 @@ import (
 func init() { register(newSampleCmd) }
 
 type sampleOptions struct {
-	ckpt    string
-	out     string
-	prefix  string
-	suffix  string
-	gen     train.GenerateOptions
-	threads int
-	device  string
-	raw     bool
-	full    bool
+	ckpt   string
+	output string
+	prefix string
+	suffix string
+	gen    train.GenerateOptions
+	model  modelFlags
+	full   bool
 }
 
 func newSampleCmd() *cobra.Command {
@@ -42,7 +42,7 @@ them as FASTA (DNA checkpoints) or text (checkpoints trained on a text prep,
 decoded with the tokenizer recorded in the checkpoint).
 
 Text output is one sample per line (each run of whitespace inside a sample,
-newlines included, becomes one space), or, when --out ends in .jsonl, one JSON object {"sample": i, "text":
+newlines included, becomes one space), or, when --output ends in .jsonl, one JSON object {"sample": i, "text":
 ...} per line with the text as generated. Every text sample starts with the
 tokenizer's BOS ([CLS] for bert-base-uncased, <|endoftext|> for gpt2)
 clamped at position 0, as every training row does; --prefix text follows it.
@@ -60,23 +60,24 @@ generates --stride new ones. AR: ancestral sampling with a KV cache,
 temperature, top-k and top-p; --prefix is the prompt (without one, each row
 starts with a uniformly drawn base); past seq_len the window slides (when the
 cache is full, the last seq_len/2 tokens are encoded again).`,
-		Example: `  seqdiff sample --ckpt runs/mdlm --n 4 --len 1024 --steps 256 --out mdlm.fa
-  seqdiff sample --ckpt runs/mdlm --n 2 --len 200 --prefix ACGTACGT --suffix TTTT --sampler ddpm_cache --out infill.fa
-  seqdiff sample --ckpt runs/ar --n 4 --len 1024 --temperature 0.9 --top-p 0.95 --out ar.fa
-  seqdiff sample --ckpt runs/lm1b-mdlm --n 16 --steps 128 --out mdlm.txt
-  seqdiff sample --ckpt runs/lm1b-ar --n 16 --prefix "the president said" --out ar.jsonl`,
+		Example: `  seqdiff sample --ckpt runs/mdlm --n 4 --len 1024 --steps 256 -o mdlm.fa
+  seqdiff sample --ckpt runs/mdlm --n 2 --len 200 --prefix ACGTACGT --suffix TTTT --sampler ddpm_cache -o infill.fa
+  seqdiff sample --ckpt runs/ar --n 4 --len 1024 --temperature 0.9 --top-p 0.95 --output ar.fa
+  seqdiff sample --ckpt runs/lm1b-mdlm --n 16 --steps 128 -o mdlm.txt
+  seqdiff sample --ckpt runs/lm1b-ar --n 16 --prefix "the president said" -o ar.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.ErrOrStderr()) },
 	}
 	f := cmd.Flags()
 	g := &o.gen
 	f.StringVar(&o.ckpt, "ckpt", "", "checkpoint directory or run directory")
-	f.StringVar(&o.out, "out", "", "file to write: FASTA (DNA), text or .jsonl (text checkpoints)")
+	f.StringVarP(&o.output, "output", "o", "", "file to write: FASTA (DNA), text or .jsonl (text checkpoints)")
+	alias(f, "out", "output")
 	f.IntVar(&g.N, "n", 1, "sequences")
 	f.IntVar(&g.Len, "len", 0, "length in tokens (bases), prefix and suffix included (0: the model's seq_len)")
 	f.IntVar(&g.Batch, "batch", 8, "sequences generated together")
 	f.IntVar(&g.Steps, "steps", 128, "MDLM denoising steps T")
-	f.StringVar(&g.Sampler, "sampler", "ddpm_cache", "MDLM sampler: ddpm or ddpm_cache")
+	choiceVar(cmd, &g.Sampler, "sampler", train.SamplerDDPMCache, []string{train.SamplerDDPM, train.SamplerDDPMCache}, "MDLM sampler")
 	f.IntVar(&g.Stride, "stride", 0, "MDLM past seq_len: new tokens per window (0: seq_len/2)")
 	f.StringVar(&o.prefix, "prefix", "", "bases or text clamped at the start (AR: the prompt)")
 	f.StringVar(&o.suffix, "suffix", "", "bases or text clamped at the end (MDLM)")
@@ -84,18 +85,14 @@ cache is full, the last seq_len/2 tokens are encoded again).`,
 	f.IntVar(&g.TopK, "top-k", 0, "AR: keep the k most likely tokens (0: all)")
 	f.Float64Var(&g.TopP, "top-p", 1, "AR: nucleus mass (1: all)")
 	f.Uint64Var(&g.Seed, "seed", 0, "seed")
-	f.IntVar(&o.threads, "threads", 0, "CPU threads (0: all cores)")
-	f.StringVar(&o.device, "device", "auto", deviceHelp)
-	f.BoolVar(&o.raw, "raw", false, "use the trained weights even when the checkpoint has an EMA")
+	o.model.bind(cmd)
 	f.BoolVar(&o.full, "full", false, "text: keep the whole --len tokens instead of cutting after the first EOS")
+	required(cmd, "ckpt", "output")
 	return cmd
 }
 
 func (o *sampleOptions) run(stderr io.Writer) error {
-	if o.ckpt == "" || o.out == "" {
-		return fmt.Errorf("pass --ckpt DIR and --out FILE (.fa for DNA, .txt or .jsonl for text)")
-	}
-	m, ema, closeModel, err := openModel(o.device, o.threads, o.ckpt, !o.raw)
+	m, ema, closeModel, err := o.model.load(o.ckpt)
 	if err != nil {
 		return err
 	}
@@ -110,7 +107,7 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if o.gen.Suffix, err = encodeSeq(tok, "--suffix", o.suffix); err != nil {
 		return err
 	}
-	text := tok.Name() != dataprep.DNATokenizerName
+	text := tok.Name() != vocab.DNATokenizer
 	if text {
 		o.gen.Prefix = dataprep.WithBOS(tok, o.gen.Prefix)
 	}
@@ -124,19 +121,19 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	}
 	dt := time.Since(t0)
 	desc := fmt.Sprintf("mode=%s len=%d seed=%d ema=%v", m.Cfg.Mode, o.gen.Len, o.gen.Seed, ema)
-	if m.Cfg.Mode == "mdlm" {
+	if m.Cfg.Mode == nn.ModeMDLM {
 		desc += fmt.Sprintf(" sampler=%s steps=%d", o.gen.Sampler, o.gen.Steps)
 	}
 	if text {
-		err = writeTextSamples(o.out, tok, rows, !o.full)
+		err = writeTextSamples(o.output, tok, rows, !o.full)
 	} else {
-		err = writeFASTA(o.out, tok, rows, desc)
+		err = writeFASTA(o.output, tok, rows, desc)
 	}
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "sample: %d x %d tokens in %s (%.0f tokens/s, %d model calls) -> %s\n",
-		len(rows), o.gen.Len, dt.Round(time.Millisecond), float64(len(rows)*o.gen.Len)/dt.Seconds(), st.Calls, o.out)
+		len(rows), o.gen.Len, dt.Round(time.Millisecond), float64(len(rows)*o.gen.Len)/dt.Seconds(), st.Calls, o.output)
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 func init() { register(newTokenizeCmd) }
@@ -44,10 +45,10 @@ prints their text. With -, the final newline of standard input is dropped.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.tokenizer, "tokenizer", "", "dna, bert-base-uncased or gpt2 (required)")
+	choiceVar(cmd, &o.tokenizer, "tokenizer", "", []string{"dna", vocab.DNATokenizer, dataprep.BertTokenizerName, dataprep.GPT2TokenizerName}, "tokenizer")
 	f.BoolVar(&o.decode, "decode", false, "read ids and print their text")
 	f.BoolVar(&o.special, "add-special", false, "add the sentence's BOS and EOS ids around the text's")
-	cmd.MarkFlagRequired("tokenizer")
+	required(cmd, "tokenizer")
 	return cmd
 }
 

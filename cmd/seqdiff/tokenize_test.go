@@ -58,7 +58,7 @@ func TestTokenizeBadInput(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"--tokenizer", "gpt3", "x"}, `unknown tokenizer "gpt3"`},
+		{[]string{"--tokenizer", "gpt3", "x"}, `"gpt3" for "--tokenizer"`},
 		{[]string{"--tokenizer", "dna", "ACGU"}, "byte 3"},
 		{[]string{"--tokenizer", "gpt2", "ok\xff"}, "byte 2: invalid UTF-8"},
 		{[]string{"--tokenizer", "gpt2", "--decode", "1 x 3"}, `id 2: "x" is not an integer`},
@@ -133,7 +133,7 @@ func TestPrepTextBadFlags(t *testing.T) {
 		{[]string{"--text", lines, "--max-n", "0.1"}, "--max-n is for FASTA input"},
 		{[]string{"--text", lines, "--fasta", "x.fa"}, "--fasta is for FASTA input"},
 		{[]string{"--tokenizer", "gpt2"}, "--tokenizer is for text corpora"},
-		{[]string{"--text", lines, "--tokenizer", "dna"}, `--tokenizer "dna"`},
+		{[]string{"--text", lines, "--tokenizer", "dna"}, `"dna" for "--tokenizer"`},
 		{[]string{"--text", bad}, "bad.txt:2: byte 4 of the line: invalid UTF-8"},
 	} {
 		_, _, err := run(t, append([]string{"prep", "--out", out, "--quiet"}, c.args...)...)

@@ -36,13 +36,19 @@ func patternBatch(r *rand.Rand, B, T int) []int32 {
 	return x
 }
 
-func lossInputs(mode string, r *rand.Rand, B, L int) nn.LossInputs {
-	if mode == nn.ModeAR {
-		return nn.ARInputs(patternBatch(r, B, L+1), B, L+1, nn.DNAPadID)
+// lossInputs draws a batch of cfg's objective through nn.Objective, the
+// path training takes: AR rows one longer, so that both read L positions.
+func lossInputs(t *testing.T, cfg nn.Config, r *rand.Rand, B, L int) nn.LossInputs {
+	t.Helper()
+	n := L
+	if cfg.Mode == nn.ModeAR {
+		n++
 	}
-	x0 := patternBatch(r, B, L)
-	tt, masked := nn.MDLMSample(r, x0, B, L, nn.DNAPadID)
-	return nn.MDLMInputs(x0, B, L, tt, masked, nn.DNAMaskID, nn.DNAPadID)
+	li, err := nn.NewObjective(cfg).Inputs(patternBatch(r, B, n), B, n, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return li
 }
 
 func download(t *testing.T, be compute.Backend, x compute.F32) []float32 {
@@ -101,7 +107,7 @@ func TestTrainStepParity(t *testing.T) {
 				}
 			}
 			const B = 4
-			li := lossInputs(mode, rand.New(rand.NewPCG(2, 2)), B, cfg.SeqLen)
+			li := lossInputs(t, cfg, rand.New(rand.NewPCG(2, 2)), B, cfg.SeqLen)
 			ocfg := nn.DefaultAdamW()
 			ocfg.WeightDecay, ocfg.EMADecay = 0.1, 0.99
 			oc, og := nn.NewOptimizer(mc, ocfg), nn.NewOptimizer(mg, ocfg)
@@ -164,7 +170,7 @@ func TestTrainCurveParity(t *testing.T) {
 			const steps, B = 200, 8
 			var first, lastC, lastG, worst float64
 			for s := 0; s < steps; s++ {
-				li := lossInputs(mode, r, B, cfg.SeqLen)
+				li := lossInputs(t, cfg, r, B, cfg.SeqLen)
 				var ls [2]float64
 				for k, p := range []struct {
 					m *nn.Model

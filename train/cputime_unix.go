@@ -1,13 +1,13 @@
 //go:build unix
 
-package main
+package train
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU is this process's user+system CPU time. bench sample reports
+// processCPU is this process's user+system CPU time. BenchSample reports
 // it beside wall time because the machine may be shared: CPU time barely
 // moves when other processes compete for the cores, wall time does.
 func processCPU() (time.Duration, bool) {

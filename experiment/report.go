@@ -1,4 +1,4 @@
-package main
+package experiment
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
+	"github.com/seqdiff/seqdiff/nn"
 
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/finetune"
@@ -57,7 +59,7 @@ func (s *study) report(context.Context) error {
 			continue
 		}
 		from := "random init"
-		if org, err := readOrigin(dir); err == nil {
+		if org, err := finetune.ReadOrigin(dir); err == nil {
 			from = filepath.Base(org.From) + " (" + org.FromMode + ")"
 		}
 		if g, ok := s.given(m); ok {
@@ -68,24 +70,17 @@ func (s *study) report(context.Context) error {
 	}
 
 	b.WriteString("\n## Perplexity\n\nPer base on the test split. AR: exact. MDLM: exp of the NELBO, an upper bound on the perplexity (K draws of (t, mask) per sequence).\n\n| model | mode | perplexity | bits/base | tokens | kind |\n|---|---|---|---|---|---|\n")
-	for _, m := range append(s.generative(), kmerModel) {
-		var v pplJSON
-		if err := readJSONFile(filepath.Join(s.models(), m, plots.PPLFile), &v); err != nil {
+	for _, m := range append(s.generative(), evaluate.KmerMode) {
+		v, err := evaluate.ReadReport(filepath.Join(s.models(), m, plots.PPLFile))
+		if err != nil {
 			continue
 		}
-		kind := "exact"
-		if v.Bound {
-			kind = fmt.Sprintf("upper bound (K = %d)", v.Samples)
-		}
-		if v.Mode == finetune.KmerMode {
-			kind = fmt.Sprintf("exact, order %d chosen on valid", v.KmerOrder)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %.4f | %.4f | %d | %s |\n", m, v.Mode, v.Perplexity, v.BitsPerToken, v.Tokens, kind)
+		fmt.Fprintf(&b, "| %s | %s | %.4f | %.4f | %d | %s |\n", m, v.Mode, v.Perplexity, v.BitsPerToken, v.Tokens, v.Kind())
 	}
 
 	var rs []*finetune.Results
 	for _, t := range s.cfg.Tasks {
-		for _, m := range append(s.downstreamModels(), kmerModel) {
+		for _, m := range append(s.downstreamModels(), evaluate.KmerMode) {
 			if r, err := finetune.ReadResults(filepath.Join(s.models(), m, "tasks", t.Name, plots.ResultsFile)); err == nil {
 				r.Checkpoint = m
 				rs = append(rs, r)
@@ -114,7 +109,7 @@ func (s *study) report(context.Context) error {
 		}
 	}
 
-	if rows, err := readBenchFile(filepath.Join(s.out, "bench", plots.BenchFile)); err == nil {
+	if rows, err := plots.ReadBench(filepath.Join(s.out, "bench", plots.BenchFile)); err == nil {
 		b.WriteString("\n## Sampling speed\n\n| sampler | steps | sequences x tokens | model calls | seconds | tokens/s |\n|---|---|---|---|---|---|\n")
 		for _, r := range rows {
 			st := fmt.Sprint(r.Steps)
@@ -149,24 +144,28 @@ type ckState struct {
 	elapsed float64
 }
 
+// readCkptState reads the mode and the step, tokens and training time of
+// the checkpoint of the run in dir.
 func readCkptState(dir string) (ckState, error) {
-	var st ckState
-	ck := filepath.Join(dir, train.CheckpointDir)
-	var cfg struct {
-		Mode string `json:"mode"`
+	ck := filepath.Join(dir, nn.CheckpointDir)
+	cfg, err := nn.ReadConfig(ck)
+	if err != nil {
+		return ckState{}, err
 	}
-	if err := readJSONFile(filepath.Join(ck, "config.json"), &cfg); err != nil {
-		return st, err
-	}
-	var s struct {
+	var st struct {
 		Step     int     `json:"step"`
 		Tokens   int64   `json:"tokens"`
 		ElapsedS float64 `json:"elapsed_s"`
 	}
-	if err := readJSONFile(filepath.Join(ck, "state.json"), &s); err != nil {
-		return st, err
+	p := filepath.Join(ck, nn.StateFile)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		err = json.Unmarshal(b, &st)
 	}
-	return ckState{mode: cfg.Mode, step: s.Step, tokens: s.Tokens, elapsed: s.ElapsedS}, nil
+	if err != nil {
+		return ckState{}, fmt.Errorf("%s: %w", p, err)
+	}
+	return ckState{mode: cfg.Mode, step: st.Step, tokens: st.Tokens, elapsed: st.ElapsedS}, nil
 }
 
 // lastValid is the last valid loss in dir's metrics.jsonl, or "-".
@@ -183,28 +182,4 @@ func lastValid(dir string) string {
 		}
 	}
 	return out
-}
-
-func readJSONFile(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return jsonUnmarshal(b, v, path)
-}
-
-func readBenchFile(path string) ([]plots.BenchRow, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rows []plots.BenchRow
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var r plots.BenchRow
-		if err := jsonUnmarshal([]byte(l), &r, path); err != nil {
-			return nil, err
-		}
-		rows = append(rows, r)
-	}
-	return rows, nil
 }

@@ -1,4 +1,4 @@
-package main
+package experiment
 
 import (
 	"fmt"
@@ -11,9 +11,9 @@ import (
 	"github.com/seqdiff/seqdiff/train"
 )
 
-// studyConfig is a study YAML (configs/study-*.yaml). Relative paths are
+// Config is a study YAML (configs/study-*.yaml). Relative paths are
 // relative to the working directory. Unknown keys are errors.
-type studyConfig struct {
+type Config struct {
 	Name    string `yaml:"name"`
 	Threads int    `yaml:"threads"`
 	Prep    struct {
@@ -39,7 +39,7 @@ type studyConfig struct {
 	// Models, when given, are the study's models: existing checkpoints
 	// (or run directories) scored for perplexity, on the tasks and for
 	// sampling speed, instead of the pretrain, finetune and scratch stages.
-	Models []studyModel `yaml:"models"`
+	Models []Model `yaml:"models"`
 	// FromScratch also pre-trains each of Finetune.Modes from a random
 	// initialisation with the Pretrain settings (model "<mode>-scratch").
 	FromScratch bool `yaml:"from_scratch"`
@@ -49,7 +49,7 @@ type studyConfig struct {
 		MaxRows int    `yaml:"max_rows"`
 		Batch   int    `yaml:"batch"`
 	} `yaml:"ppl"`
-	Tasks      []studyTask `yaml:"tasks"`
+	Tasks      []Task `yaml:"tasks"`
 	Downstream struct {
 		Models      []string `yaml:"models"` // which models (default: every generative one)
 		Seeds       []uint64 `yaml:"seeds"`
@@ -83,17 +83,17 @@ type studyConfig struct {
 	} `yaml:"bench"`
 }
 
-// studyModel is a given checkpoint: Objective (mdlm, ar, mlm) must be the
+// Model is a given checkpoint: Objective (mdlm, ar, mlm) must be the
 // checkpoint's mode; it is there so the config says what it compares.
-type studyModel struct {
+type Model struct {
 	Name      string `yaml:"name"`
 	Objective string `yaml:"objective"`
 	Ckpt      string `yaml:"ckpt"`
 }
 
-// studyTask is one downstream task: a file or directory (finetune.Load), or
+// Task is one downstream task: a file or directory (finetune.Load), or
 // builtin human_or_worm.
-type studyTask struct {
+type Task struct {
 	Name     string `yaml:"name"`
 	Builtin  string `yaml:"builtin"`
 	Path     string `yaml:"path"`
@@ -105,8 +105,9 @@ type studyTask struct {
 	Len      int    `yaml:"len"`
 }
 
-func defaultStudy() studyConfig {
-	var c studyConfig
+// Default is the configuration a study YAML overlays.
+func Default() Config {
+	var c Config
 	c.Prep.SeqLen = 1024
 	c.Pretrain = train.Default()
 	c.Pretrain.Mode = nn.ModeMLM
@@ -121,8 +122,11 @@ func defaultStudy() studyConfig {
 	return c
 }
 
-func readStudy(path string) (studyConfig, error) {
-	c := defaultStudy()
+// ReadConfig reads a study YAML over Default and checks it: unknown keys,
+// modes, model names and checkpoints, baseline orders and tasks. Errors
+// name the file.
+func ReadConfig(path string) (Config, error) {
+	c := Default()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return c, fmt.Errorf("study config: %w", err)
@@ -143,13 +147,13 @@ func readStudy(path string) (studyConfig, error) {
 		switch {
 		case m.Name == "" || m.Ckpt == "":
 			return c, fmt.Errorf("study config %s: model %d needs a name and a ckpt", path, i+1)
-		case names[m.Name] || m.Name == kmerModel:
+		case names[m.Name] || m.Name == evaluate.KmerMode:
 			return c, fmt.Errorf("study config %s: model name %q used twice or reserved", path, m.Name)
 		case strings.ContainsAny(m.Name, `/\`) || strings.HasPrefix(m.Name, "."):
 			return c, fmt.Errorf("study config %s: model name %q: no slashes, no leading dot", path, m.Name)
 		}
 		names[m.Name] = true
-		mc, err := nn.ReadConfig(train.CheckpointPath(m.Ckpt))
+		mc, err := nn.ReadConfig(nn.CheckpointPath(m.Ckpt))
 		if err != nil {
 			return c, fmt.Errorf("study config %s: model %s: %w", path, m.Name, err)
 		}

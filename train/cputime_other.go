@@ -1,8 +1,8 @@
 //go:build !unix
 
-package main
+package train
 
 import "time"
 
-// processCPU is unavailable here; bench sample then reports wall time only.
+// processCPU is unavailable here; BenchSample then reports wall time only.
 func processCPU() (time.Duration, bool) { return 0, false }
