@@ -16,16 +16,16 @@ import (
 
 // BenchTrainOptions configure BenchTrain.
 type BenchTrainOptions struct {
-	Batch         int     // sequences per step
-	TimedSteps    int     // steps timed (the median is reported)
-	UntimedSteps  int     // steps run first, untimed
-	LR            float32 // AdamW learning rate (no clipping, as the reference)
-	Seed          uint64  // weights, random batches and masking
-	Profile       bool    // time each kernel class (syncs after every kernel)
-	Data          string  // prep directory to draw real batches from ("": random bases)
-	LogEvery      int     // with Data: train and valid loss every this many steps
-	Impl          string  // the "impl" field of the result
-	Log           io.Writer
+	Batch        int     // sequences per step
+	TimedSteps   int     // steps timed (the median is reported)
+	UntimedSteps int     // steps run first, untimed
+	LR           float32 // AdamW learning rate (no clipping, as the reference)
+	Seed         uint64  // weights, random batches and masking
+	Profile      bool    // time each kernel class (syncs after every kernel)
+	Data         string  // prep directory to draw real batches from ("": random bases)
+	LogEvery     int     // with Data: train and valid loss every this many steps
+	Impl         string  // the "impl" field of the result
+	Log          io.Writer
 }
 
 // BenchTrainResult is what `seqdiff bench train` reports (field names as
