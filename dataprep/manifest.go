@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/seqdiff/seqdiff/vocab"
 )
@@ -190,4 +191,26 @@ func writeJSONFile(path string, v any) error {
 		return err
 	}
 	return f.Close()
+}
+
+// Summary is the prep directory in one line: windows (rows), tokens and N
+// or PAD fraction per split, and the input's size.
+func (m *Manifest) Summary() string {
+	var parts []string
+	for _, s := range SplitNames {
+		si := m.Splits[s]
+		if si == nil {
+			continue
+		}
+		if m.Text != nil {
+			parts = append(parts, fmt.Sprintf("%s %d rows (%d docs, %d tokens, %.1f%% PAD)", s, si.Windows, si.Documents, si.Tokens, 100*si.PadFraction))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %d windows (%d tokens, %.1f%% N)", s, si.Windows, si.Tokens, 100*si.NFraction))
+		}
+	}
+	if m.Text != nil {
+		return fmt.Sprintf("%s, %s: %s; %d documents (%d empty skipped), %d tokens", m.Tokenizer, m.Text.Style, strings.Join(parts, ", "),
+			m.Text.Documents, m.Text.EmptySkipped, m.Text.ContentTokens)
+	}
+	return fmt.Sprintf("%s; %.1f Mb", strings.Join(parts, ", "), float64(m.Input.Bases)/1e6)
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/seqdiff/seqdiff/genome"
+	"github.com/seqdiff/seqdiff/internal/assets"
 	"github.com/seqdiff/seqdiff/vocab"
 )
 
@@ -22,14 +23,18 @@ const (
 	DefaultSeqLen = 1024
 	DefaultMaxN   = 0.5
 	DefaultBlock  = 1_000_000
+	// EmbeddedBlock is the default block of the embedded slice: 1 Mb blocks
+	// would put the whole 1 Mb record in one split.
+	EmbeddedBlock = 100_000
 	// MinSeqLen is the shortest window prep accepts.
 	MinSeqLen = 8
 )
 
 // Options configure Prep. The zero value of a field means its default.
 type Options struct {
-	// Fasta is the input (plain, gzip or BGZF); Out the prep directory to
-	// create.
+	// Fasta is the input (plain, gzip or BGZF; "": the embedded 1 Mb human
+	// chr22 slice, split in blocks of EmbeddedBlock unless Block or chromosome
+	// lists say otherwise); Out the prep directory to create.
 	Fasta, Out string
 	// InputName is recorded in the manifest instead of Fasta when set (the
 	// embedded default is read from a temporary copy).
@@ -98,6 +103,19 @@ func (o *Options) check() error {
 // half-written Out nor the temporary directory. An existing Out is an error
 // unless opts.Force, which replaces it.
 func Prep(ctx context.Context, opts Options) (*Manifest, error) {
+	if opts.Fasta == "" {
+		p, remove, err := assets.Path(assets.Human)
+		if err != nil {
+			return nil, fmt.Errorf("prep: %w", err)
+		}
+		if remove {
+			defer os.Remove(p)
+		}
+		opts.Fasta, opts.InputName = p, "embedded:"+assets.Human
+		if opts.Block == 0 && len(opts.ValidChroms)+len(opts.TestChroms) == 0 {
+			opts.Block = EmbeddedBlock
+		}
+	}
 	opts.setDefaults()
 	if err := opts.check(); err != nil {
 		return nil, fmt.Errorf("prep: %w", err)

@@ -20,7 +20,6 @@ import (
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/finetune"
-	"github.com/seqdiff/seqdiff/internal/assets"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/plots"
 	"github.com/seqdiff/seqdiff/train"
@@ -234,22 +233,9 @@ func (s *study) prep(ctx context.Context) error {
 	p := s.cfg.Prep
 	opts := dataprep.Options{Fasta: p.Fasta, Out: dir, SeqLen: p.SeqLen, Stride: p.Stride, MaxN: p.MaxN, Block: p.Block,
 		ValidChroms: p.ValidChroms, TestChroms: p.TestChroms}
-	if p.Fasta == "" {
-		tmp, remove, err := assets.Path(assets.Human)
-		if err != nil {
-			return err
-		}
-		if remove {
-			defer os.Remove(tmp)
-		}
-		opts.Fasta, opts.InputName = tmp, "embedded:"+assets.Human
-		if opts.Block == 0 && len(p.ValidChroms)+len(p.TestChroms) == 0 {
-			opts.Block = 100_000 // a single 1 Mb record: blocks small enough for three splits
-		}
-	}
-	in := opts.Fasta
-	if opts.InputName != "" {
-		in = opts.InputName
+	in := p.Fasta
+	if in == "" {
+		in = "the embedded human chr22 slice"
 	}
 	s.progress("prep", "%s -> %s (rows of %d)", in, s.rel(dir), p.SeqLen)
 	m, err := dataprep.Prep(ctx, opts)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/seqdiff/seqdiff/compute"
@@ -183,6 +184,22 @@ func BenchTrain(be compute.Backend, cfg nn.Config, o BenchTrainOptions) (BenchTr
 		}
 	}
 	return res, nil
+}
+
+// String is the result as `seqdiff bench train` prints it.
+func (r BenchTrainResult) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d params, batch %d x %d, %s\n", r.Impl, r.Mode, r.Params, r.Batch, r.SeqLen, r.Backend)
+	fmt.Fprintf(&b, "step %.3f s median (%.3f min) over %d steps; %.0f tokens/s; peak RSS %.0f MiB; loss %.4f\n",
+		r.StepMedian, r.StepMin, r.Steps, r.TokensPerS, r.PeakRSSMiB, r.FinalLoss)
+	for _, p := range r.ProfileRows {
+		fmt.Fprintf(&b, "  %-14s %8.4f s/step %5.1f%% %5d calls/step", p.Class, p.Seconds, p.Percent, p.Calls)
+		if p.GFlops > 0 {
+			fmt.Fprintf(&b, " %7.1f GFLOP/s", p.GFlops)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 // benchStep is one full training step: forward, loss, backward, AdamW.

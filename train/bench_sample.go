@@ -152,3 +152,30 @@ func BenchSample(md, am *nn.Model, o BenchSampleOptions, emit func(SampleTiming)
 	}
 	return nil
 }
+
+// String is the timing as `seqdiff bench sample` prints it.
+func (r SampleTiming) String() string {
+	line := fmt.Sprintf("%-12s %d x %d tokens", r.Sampler, r.N, r.Len)
+	if r.Steps > 0 {
+		line += fmt.Sprintf(", T %d", r.Steps)
+	}
+	line += fmt.Sprintf(": %8.3f s", r.Seconds)
+	if r.CPUSeconds > 0 {
+		line += fmt.Sprintf(" (cpu %.3f s)", r.CPUSeconds)
+	}
+	line += fmt.Sprintf("  %9.0f tokens/s  %6d model calls", r.TokensPerS, r.Calls)
+	if r.ExpectedCalls > 0 {
+		line += fmt.Sprintf(" (expected %.1f)", r.ExpectedCalls)
+	}
+	if r.RowEvals > 0 && r.N > 1 {
+		line += fmt.Sprintf(", %d row evaluations (expected %.1f)", r.RowEvals, r.ExpectedRowEvals)
+	}
+	if r.Speedup > 0 {
+		line += fmt.Sprintf("  %.2fx ddpm's speed", r.Speedup)
+		if r.CPUSpeedup > 0 {
+			line += fmt.Sprintf(" (cpu %.2fx)", r.CPUSpeedup)
+		}
+		line += fmt.Sprintf(", predicted %.2fx", r.PredictedSpeedup)
+	}
+	return line
+}

@@ -103,17 +103,8 @@ func (b *benchTrainOptions) run(stdout io.Writer) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s: %d params, batch %d x %d, %s\n", res.Impl, res.Mode, res.Params, res.Batch, res.SeqLen, res.Backend)
-	fmt.Fprintf(stdout, "step %.3f s median (%.3f min) over %d steps; %.0f tokens/s; peak RSS %.0f MiB; loss %.4f\n",
-		res.StepMedian, res.StepMin, res.Steps, res.TokensPerS, res.PeakRSSMiB, res.FinalLoss)
-	for _, r := range res.ProfileRows {
-		fmt.Fprintf(stdout, "  %-14s %8.4f s/step %5.1f%% %5d calls/step", r.Class, r.Seconds, r.Percent, r.Calls)
-		if r.GFlops > 0 {
-			fmt.Fprintf(stdout, " %7.1f GFLOP/s", r.GFlops)
-		}
-		fmt.Fprintln(stdout)
-	}
-	return nil
+	_, err = fmt.Fprint(stdout, res)
+	return err
 }
 
 type benchSampleOptions struct {
@@ -239,34 +230,7 @@ func (b *benchSampleOptions) run(stdout io.Writer) error {
 		if b.json {
 			return json.NewEncoder(stdout).Encode(r)
 		}
-		_, err := fmt.Fprintln(stdout, sampleLine(r))
+		_, err := fmt.Fprintln(stdout, r)
 		return err
 	})
-}
-
-// sampleLine is a SampleTiming as bench sample prints it.
-func sampleLine(r train.SampleTiming) string {
-	line := fmt.Sprintf("%-12s %d x %d tokens", r.Sampler, r.N, r.Len)
-	if r.Steps > 0 {
-		line += fmt.Sprintf(", T %d", r.Steps)
-	}
-	line += fmt.Sprintf(": %8.3f s", r.Seconds)
-	if r.CPUSeconds > 0 {
-		line += fmt.Sprintf(" (cpu %.3f s)", r.CPUSeconds)
-	}
-	line += fmt.Sprintf("  %9.0f tokens/s  %6d model calls", r.TokensPerS, r.Calls)
-	if r.ExpectedCalls > 0 {
-		line += fmt.Sprintf(" (expected %.1f)", r.ExpectedCalls)
-	}
-	if r.RowEvals > 0 && r.N > 1 {
-		line += fmt.Sprintf(", %d row evaluations (expected %.1f)", r.RowEvals, r.ExpectedRowEvals)
-	}
-	if r.Speedup > 0 {
-		line += fmt.Sprintf("  %.2fx ddpm's speed", r.Speedup)
-		if r.CPUSpeedup > 0 {
-			line += fmt.Sprintf(" (cpu %.2fx)", r.CPUSpeedup)
-		}
-		line += fmt.Sprintf(", predicted %.2fx", r.PredictedSpeedup)
-	}
-	return line
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +71,7 @@ func (o *evalGenPPLOptions) run(stdout io.Writer) error {
 	if err := atLeast(1, "batch", o.batch); err != nil {
 		return err
 	}
-	texts, err := readSamples(o.samples)
+	texts, err := dataprep.ReadTexts(o.samples)
 	if err != nil {
 		return err
 	}
@@ -104,44 +101,4 @@ func (o *evalGenPPLOptions) run(stdout io.Writer) error {
 	fmt.Fprintf(stdout, "scorer %s: %s\n", o.scorer, rep.ScorerDesc)
 	fmt.Fprintf(stdout, "generative perplexity %.4f (NLL %.4f nats/token, exact under this scorer)\n", rep.Perplexity, rep.NLLPerToken)
 	return nil
-}
-
-// readSamples reads a samples file: one sample per non-blank line, or a
-// JSONL file (by extension) with a "text" field per line.
-func readSamples(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("samples: %w", err)
-	}
-	defer f.Close()
-	jsonl := strings.HasSuffix(path, ".jsonl")
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-	var texts []string
-	for line := 1; sc.Scan(); line++ {
-		s := sc.Text()
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		if jsonl {
-			var rec struct {
-				Text *string `json:"text"`
-			}
-			if err := json.Unmarshal([]byte(s), &rec); err != nil {
-				return nil, fmt.Errorf("samples %s line %d: %w", path, line, err)
-			}
-			if rec.Text == nil {
-				return nil, fmt.Errorf("samples %s line %d: no \"text\" field", path, line)
-			}
-			s = *rec.Text
-		}
-		texts = append(texts, s)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("samples %s: %w", path, err)
-	}
-	if len(texts) == 0 {
-		return nil, fmt.Errorf("samples %s: no sample", path)
-	}
-	return texts, nil
 }

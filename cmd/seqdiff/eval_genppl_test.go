@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/evaluate"
 )
 
@@ -70,7 +71,7 @@ func TestTextEndToEnd(t *testing.T) {
 					t.Fatalf("sample %s: %v", mode, err)
 				}
 				samples[mode] = file
-				texts, err := readSamples(file)
+				texts, err := dataprep.ReadTexts(file)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -119,12 +120,12 @@ func TestReadSamplesErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte("{\"text\": \"ok\"}\n{\"txt\": 1}\n"), 0o644)
-	if _, err := readSamples(bad); err == nil || !strings.Contains(err.Error(), "line 2") {
+	if _, err := dataprep.ReadTexts(bad); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Errorf("jsonl without text: %v", err)
 	}
 	empty := filepath.Join(dir, "empty.txt")
 	os.WriteFile(empty, []byte("\n  \n"), 0o644)
-	if _, err := readSamples(empty); err == nil || !strings.Contains(err.Error(), "no sample") {
+	if _, err := dataprep.ReadTexts(empty); err == nil || !strings.Contains(err.Error(), "no sample") {
 		t.Errorf("empty samples: %v", err)
 	}
 }

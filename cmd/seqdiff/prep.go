@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -15,14 +14,9 @@ import (
 
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/genome"
-	"github.com/seqdiff/seqdiff/internal/assets"
 )
 
 func init() { register(newPrepCmd) }
-
-// embeddedBlock is the split block size for the embedded 1 Mb slice when
-// --block is not given: 1 Mb blocks would put the whole slice in one split.
-const embeddedBlock = 100_000
 
 type prepOptions struct {
 	fasta, out  string
@@ -150,20 +144,9 @@ func (o *prepOptions) run(cmd *cobra.Command) error {
 	if o.shardMiB < 1 {
 		return usagef("prep: --shard-mib %d: must be at least 1", o.shardMiB)
 	}
-	if o.fasta == "" {
-		p, remove, err := assets.Path(assets.Human)
-		if err != nil {
-			return fmt.Errorf("prep: %w", err)
-		}
-		if remove {
-			defer os.Remove(p)
-		}
-		opts.Fasta, opts.InputName = p, "embedded:"+assets.Human
-		if !cmd.Flags().Changed("block") {
-			opts.Block = embeddedBlock
-		}
+	if !cmd.Flags().Changed("block") {
+		opts.Block = 0 // the default of the input: 1 Mb, or 100 kb for the embedded slice
 	}
-
 	stderr := cmd.ErrOrStderr()
 	var bar *progressbar.ProgressBar
 	if !o.quiet && isTerminal(stderr) {
@@ -179,26 +162,7 @@ func (o *prepOptions) run(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
-	secs := time.Since(start).Seconds()
-
-	if o.json {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		return enc.Encode(prepSummary{
-			Out: o.out, Seconds: secs, Input: m.Input.Path, SHA256: m.Input.SHA256, Bases: m.Input.Bases,
-			SeqLen: m.SeqLen, SplitMode: m.Params.SplitMode, Splits: m.Splits,
-		})
-	}
-	if !o.quiet {
-		var parts []string
-		for _, s := range dataprep.SplitNames {
-			si := m.Splits[s]
-			parts = append(parts, fmt.Sprintf("%s %d windows (%d tokens, %.1f%% N)", s, si.Windows, si.Tokens, 100*si.NFraction))
-		}
-		fmt.Fprintf(stderr, "prep: %s -> %s: %s; %.1f Mb in %.2fs\n",
-			m.Input.Path, o.out, strings.Join(parts, ", "), float64(m.Input.Bases)/1e6, secs)
-	}
-	return nil
+	return o.summarize(cmd, m, time.Since(start).Seconds())
 }
 
 // runText preps a text corpus.
@@ -230,25 +194,20 @@ func (o *prepOptions) runText(cmd *cobra.Command, ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	secs := time.Since(start).Seconds()
+	return o.summarize(cmd, m, time.Since(start).Seconds())
+}
+
+// summarize prints what prep wrote: the --json summary on stdout, else one
+// line on stderr unless --quiet.
+func (o *prepOptions) summarize(cmd *cobra.Command, m *dataprep.Manifest, secs float64) error {
 	if o.json {
 		enc := json.NewEncoder(cmd.OutOrStdout())
 		enc.SetIndent("", "  ")
-		return enc.Encode(prepSummary{
-			Out: o.out, Seconds: secs, Input: m.Input.Path, SHA256: m.Input.SHA256,
-			SeqLen: m.SeqLen, SplitMode: m.Params.SplitMode, Splits: m.Splits,
-			Tokenizer: m.Tokenizer, Text: m.Text,
-		})
+		return enc.Encode(prepSummary{Out: o.out, Seconds: secs, Input: m.Input.Path, SHA256: m.Input.SHA256, Bases: m.Input.Bases,
+			SeqLen: m.SeqLen, SplitMode: m.Params.SplitMode, Splits: m.Splits, Tokenizer: m.Tokenizer, Text: m.Text})
 	}
 	if !o.quiet {
-		var parts []string
-		for _, s := range dataprep.SplitNames {
-			si := m.Splits[s]
-			parts = append(parts, fmt.Sprintf("%s %d rows (%d docs, %d tokens, %.1f%% PAD)", s, si.Windows, si.Documents, si.Tokens, 100*si.PadFraction))
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "prep: %s -> %s (%s, %s): %s; %d documents (%d empty skipped), %d tokens in %.2fs\n",
-			m.Input.Path, o.out, m.Tokenizer, m.Text.Style, strings.Join(parts, ", "),
-			m.Text.Documents, m.Text.EmptySkipped, m.Text.ContentTokens, secs)
+		fmt.Fprintf(cmd.ErrOrStderr(), "prep: %s -> %s: %s in %.2fs\n", m.Input.Path, o.out, m.Summary(), secs)
 	}
 	return nil
 }
@@ -259,7 +218,7 @@ type prepSummary struct {
 	Seconds   float64                        `json:"seconds"`
 	Input     string                         `json:"input"`
 	SHA256    string                         `json:"sha256"`
-	Bases     int64                          `json:"bases"`
+	Bases     int64                          `json:"bases,omitempty"`
 	SeqLen    int                            `json:"seq_len"`
 	SplitMode string                         `json:"split_mode"`
 	Splits    map[string]*dataprep.SplitInfo `json:"splits"`

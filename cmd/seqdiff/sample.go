@@ -1,15 +1,10 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
-	"github.com/seqdiff/seqdiff/internal/atomicfile"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/vocab"
 
@@ -124,12 +119,7 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if m.Cfg.Mode == nn.ModeMDLM {
 		desc += fmt.Sprintf(" sampler=%s steps=%d", o.gen.Sampler, o.gen.Steps)
 	}
-	if text {
-		err = writeTextSamples(o.output, tok, rows, !o.full)
-	} else {
-		err = writeFASTA(o.output, tok, rows, desc)
-	}
-	if err != nil {
+	if err := dataprep.WriteSamples(o.output, tok, rows, desc, !o.full); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "sample: %d x %d tokens in %s (%.0f tokens/s, %d model calls) -> %s\n",
@@ -146,56 +136,4 @@ func encodeSeq(tok dataprep.Tokenizer, flag, s string) ([]int32, error) {
 		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	return ids, nil
-}
-
-// writeFASTA writes rows as FASTA records (60 bases a line) to path
-// atomically (temporary file, fsync, rename).
-func writeFASTA(path string, tok dataprep.Tokenizer, rows [][]int32, desc string) error {
-	return atomicfile.Write(path, func(f *os.File) error {
-		w := bufio.NewWriter(f)
-		for i, r := range rows {
-			s, err := tok.Decode(r)
-			if err != nil {
-				return fmt.Errorf("sample %d: %w", i, err)
-			}
-			fmt.Fprintf(w, ">sample_%d %s\n", i, desc)
-			for len(s) > 60 {
-				fmt.Fprintln(w, s[:60])
-				s = s[60:]
-			}
-			fmt.Fprintln(w, s)
-		}
-		return w.Flush()
-	})
-}
-
-// writeTextSamples decodes rows and writes them to path atomically, one
-// sample a line (.jsonl: one JSON object a line), each cut after its first
-// EOS past position 0 when cut is set.
-func writeTextSamples(path string, tok dataprep.Tokenizer, rows [][]int32, cut bool) error {
-	jsonl := strings.HasSuffix(path, ".jsonl")
-	var b strings.Builder
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for i, r := range rows {
-		if cut {
-			r = dataprep.CutAtEOS(tok, r)
-		}
-		s, err := tok.Decode(r)
-		if err != nil {
-			return fmt.Errorf("write %s: sample %d: %w", path, i, err)
-		}
-		if jsonl {
-			if err := enc.Encode(struct {
-				Sample int    `json:"sample"`
-				Text   string `json:"text"`
-			}{i, s}); err != nil {
-				return fmt.Errorf("write %s: %w", path, err)
-			}
-			continue
-		}
-		b.WriteString(strings.Join(strings.Fields(s), " "))
-		b.WriteByte('\n')
-	}
-	return atomicfile.WriteFile(path, []byte(b.String()))
 }
