@@ -3,7 +3,10 @@
 // ParamTable, in the style of llm.c), its forward and backward over a batch
 // written side by side, the fused cross-entropy loss the objectives call,
 // AdamW with decoupled weight decay, gradient clipping and an EMA of the
-// weights, and the checkpoint format of DESIGN.md.
+// weights, and the checkpoint format of docs/design.md with its one loader,
+// LoadModel. Objective turns a clean batch into the loss inputs of a mode
+// (wrapping packages mdlm and ar, where the math lives): every caller that
+// computes a loss takes it.
 //
 // The model calls only the kernels of package compute, so it runs unchanged
 // on the CPU backend (compute/cpu) or a device backend: parameters,

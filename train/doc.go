@@ -5,7 +5,7 @@
 //
 // A step draws a batch from the train split (seeded epochs, reverse
 // complement augmentation, dataprep.Loader), corrupts it by the mode's
-// objective (mdlm.SampleT + mdlm.Forward, mdlm.MLM or ar.Shift), runs
+// objective (nn.Objective, the one path from a clean batch to a loss), runs
 // forward, the fused cross-entropy and backward, and applies AdamW with the
 // learning rate of a linear warm-up followed by a cosine decay to
 // MinLRFrac*LR, clipping the global gradient norm at ClipNorm (1.0).

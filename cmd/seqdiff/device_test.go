@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestDeviceFlag: every command wired to modelBackend offers --device with
+// TestDeviceFlag: every command that computes offers --device with
 // default auto, and rejects a device it does not know before doing work.
 func TestDeviceFlag(t *testing.T) {
 	root := newRootCmd()
