@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,8 +156,8 @@ func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) er
 		return err
 	}
 	defer closeBE()
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("run dir: %w", err)
+	if _, err := newRunDir(cfg.Out); err != nil {
+		return err
 	}
 	unlock, err := train.Lock(cfg.Out)
 	if err != nil {
@@ -168,17 +166,11 @@ func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) er
 	defer unlock()
 	why, tr, err := finetune.Generative(cmd.Context(), be, finetune.GenerativeOptions{From: from, Cfg: cfg,
 		Resume: o.resume, Raw: d.Raw, Stderr: stderr})
-	if tr != nil {
-		defer tr.Close()
-	}
-	if errors.Is(err, train.ErrInterrupted) {
-		return fmt.Errorf("interrupted at step %d; checkpoint written; resume with: seqdiff finetune --out %s --resume", tr.Step(), cfg.Out)
-	}
-	if err != nil {
+	if tr == nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, nn.CheckpointDir))
-	return nil
+	defer tr.Close()
+	return trainEnded(stderr, tr, cfg.Out, "seqdiff finetune --out "+cfg.Out+" --resume", why, err)
 }
 
 // loadTask reads --task (or derives human_or_worm into dir).
@@ -217,17 +209,11 @@ func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) 
 		return err
 	}
 	defer closeBE()
-	if _, serr := os.Stat(o.out); errors.Is(serr, fs.ErrNotExist) {
-		// A bad task or checkpoint leaves no run dir behind.
-		defer func() {
-			if err != nil {
-				os.Remove(o.out) // only an empty directory goes
-			}
-		}()
+	undo, err := newRunDir(o.out) // a bad task or checkpoint leaves no run dir behind
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(o.out, 0o755); err != nil {
-		return fmt.Errorf("run dir: %w", err)
-	}
+	defer func() { undo(err) }()
 	task, err := o.loadTask(o.out)
 	if err != nil {
 		return err

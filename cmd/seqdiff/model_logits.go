@@ -10,15 +10,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
+	"github.com/seqdiff/seqdiff/nn"
 )
 
 type modelLogitsOptions struct {
-	ckpt   string
-	tokens string
-	rows   int
+	in     tokenBatch
 	output string
 	batch  int
-	model  modelFlags
 	ema    bool
 }
 
@@ -38,39 +36,33 @@ written to a temporary file and renamed into place.`,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.ckpt, "ckpt", "", "checkpoint directory")
-	f.StringVar(&o.tokens, "tokens", "", "int32 little-endian token file, rows x L")
-	f.IntVar(&o.rows, "rows", 0, "number of rows in the token file")
+	o.in.bind(cmd)
 	f.StringVarP(&o.output, "output", "o", "", "output file (float32 little-endian, rows x L x V)")
 	alias(f, "out", "output")
 	f.IntVar(&o.batch, "batch", 8, "rows per forward pass")
-	o.model.bind(cmd)
 	f.BoolVar(&o.ema, "ema", false, "use the EMA weights")
 	f.MarkDeprecated("ema", "the EMA weights are the default; --raw takes the trained ones")
-	required(cmd, "ckpt", "tokens", "rows", "output")
+	required(cmd, "output")
 	return cmd
 }
 
 func (o *modelLogitsOptions) run(stdout io.Writer) error {
-	if err := atLeast(1, "rows", o.rows, "batch", o.batch); err != nil {
+	if err := atLeast(1, "batch", o.batch); err != nil {
 		return err
 	}
-	toks, L, err := readTokens(o.tokens, o.rows)
-	if err != nil {
-		return err
-	}
-	model, _, closeModel, err := o.model.load(o.ckpt)
+	model, toks, L, closeModel, err := o.in.load()
 	if err != nil {
 		return err
 	}
 	defer closeModel()
+	rows := o.in.rows
 	V := model.Cfg.VocabSize
 	causal := model.Cfg.Causal()
-	out := make([]byte, 0, o.rows*L*V*4)
-	for r := 0; r < o.rows; r += o.batch {
-		B := min(o.batch, o.rows-r)
+	out := make([]byte, 0, rows*L*V*4)
+	for r := 0; r < rows; r += o.batch {
+		B := min(o.batch, rows-r)
 		if err := model.Forward(toks[r*L:(r+B)*L], nil, B, L, causal); err != nil {
-			return fmt.Errorf("%s: rows %d..%d: %w", o.tokens, r, r+B-1, err)
+			return fmt.Errorf("%s: rows %d..%d: %w", o.in.tokens, r, r+B-1, err)
 		}
 		logits, err := model.LogitsHost()
 		if err != nil {
@@ -83,8 +75,37 @@ func (o *modelLogitsOptions) run(stdout io.Writer) error {
 	if err := atomicfile.WriteFile(o.output, out); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(stdout, "wrote %s: logits (%d, %d, %d), %s attention\n", o.output, o.rows, L, V, map[bool]string{true: "causal", false: "bidirectional"}[causal])
+	_, err = fmt.Fprintf(stdout, "wrote %s: logits (%d, %d, %d), %s attention\n", o.output, rows, L, V, map[bool]string{true: "causal", false: "bidirectional"}[causal])
 	return err
+}
+
+// tokenBatch is a checkpoint and a file of int32 token rows to run it on:
+// --ckpt, --tokens, --rows and the model flags.
+type tokenBatch struct {
+	ckpt, tokens string
+	rows         int
+	model        modelFlags
+}
+
+func (b *tokenBatch) bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&b.ckpt, "ckpt", "", "checkpoint directory")
+	f.StringVar(&b.tokens, "tokens", "", "int32 little-endian token file, rows x L")
+	f.IntVar(&b.rows, "rows", 0, "number of rows in the token file")
+	b.model.bind(cmd)
+	required(cmd, "ckpt", "tokens", "rows")
+}
+
+// load reads the token rows (x, rows x L) and loads the model.
+func (b *tokenBatch) load() (m *nn.Model, x []int32, L int, close func(), err error) {
+	if err := atLeast(1, "rows", b.rows); err != nil {
+		return nil, nil, 0, nil, err
+	}
+	if x, L, err = readTokens(b.tokens, b.rows); err != nil {
+		return nil, nil, 0, nil, err
+	}
+	m, _, close, err = b.model.load(b.ckpt)
+	return m, x, L, close, err
 }
 
 // readTokens reads rows of int32 little-endian ids and returns them with

@@ -14,12 +14,9 @@ import (
 )
 
 type modelLossOptions struct {
-	ckpt   string
-	tokens string
-	rows   int
+	in     tokenBatch
 	tFile  string
 	masked string
-	model  modelFlags
 }
 
 func newModelLossCmd() *cobra.Command {
@@ -41,41 +38,31 @@ weights: pass --raw for a checkpoint with an EMA).`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.ckpt, "ckpt", "", "checkpoint directory")
-	f.StringVar(&o.tokens, "tokens", "", "int32 little-endian token file, rows x L")
-	f.IntVar(&o.rows, "rows", 0, "number of rows in the token file")
+	o.in.bind(cmd)
 	f.StringVar(&o.tFile, "t", "", "mdlm: float32 little-endian time per row")
 	f.StringVar(&o.masked, "masked", "", "mdlm: uint8 rows x L, 1 where masked")
-	o.model.bind(cmd)
-	required(cmd, "ckpt", "tokens", "rows")
 	return cmd
 }
 
 func (o *modelLossOptions) run(stdout io.Writer) error {
-	if err := atLeast(1, "rows", o.rows); err != nil {
-		return err
-	}
-	x0, L, err := readTokens(o.tokens, o.rows)
-	if err != nil {
-		return err
-	}
-	model, _, closeModel, err := o.model.load(o.ckpt)
+	model, x0, L, closeModel, err := o.in.load()
 	if err != nil {
 		return err
 	}
 	defer closeModel()
+	rows, tokens := o.in.rows, o.in.tokens
 	obj := nn.NewObjective(model.Cfg)
 	var li nn.LossInputs
 	switch model.Cfg.Mode {
 	case nn.ModeAR:
-		li, err = obj.Inputs(x0, o.rows, L, nil)
+		li, err = obj.Inputs(x0, rows, L, nil)
 	case nn.ModeMDLM:
 		if o.tFile == "" || o.masked == "" {
 			return usagef("mdlm loss needs --t and --masked")
 		}
 		var t []float32
 		var masked []byte
-		if t, err = readTimes(o.tFile, o.rows); err != nil {
+		if t, err = readTimes(o.tFile, rows); err != nil {
 			return err
 		}
 		if masked, err = os.ReadFile(o.masked); err != nil {
@@ -84,19 +71,19 @@ func (o *modelLossOptions) run(stdout io.Writer) error {
 		if len(masked) != len(x0) {
 			return fmt.Errorf("%s: %d bytes, want %d (rows x L)", o.masked, len(masked), len(x0))
 		}
-		li, err = obj.Masked(x0, o.rows, L, t, masked)
+		li, err = obj.Masked(x0, rows, L, t, masked)
 	default:
-		return fmt.Errorf("checkpoint %s: mode %s has no loss here (want mdlm or ar)", o.ckpt, model.Cfg.Mode)
+		return fmt.Errorf("checkpoint %s: mode %s has no loss here (want mdlm or ar)", o.in.ckpt, model.Cfg.Mode)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", o.tokens, err)
+		return fmt.Errorf("%s: %w", tokens, err)
 	}
 	if li.Norm == 0 {
-		return fmt.Errorf("%s: no non-PAD tokens to score", o.tokens)
+		return fmt.Errorf("%s: no non-PAD tokens to score", tokens)
 	}
 	loss, err := model.Loss(li, nil, false)
 	if err != nil {
-		return fmt.Errorf("%s: %w", o.tokens, err)
+		return fmt.Errorf("%s: %w", tokens, err)
 	}
 	return json.NewEncoder(stdout).Encode(map[string]any{"mode": model.Cfg.Mode, "loss": loss, "tokens": li.Norm})
 }

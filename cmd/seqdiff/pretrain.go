@@ -130,16 +130,11 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	if err != nil {
 		return err
 	}
-	if _, serr := os.Stat(cfg.Out); errors.Is(serr, fs.ErrNotExist) {
-		defer func() {
-			if err != nil {
-				os.Remove(cfg.Out) // only an empty directory goes
-			}
-		}()
+	undo, err := newRunDir(cfg.Out)
+	if err != nil {
+		return err
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("run dir: %w", err)
-	}
+	defer func() { undo(err) }()
 	unlock, err := train.Lock(cfg.Out)
 	if err != nil {
 		return err
@@ -160,15 +155,7 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, horizon %d steps, %s with %d threads, run dir %s (from step %d)\n",
 		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
 	why, err := tr.Run(ctx)
-	if errors.Is(err, train.ErrInterrupted) {
-		return fmt.Errorf("interrupted at step %d; checkpoint written to %s; resume with: seqdiff pretrain --out %s --resume",
-			tr.Step(), filepath.Join(cfg.Out, nn.CheckpointDir), cfg.Out)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "done: %s at step %d, %d tokens; checkpoint %s\n", why, tr.Step(), tr.Tokens(), filepath.Join(cfg.Out, nn.CheckpointDir))
-	return nil
+	return trainEnded(stderr, tr, cfg.Out, "seqdiff pretrain --out "+cfg.Out+" --resume", why, err)
 }
 
 // resolve builds the configuration: defaults, then the run's train.yaml
