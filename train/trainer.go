@@ -563,7 +563,7 @@ func (t *Trainer) stopReason() string {
 func (t *Trainer) budgetStop() string {
 	c, d := t.Cfg, t.decay
 	if d.Steps > 0 && t.step >= d.Start+d.Steps {
-		return fmt.Sprintf("time budget %s: learning-rate decay complete at step %d (began at step %d)", c.TimeBudget, t.step, d.Start)
+		return fmt.Sprintf("learning-rate decay complete (time budget %s; the decay began at step %d)", c.TimeBudget, d.Start)
 	}
 	el := t.elapsedNow()
 	if float64(el) < (1+c.DecayFrac)*float64(c.TimeBudget) {

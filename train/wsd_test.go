@@ -97,7 +97,7 @@ func TestBudgetOnlyWSD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if why != "time budget 412ms: learning-rate decay complete at step 41 (began at step 31)" || tr.Step() != 41 || tr.Horizon() != 41 {
+	if why != "learning-rate decay complete (time budget 412ms; the decay began at step 31)" || tr.Step() != 41 || tr.Horizon() != 41 {
 		t.Fatalf("stopped: %q at step %d, horizon %d", why, tr.Step(), tr.Horizon())
 	}
 	if !strings.Contains(tr.Schedule(), "(steps 32-41, from 310ms)") ||
