@@ -160,3 +160,23 @@ func TestPretrainTimeBudgetOnly(t *testing.T) {
 			st.DecayStart+1, st.DecayStart+st.DecaySteps, st.Step)
 	})
 }
+
+// TestPretrainDecayFracFlag: --decay-frac outside (0,1) is refused before
+// anything is touched, and a time budget alone is no longer an error.
+func TestPretrainDecayFracFlag(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"0", "1", "-0.5", "1.5"} {
+		_, _, err := run(t, "pretrain", "--data", dir, "--out", filepath.Join(dir, "run"), "--time-budget", "1m", "--decay-frac", f)
+		if err == nil || !strings.Contains(err.Error(), "decay_frac") {
+			t.Errorf("--decay-frac %s: %v", f, err)
+		}
+	}
+	// Accepted: the error is the missing prep directory's, not the schedule's.
+	_, _, err := run(t, "pretrain", "--data", dir, "--out", filepath.Join(dir, "run"), "--time-budget", "1m")
+	if err == nil || !strings.Contains(err.Error(), "manifest.json") {
+		t.Errorf("--time-budget alone: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "run")); !os.IsNotExist(err) {
+		t.Errorf("a refused run left its run dir: %v", err)
+	}
+}
