@@ -123,13 +123,14 @@ func TestPretrainTimeBudgetOnly(t *testing.T) {
 	})
 
 	t.Run("kill in the decay", func(t *testing.T) {
-		// Half the budget decays, so that the resumed runs, continuing the
-		// recorded plan at their own speed, stay well inside the safety
-		// stop at 1.5 x the budget.
+		// Half the budget decays, and the kill comes once a checkpoint is
+		// half-way through the decay, so that the resumed runs, continuing
+		// the recorded plan at their own speed, stay well inside the
+		// safety stop at 1.5 x the budget (three times slower would do).
 		killed, untouched := filepath.Join(dir, "killed"), filepath.Join(dir, "untouched")
 		p := start(t, tmp, append([]string{"pretrain", "--out", killed, "--time-budget", "2s", "--decay-frac", "0.5", "--ckpt-every", "20"}, tiny...)...)
 		for {
-			if st, ok := readBudgetState(t, killed); ok && st.DecaySteps > 0 && st.Step > st.DecayStart {
+			if st, ok := readBudgetState(t, killed); ok && st.DecaySteps > 0 && st.Step >= st.DecayStart+st.DecaySteps/2 {
 				break
 			}
 			if p.exited() {
