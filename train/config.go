@@ -41,6 +41,10 @@ type Config struct {
 	MaxSteps   int      `yaml:"max_steps" json:"max_steps"`
 	MaxTokens  int64    `yaml:"max_tokens" json:"max_tokens"`
 	TimeBudget Duration `yaml:"time_budget" json:"time_budget"`
+	// DecayFrac is the share of a budget-only run's time budget (no
+	// MaxSteps, no MaxTokens) spent in the final linear decay of the
+	// warmup-stable-decay schedule (WSD); other runs ignore it.
+	DecayFrac float64 `yaml:"decay_frac" json:"decay_frac"`
 
 	EvalEvery   int    `yaml:"eval_every" json:"eval_every"`
 	EvalRows    int    `yaml:"eval_rows" json:"eval_rows"`
@@ -93,14 +97,21 @@ func ParseDuration(s string) (Duration, error) {
 
 // Default is the configuration a run starts from before a config file and
 // flags: dna-small, batch 8, lr 3e-4 after a 100-step linear warm-up, cosine
-// decay to 10% of lr, clipping at 1, EMA 0.9999, RC augmentation, valid
-// scored on 64 rows (MDLM: K = 2) and a checkpoint every 500 steps, a stop
-// after 10 non-finite steps in a row.
+// decay to 10% of lr (a budget-only run: constant, then a linear decay over
+// the last 20% of the budget), clipping at 1, EMA 0.9999, RC augmentation,
+// valid scored on 64 rows (MDLM: K = 2) and a checkpoint every 500 steps, a
+// stop after 10 non-finite steps in a row.
 func Default() Config {
 	return Config{Mode: nn.ModeMDLM, Preset: "dna-small", Batch: 8, LR: 3e-4, MinLRFrac: 0.1, Warmup: 100,
 		ClipNorm: 1, EMA: 0.9999, RC: true, EvalEvery: 500, EvalRows: 64, EvalSamples: 2, CkptEvery: 500,
-		LogEvery: 10, MaxBadSteps: 10}
+		LogEvery: 10, MaxBadSteps: 10, DecayFrac: 0.2}
 }
+
+// BudgetOnly reports whether the run is stopped by its time budget alone
+// (no MaxSteps, no MaxTokens): its learning rate then follows WSD, with
+// the decay planned from the measured speed once (1-DecayFrac) of the
+// budget is spent.
+func (c Config) BudgetOnly() bool { return c.TimeBudget > 0 && c.MaxSteps == 0 && c.MaxTokens == 0 }
 
 // ReadYAML overlays the YAML file path on c. Unknown or repeated keys,
 // wrong types and a second document are errors naming the file and line.
@@ -148,11 +159,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("eval_samples %d: must be >= 1", c.EvalSamples)
 	case c.MaxBadSteps < 1:
 		return fmt.Errorf("max_bad_steps %d: must be >= 1", c.MaxBadSteps)
-	case c.MaxSteps == 0 && c.MaxTokens == 0:
-		if c.TimeBudget > 0 {
-			return errors.New("a time budget alone gives the learning-rate schedule no horizon: add --max-steps (an estimate of the steps that fit) or --max-tokens")
-		}
-		return errors.New("no stopping rule: pass --max-steps, --max-tokens or both with --time-budget")
+	case !(c.DecayFrac > 0 && c.DecayFrac < 1):
+		return fmt.Errorf("decay_frac %v: must lie in (0,1) (the share of a time budget spent decaying the learning rate)", c.DecayFrac)
+	case c.MaxSteps == 0 && c.MaxTokens == 0 && c.TimeBudget == 0:
+		return errors.New("no stopping rule: pass --time-budget, --max-steps or --max-tokens (or several: the first reached stops)")
 	}
 	return nil
 }
@@ -191,7 +201,9 @@ func (c Config) ModelConfig(seqLen int) (nn.Config, error) {
 }
 
 // Horizon is the number of steps the learning-rate schedule spans: MaxSteps,
-// or the steps MaxTokens needs at tokensPerStep (the smaller when both).
+// or the steps MaxTokens needs at tokensPerStep (the smaller when both); 1
+// when neither is set (a budget-only run has no horizon known in advance:
+// see BudgetOnly).
 func (c Config) Horizon(tokensPerStep int) int {
 	h := c.MaxSteps
 	if c.MaxTokens > 0 {

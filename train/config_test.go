@@ -50,9 +50,22 @@ func TestConfigYAML(t *testing.T) {
 	if err := c3.ReadYAML(p); err == nil || !strings.Contains(err.Error(), "max_step") {
 		t.Fatalf("unknown key accepted: %v", err)
 	}
+	if c.DecayFrac != 0.2 {
+		t.Fatalf("decay_frac absent from the YAML reads %v, want the default 0.2", c.DecayFrac)
+	}
 	c.MaxSteps, c.MaxTokens = 0, 0
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "horizon") {
-		t.Fatalf("time budget alone: %v", err)
+	if err := c.Validate(); err != nil || !c.BudgetOnly() {
+		t.Fatalf("time budget alone: %v (budget only %v)", err, c.BudgetOnly())
+	}
+	for _, f := range []float64{0, 1, -0.1, math.NaN()} {
+		c.DecayFrac = f
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "decay_frac") {
+			t.Fatalf("decay_frac %v: %v", f, err)
+		}
+	}
+	c.DecayFrac, c.TimeBudget = 0.5, 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "no stopping rule") {
+		t.Fatalf("no stopping rule: %v", err)
 	}
 	c.MaxTokens = 1000
 	if h := c.Horizon(64); h != 16 {

@@ -29,10 +29,18 @@
 //     rather than staying at the initialisation. It is saved as
 //     ema.safetensors; evaluation and sampling use it when present.
 //
-// The schedule needs a horizon: MaxSteps, or MaxTokens divided by the
-// tokens of a full batch. A time budget alone is refused (a schedule that
-// depended on measured speed could not be resumed exactly); give a
-// MaxSteps estimate together with the time budget.
+// The cosine schedule's horizon is MaxSteps, or MaxTokens divided by the
+// tokens of a full batch (a time budget beside them is only a stop). A run
+// with a time budget alone (Config.BudgetOnly) follows warmup-stable-decay
+// (WSD, Hägele et al. 2024): the warm-up, then constant lr until
+// (1-DecayFrac) of the budget is spent (elapsed training time, across
+// resumes); then a linear decay to MinLRFrac*LR whose length in steps is
+// planned once from this process's time per step to fill the rest of the
+// budget, and the run stops when it is complete (or, a safety stop, at
+// (1+DecayFrac) x the budget). The plan is in state.json, so from the
+// step the decay began the schedule is a function of the step and resume
+// stays exact; before it, too. Only where the decay begins and how long
+// it lasts depend on the clock.
 //
 //   - A SIGKILL at any moment loses at most the steps since the last
 //     checkpoint: RecoverCheckpoint tidies what a kill inside a checkpoint

@@ -75,9 +75,16 @@ type Trainer struct {
 	// evaluated is the step whose valid loss is already in the log (-1:
 	// none), so that a run resumed at its end does not score it again.
 	evaluated int
-	horizon   int
-	elapsed   time.Duration // before this process
-	started   time.Time
+	// horizon is the schedule's length in steps; a budget-only run's is 0
+	// until its decay is planned, then decay.Start+decay.Steps.
+	horizon int
+	// decay is a budget-only run's planned decay (zero until planned).
+	decay   decayPlan
+	elapsed time.Duration // before this process
+	started time.Time
+	// now is the clock of elapsed time, ETA and the decay plan (time.Now;
+	// tests set a fake one).
+	now func() time.Time
 	// step and tokens when this process's Run began: the ETA's rate is
 	// this process's, not the whole run's (a resumed run's elapsed time
 	// includes earlier processes, its steps counted here do not).
@@ -119,7 +126,10 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
 	}
-	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.Batch * data.SeqLen)}
+	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.Batch * data.SeqLen), now: time.Now}
+	if cfg.BudgetOnly() {
+		t.horizon = 0 // until the decay is planned
+	}
 	t.Model, err = nn.New(be, mc)
 	if err != nil {
 		return nil, err
@@ -221,6 +231,10 @@ func (t *Trainer) restore(ckDir string) (dataprep.Cursor, int64, error) {
 		return cur, 0, fmt.Errorf("resume %s: %s holds a negative or impossible count (step %d, tokens %d, bad_streak %d, metrics_offset %d, elapsed_s %g)",
 			ckDir, nn.StateFile, st.Step, st.Tokens, st.BadStreak, st.MetricsOffset, st.ElapsedS)
 	}
+	if d := st.decayPlan; d.Start < 0 || d.Steps < 0 || d.Start > st.Step || (d.Steps == 0) != (d.Start == 0) || !(d.StartS >= 0 && d.StartS <= math.MaxInt64/1e9) {
+		return cur, 0, fmt.Errorf("resume %s: %s holds an impossible decay plan (decay_start %d, decay_steps %d, decay_start_elapsed_s %g at step %d, elapsed_s %g)",
+			ckDir, nn.StateFile, d.Start, d.Steps, d.StartS, st.Step, st.ElapsedS)
+	}
 	b, err := base64.StdEncoding.DecodeString(st.RNG)
 	if err == nil {
 		err = t.src.UnmarshalBinary(b)
@@ -230,7 +244,24 @@ func (t *Trainer) restore(ckDir string) (dataprep.Cursor, int64, error) {
 	}
 	t.step, t.tokens, t.bad = st.Step, st.Tokens, st.BadStreak
 	t.elapsed = time.Duration(st.ElapsedS * float64(time.Second))
+	// A budget-only run whose decay began continues it as planned (its
+	// schedule is a function of the step from there); a run resumed with
+	// --max-steps or --max-tokens follows their cosine instead.
+	if t.Cfg.BudgetOnly() && st.decayPlan.Steps > 0 {
+		t.decay = st.decayPlan
+		t.horizon = t.decay.Start + t.decay.Steps
+	}
 	return st.Cursor, st.MetricsOffset, nil
+}
+
+// decayPlan is when a budget-only run's linear decay began and how long it
+// lasts (in state.json; absent before it begins): steps Start+1 ..
+// Start+Steps (1-based, as in metrics.jsonl) decay, the last one at
+// MinLRFrac*LR, and the run stops after it.
+type decayPlan struct {
+	Start  int     `json:"decay_start,omitempty"`           // steps taken when the decay began (S)
+	StartS float64 `json:"decay_start_elapsed_s,omitempty"` // the run's elapsed seconds then
+	Steps  int     `json:"decay_steps,omitempty"`           // its length N
 }
 
 // state is state.json.
@@ -243,6 +274,7 @@ type state struct {
 	ElapsedS      float64         `json:"elapsed_s"`
 	BadStreak     int             `json:"bad_streak"`
 	Horizon       int             `json:"horizon"`
+	decayPlan
 }
 
 // Step is the number of steps taken (batches drawn).
@@ -251,8 +283,75 @@ func (t *Trainer) Step() int { return t.step }
 // Tokens is the number of non-PAD training tokens seen.
 func (t *Trainer) Tokens() int64 { return t.tokens }
 
-// Horizon is the learning-rate schedule's length in steps.
+// Horizon is the learning-rate schedule's length in steps: for a
+// budget-only run 0 until its decay is planned (the steps are unknown
+// until then), then the step at which the decay completes.
 func (t *Trainer) Horizon() int { return t.horizon }
+
+// Schedule says how long the schedule runs, for a banner: "horizon 2000
+// steps", or for a budget-only run its time budget and shape, with the
+// decay's steps once planned.
+func (t *Trainer) Schedule() string {
+	c := t.Cfg
+	if !c.BudgetOnly() {
+		return fmt.Sprintf("horizon %d steps", t.horizon)
+	}
+	s := fmt.Sprintf("horizon: time budget %s, warm-up %d steps, then constant, linear decay over the last %g%%", c.TimeBudget, c.Warmup, 100*c.DecayFrac)
+	if d := t.decay; d.Steps > 0 {
+		s += fmt.Sprintf(" (steps %d-%d, from %s)", d.Start+1, d.Start+d.Steps, secs(d.StartS))
+	}
+	return s
+}
+
+// lr is the learning rate of step (0-based): the cosine of LR over the
+// horizon, or for a budget-only run WSD with the planned decay.
+func (t *Trainer) lr(step int) float64 {
+	c := t.Cfg
+	if c.BudgetOnly() {
+		return WSD(step, c.Warmup, t.decay.Start, t.decay.Steps, c.LR, c.MinLRFrac)
+	}
+	return LR(step, c.Warmup, t.horizon, c.LR, c.MinLRFrac)
+}
+
+// planDecay begins the decay of a budget-only run once its elapsed time
+// has reached (1-DecayFrac) of the budget, after at least one step of this
+// process: its length is the budget's remaining time over this process's
+// time per step so far (evaluations and checkpoints included), at least
+// one step. Once planned the plan is kept (and checkpointed).
+func (t *Trainer) planDecay() {
+	c := t.Cfg
+	if !c.BudgetOnly() || t.decay.Steps > 0 || t.step <= t.startStep {
+		return
+	}
+	now := t.now()
+	elapsed, budget := t.elapsedAt(now), time.Duration(c.TimeBudget)
+	if float64(elapsed) < (1-c.DecayFrac)*float64(budget) {
+		return
+	}
+	per := now.Sub(t.started).Seconds() / float64(t.step-t.startStep)
+	n := 1
+	if left := (budget - elapsed).Seconds(); left > 0 && per > 0 {
+		n = int(math.Max(1, math.Min(math.Round(left/per), 1e9)))
+	}
+	t.decay = decayPlan{Start: t.step, StartS: elapsed.Seconds(), Steps: n}
+	t.horizon = t.step + n
+	if t.Stderr != nil {
+		fmt.Fprintf(t.Stderr, "step %d: %s of the time budget %s spent: the learning rate decays linearly to %.2e over steps %d-%d (%d steps at %s each)\n",
+			t.step, elapsed.Round(time.Millisecond), c.TimeBudget, c.MinLRFrac*c.LR, t.step+1, t.horizon, n, secs(per))
+	}
+}
+
+// secs is a duration of s seconds, rounded for display.
+func secs(s float64) string {
+	d := time.Duration(s * float64(time.Second))
+	switch {
+	case d >= time.Minute:
+		return d.Round(time.Second).String()
+	case d >= time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
 
 // Close releases the metrics log and the model's memory.
 func (t *Trainer) Close() error {
@@ -265,7 +364,7 @@ func (t *Trainer) Close() error {
 // scheduled learning rate of the current step, and advances the step.
 func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 	c := t.Cfg
-	r := StepResult{LR: LR(t.step, c.Warmup, t.horizon, c.LR, c.MinLRFrac)}
+	r := StepResult{LR: t.lr(t.step)}
 	for _, id := range x0 {
 		if int(id) != t.Model.Cfg.PadID {
 			r.Tokens++
@@ -345,7 +444,7 @@ func (t *Trainer) Save() error {
 		return err
 	}
 	st := state{Step: t.step, Tokens: t.tokens, RNG: base64.StdEncoding.EncodeToString(rb), Cursor: t.stream.Cursor(),
-		MetricsOffset: off, ElapsedS: t.elapsedNow().Seconds(), BadStreak: t.bad, Horizon: t.horizon}
+		MetricsOffset: off, ElapsedS: t.elapsedNow().Seconds(), BadStreak: t.bad, Horizon: t.horizon, decayPlan: t.decay}
 	sm, err := toMap(st)
 	if err != nil {
 		return err
@@ -399,11 +498,15 @@ func toMap(v any) (map[string]any, error) {
 	return m, json.Unmarshal(b, &m)
 }
 
-func (t *Trainer) elapsedNow() time.Duration {
+func (t *Trainer) elapsedNow() time.Duration { return t.elapsedAt(t.now()) }
+
+// elapsedAt is the run's elapsed training time at now: earlier processes'
+// and this one's since Run began.
+func (t *Trainer) elapsedAt(now time.Time) time.Duration {
 	if t.started.IsZero() {
 		return t.elapsed
 	}
-	return t.elapsed + time.Since(t.started)
+	return t.elapsed + now.Sub(t.started)
 }
 
 // stopReason says why the run is complete, or "".
@@ -414,10 +517,31 @@ func (t *Trainer) stopReason() string {
 		return fmt.Sprintf("reached max steps %d", c.MaxSteps)
 	case c.MaxTokens > 0 && t.tokens >= c.MaxTokens:
 		return fmt.Sprintf("reached max tokens %d", c.MaxTokens)
+	case c.BudgetOnly():
+		return t.budgetStop()
 	case c.TimeBudget > 0 && t.elapsedNow() >= time.Duration(c.TimeBudget):
 		return fmt.Sprintf("time budget %s spent", c.TimeBudget)
 	}
 	return ""
+}
+
+// budgetStop is stopReason for a budget-only run: its decay is complete,
+// or (a safety stop) its elapsed time passed (1+DecayFrac) x the budget
+// before that.
+func (t *Trainer) budgetStop() string {
+	c, d := t.Cfg, t.decay
+	if d.Steps > 0 && t.step >= d.Start+d.Steps {
+		return fmt.Sprintf("learning-rate decay complete (time budget %s; the decay began at step %d)", c.TimeBudget, d.Start)
+	}
+	el := t.elapsedNow()
+	if float64(el) < (1+c.DecayFrac)*float64(c.TimeBudget) {
+		return ""
+	}
+	s := fmt.Sprintf("time budget %s overrun by %g%% (elapsed %s) ", c.TimeBudget, 100*c.DecayFrac, secs(el.Seconds()))
+	if d.Steps > 0 {
+		return s + fmt.Sprintf("before the learning-rate decay was complete (step %d of %d): stopped anyway", t.step, d.Start+d.Steps)
+	}
+	return s + "before the learning-rate decay began: stopped anyway"
 }
 
 // Run trains until a stopping rule holds, evaluating every EvalEvery
@@ -426,9 +550,9 @@ func (t *Trainer) stopReason() string {
 // MaxBadSteps non-finite steps in a row return an error without a
 // checkpoint.
 func (t *Trainer) Run(ctx context.Context) (string, error) {
-	t.started, t.startStep, t.startTokens = time.Now(), t.step, t.tokens
+	t.started, t.startStep, t.startTokens = t.now(), t.step, t.tokens
 	c := t.Cfg
-	last := time.Now()
+	last := t.started
 	lastTokens := t.tokens
 	for {
 		if why := t.stopReason(); why != "" {
@@ -458,8 +582,8 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		now := time.Now()
-		m := Metric{Step: t.step, Tokens: t.tokens, LR: r.LR, Elapsed: round3(t.elapsedNow().Seconds())}
+		now := t.now()
+		m := Metric{Step: t.step, Tokens: t.tokens, LR: r.LR, Elapsed: round3(t.elapsedAt(now).Seconds())}
 		if dt := now.Sub(last).Seconds(); dt > 0 {
 			m.TokensPerS = math.Round(float64(t.tokens-lastTokens) / dt)
 		}
@@ -500,6 +624,9 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 		if t.Stderr != nil && c.LogEvery > 0 && (t.step%c.LogEvery == 0 || m.ValidLoss != nil) {
 			t.progress(m)
 		}
+		// Planned before this step's checkpoint, so that a resume from it
+		// continues the same decay.
+		t.planDecay()
 		if c.CkptEvery > 0 && t.step%c.CkptEvery == 0 && t.bad == 0 {
 			if err := t.checkpoint(); err != nil {
 				return "", err
@@ -515,7 +642,7 @@ func (t *Trainer) logEval() (float64, error) {
 		return 0, err
 	}
 	v := res.PerToken()
-	m := Metric{Step: t.step, Tokens: t.tokens, LR: LR(max(t.step-1, 0), t.Cfg.Warmup, t.horizon, t.Cfg.LR, t.Cfg.MinLRFrac),
+	m := Metric{Step: t.step, Tokens: t.tokens, LR: t.lr(max(t.step-1, 0)),
 		ValidLoss: &v, Elapsed: round3(t.elapsedNow().Seconds())}
 	if t.Stderr != nil {
 		t.progress(m)
@@ -545,6 +672,9 @@ func diskHint(err error) string {
 // progress prints a line: step, loss, valid loss, tokens/s, ETA.
 func (t *Trainer) progress(m Metric) {
 	s := fmt.Sprintf("step %d/%d", m.Step, t.horizon)
+	if t.horizon == 0 { // budget-only, the decay not yet planned
+		s = fmt.Sprintf("step %d (time budget %s)", m.Step, t.Cfg.TimeBudget)
+	}
 	if m.Loss != nil {
 		s += fmt.Sprintf("  loss %.4f", *m.Loss)
 	}
@@ -562,7 +692,12 @@ func (t *Trainer) progress(m Metric) {
 // rates: steps and tokens per second since Run began (a resumed run's
 // earlier steps took place in other processes, at other speeds).
 func (t *Trainer) eta() time.Duration {
-	return etaLeft(t.Cfg, time.Since(t.started), t.step-t.startStep, t.tokens-t.startTokens, t.step, t.tokens, t.elapsedNow())
+	c, now := t.Cfg, t.now()
+	if c.BudgetOnly() && t.decay.Steps > 0 {
+		// The planned decay's steps left, or the safety stop if sooner.
+		c.MaxSteps, c.TimeBudget = t.horizon, Duration((1+c.DecayFrac)*float64(c.TimeBudget))
+	}
+	return etaLeft(c, now.Sub(t.started), t.step-t.startStep, t.tokens-t.startTokens, t.step, t.tokens, t.elapsedAt(now))
 }
 
 // etaLeft is the time left when this process has run for run, taking

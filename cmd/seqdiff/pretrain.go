@@ -42,12 +42,22 @@ diffusion, continuous time, log-linear schedule) or ar (next token, causal).
 
 AdamW with a linear warm-up then a cosine decay to --min-lr-frac of --lr over
 the schedule's horizon (--max-steps, or --max-tokens / tokens per step; a
---time-budget alone is refused because the schedule would have no horizon),
-gradient clipping at 1, and an EMA of the weights (ema.safetensors; eval and
-sample use it when present). Every --eval-every steps the valid split is
-scored (ar: exact NLL; mdlm: NELBO with --eval-samples draws; mlm: masked CE),
-every --ckpt-every steps and at the end RUNDIR/checkpoint is replaced
-atomically. RUNDIR/metrics.jsonl gets one JSON line per step.
+--time-budget beside them is only a stop), gradient clipping at 1, and an EMA
+of the weights (ema.safetensors; eval and sample use it when present).
+
+With a --time-budget alone the schedule is warmup-stable-decay: the warm-up,
+then constant at --lr until (1 - --decay-frac) of the budget is spent (training
+time, across resumes); then the steps that fit in the rest of the budget at
+this process's measured time per step (evaluations and checkpoints included)
+decay linearly to --min-lr-frac of --lr, and the run stops when that decay is
+complete; a run that slows down stops anyway at (1 + --decay-frac) x the
+budget. The checkpoint records where the decay began and its length, so a
+resume continues it exactly; before it the rate depends on the step alone.
+
+Every --eval-every steps the valid split is scored (ar: exact NLL; mdlm: NELBO
+with --eval-samples draws; mlm: masked CE), every --ckpt-every steps and at the
+end RUNDIR/checkpoint is replaced atomically. RUNDIR/metrics.jsonl gets one
+JSON line per step.
 
 A step whose loss or gradient norm is not finite is skipped; --max-bad-steps
 of them in a row stop the run without touching the last checkpoint. SIGINT or
@@ -57,12 +67,14 @@ the same seed and --threads), also after a SIGKILL, from the last checkpoint.
 RUNDIR/LOCK keeps a second run off the directory while this one lives.
 Flags override the --config YAML file (keys as in RUNDIR/train.yaml); with
 --resume the run's train.yaml is the base instead (a --max-steps or
---max-tokens given on resume moves the schedule's horizon, so the run is then
-no longer the uninterrupted one). The EMA decay is warmed up as
+--max-tokens given on resume moves the schedule's horizon, or replaces a
+budget-only run's decay by the cosine, so the run is then no longer the
+uninterrupted one). The EMA decay is warmed up as
 min(--ema, (1+n)/(10+n)) at update n so that short runs average recent
 weights, not the initialisation.`,
 		Example: `  seqdiff pretrain --mode mdlm --data prep/chr20 --out runs/mdlm --preset dna-small --max-steps 2000
   seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar --max-steps 5000 --time-budget 90m --threads 1
+  seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar-3m --time-budget 3m
   seqdiff pretrain --out runs/ar --data prep/chr20 --resume
   seqdiff pretrain --config configs/chr20-mdlm.yaml`,
 		Args:        cobra.NoArgs,
@@ -94,7 +106,8 @@ weights, not the initialisation.`,
 	f.BoolVar(&c.RC, "rc", c.RC, "reverse-complement augmentation (DNA only; off for text corpora unless given)")
 	f.IntVar(&c.MaxSteps, "max-steps", 0, "stop after this many steps (also the schedule's horizon)")
 	f.Int64Var(&c.MaxTokens, "max-tokens", 0, "stop after this many non-PAD training tokens")
-	f.StringVar(&o.timeBudget, "time-budget", "", "stop after this much training time, across resumes (Go duration: 90m)")
+	f.StringVar(&o.timeBudget, "time-budget", "", "stop after this much training time, across resumes (Go duration: 90m); alone, it sets the schedule (see above)")
+	f.Float64Var(&c.DecayFrac, "decay-frac", c.DecayFrac, "with --time-budget alone: the share of the budget spent in the final linear decay, in (0,1)")
 	f.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "score the valid split every this many steps (0: never)")
 	f.IntVar(&c.EvalRows, "eval-rows", c.EvalRows, "valid rows scored (0: all)")
 	f.IntVar(&c.EvalSamples, "eval-samples", c.EvalSamples, "mdlm: NELBO draws K per row during training")
@@ -152,8 +165,8 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	}
 	defer tr.Close()
 	tr.Stderr = stderr
-	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, horizon %d steps, %s with %d threads, run dir %s (from step %d)\n",
-		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Horizon(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
+	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, %s, %s with %d threads, run dir %s (from step %d)\n",
+		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Schedule(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
 	why, err := tr.Run(ctx)
 	return trainEnded(stderr, tr, cfg.Out, "seqdiff pretrain --out "+cfg.Out+" --resume", why, err)
 }

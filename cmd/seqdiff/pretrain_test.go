@@ -162,7 +162,7 @@ func TestPretrainFlagErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"pretrain", "--config", cfg}, "bogus"},
-		{[]string{"pretrain", "--data", dir, "--out", dir, "--time-budget", "10m"}, "horizon"},
+		{[]string{"pretrain", "--data", dir, "--out", dir}, "no stopping rule"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--mode", "gpt"}, "mode"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--time-budget", "soon"}, "time budget"},
 		{[]string{"pretrain", "--out", dir, "--resume"}, "has no train.yaml, so no run to continue: start it again without --resume"},
