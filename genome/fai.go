@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -130,4 +131,46 @@ func WriteFai(path string, idx []FaiEntry) error {
 		fmt.Fprintf(&b, "%s\t%d\t%d\t%d\t%d\n", e.Name, e.Length, e.Offset, e.LineBases, e.LineWidth)
 	}
 	return atomicfile.WriteFile(path, b.Bytes())
+}
+
+// Index writes the samtools-compatible index of the FASTA at path:
+// path.fai, and for BGZF also path.gzi unless the one there already
+// matches. Both are built before either is written, so an error leaves the
+// indexes as they were. It returns what `seqdiff index` reports.
+func Index(path string) (string, error) {
+	comp, err := Sniff(path)
+	if err != nil {
+		return "", err
+	}
+	idx, err := BuildFai(path)
+	if err != nil {
+		return "", err
+	}
+	gziNote := ""
+	if comp == BGZF {
+		gzi, err := BuildGzi(path)
+		if err != nil {
+			return "", err
+		}
+		if old, err := ReadGzi(path + ".gzi"); err == nil && slices.Equal(old, gzi) {
+			gziNote = fmt.Sprintf("; %s.gzi present and matching (%d blocks)", path, len(gzi))
+		} else {
+			if err := WriteGzi(path+".gzi", gzi); err != nil {
+				return "", err
+			}
+			gziNote = fmt.Sprintf("; wrote %s.gzi (%d blocks)", path, len(gzi))
+		}
+	}
+	if err := WriteFai(path+".fai", idx); err != nil {
+		return "", err
+	}
+	var bases int64
+	for _, e := range idx {
+		bases += e.Length
+	}
+	recs := "records"
+	if len(idx) == 1 {
+		recs = "record"
+	}
+	return fmt.Sprintf("wrote %s.fai: %d %s, %d bases (%s)%s", path, len(idx), recs, bases, comp, gziNote), nil
 }

@@ -17,6 +17,38 @@ type GenPPL struct {
 	Windows int // scored rows (a text longer than the context takes several)
 }
 
+// GenPPLReport is what `seqdiff eval genppl` reports.
+type GenPPLReport struct {
+	Samples     string  `json:"samples"`
+	Scorer      string  `json:"scorer"`
+	ScorerDesc  string  `json:"scorer_description"`
+	Tokenizer   string  `json:"tokenizer"`
+	Texts       int     `json:"texts"`
+	Empty       int     `json:"empty"`
+	Windows     int     `json:"windows"`
+	Tokens      int64   `json:"tokens"`
+	NLLPerToken float64 `json:"nll_per_token"`
+	Perplexity  float64 `json:"perplexity"`
+	EMA         bool    `json:"ema"`
+}
+
+// Report is g as a report of the samples file scored by scorer (m, with
+// its EMA weights when ema).
+func (g GenPPL) Report(m *nn.Model, samples, scorer string, ema bool) GenPPLReport {
+	c := m.Cfg
+	return GenPPLReport{Samples: samples, Scorer: scorer, Tokenizer: c.Tokenizer, Texts: g.Texts, Empty: g.Empty,
+		Windows: g.Windows, Tokens: g.Tokens, NLLPerToken: g.PerToken(), Perplexity: g.Perplexity(), EMA: ema,
+		ScorerDesc: fmt.Sprintf("seqdiff AR checkpoint (d %d, %d layers, %d heads, seq_len %d, %s, %d params), not GPT-2 large",
+			c.DModel, c.NLayers, c.NHeads, c.SeqLen, c.Tokenizer, m.NumParams())}
+}
+
+// String is the report as `seqdiff eval genppl` prints it.
+func (r GenPPLReport) String() string {
+	return fmt.Sprintf("%s: %d samples (%d empty), %d tokens in %d windows, retokenised with %s\nscorer %s: %s\n"+
+		"generative perplexity %.4f (NLL %.4f nats/token, exact under this scorer)\n",
+		r.Samples, r.Texts, r.Empty, r.Tokens, r.Windows, r.Tokenizer, r.Scorer, r.ScorerDesc, r.Perplexity, r.NLLPerToken)
+}
+
 // GenerativePerplexity scores texts with the AR checkpoint m (MDLM's "gen
 // PPL", which uses GPT-2 large; here the scorer is any seqdiff AR model).
 // Each text is retokenised with tok, the scorer's tokenizer (special tokens

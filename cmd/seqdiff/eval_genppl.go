@@ -53,20 +53,6 @@ used when the checkpoint has them (--raw: the trained weights).`,
 	return cmd
 }
 
-type genPPLReport struct {
-	Samples     string  `json:"samples"`
-	Scorer      string  `json:"scorer"`
-	ScorerDesc  string  `json:"scorer_description"`
-	Tokenizer   string  `json:"tokenizer"`
-	Texts       int     `json:"texts"`
-	Empty       int     `json:"empty"`
-	Windows     int     `json:"windows"`
-	Tokens      int64   `json:"tokens"`
-	NLLPerToken float64 `json:"nll_per_token"`
-	Perplexity  float64 `json:"perplexity"`
-	EMA         bool    `json:"ema"`
-}
-
 func (o *evalGenPPLOptions) run(stdout io.Writer) error {
 	if err := atLeast(1, "batch", o.batch); err != nil {
 		return err
@@ -88,17 +74,10 @@ func (o *evalGenPPLOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.samples, err)
 	}
-	c := m.Cfg
-	rep := genPPLReport{Samples: o.samples, Scorer: o.scorer, Tokenizer: c.Tokenizer, Texts: g.Texts, Empty: g.Empty,
-		Windows: g.Windows, Tokens: g.Tokens, NLLPerToken: g.PerToken(), Perplexity: g.Perplexity(), EMA: ema,
-		ScorerDesc: fmt.Sprintf("seqdiff AR checkpoint (d %d, %d layers, %d heads, seq_len %d, %s, %d params), not GPT-2 large",
-			c.DModel, c.NLayers, c.NHeads, c.SeqLen, c.Tokenizer, m.NumParams())}
+	rep := g.Report(m, o.samples, o.scorer, ema)
 	if o.json {
 		return json.NewEncoder(stdout).Encode(rep)
 	}
-	fmt.Fprintf(stdout, "%s: %d samples (%d empty), %d tokens in %d windows, retokenised with %s\n",
-		o.samples, rep.Texts, rep.Empty, rep.Tokens, rep.Windows, rep.Tokenizer)
-	fmt.Fprintf(stdout, "scorer %s: %s\n", o.scorer, rep.ScorerDesc)
-	fmt.Fprintf(stdout, "generative perplexity %.4f (NLL %.4f nats/token, exact under this scorer)\n", rep.Perplexity, rep.NLLPerToken)
-	return nil
+	_, err = fmt.Fprint(stdout, rep)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/train"
 )
 
 // TestTextEndToEnd runs the text path on the tiny corpora in
@@ -100,7 +101,7 @@ func TestTextEndToEnd(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var g genPPLReport
+				var g train.GenPPLReport
 				if err := json.Unmarshal([]byte(out), &g); err != nil {
 					t.Fatal(err)
 				}

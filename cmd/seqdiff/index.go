@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -43,46 +42,12 @@ sequence, duplicate names), naming the file, record and line.`,
 }
 
 func (o *indexOptions) run(cmd *cobra.Command, path string) error {
-	comp, err := genome.Sniff(path)
+	note, err := genome.Index(path)
 	if err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
-	idx, err := genome.BuildFai(path)
-	if err != nil {
-		return fmt.Errorf("index: %w", err)
+	if !o.quiet {
+		_, err = fmt.Fprintln(cmd.OutOrStdout(), note)
 	}
-	gziNote := ""
-	if comp == genome.BGZF {
-		// Build the .gzi before writing anything, so that an error leaves
-		// both indexes as they were.
-		gzi, err := genome.BuildGzi(path)
-		if err != nil {
-			return fmt.Errorf("index: %w", err)
-		}
-		old, err := genome.ReadGzi(path + ".gzi")
-		if err == nil && slices.Equal(old, gzi) {
-			gziNote = fmt.Sprintf("; %s.gzi present and matching (%d blocks)", path, len(gzi))
-		} else {
-			if err := genome.WriteGzi(path+".gzi", gzi); err != nil {
-				return fmt.Errorf("index: %w", err)
-			}
-			gziNote = fmt.Sprintf("; wrote %s.gzi (%d blocks)", path, len(gzi))
-		}
-	}
-	if err := genome.WriteFai(path+".fai", idx); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	if o.quiet {
-		return nil
-	}
-	var bases int64
-	for _, e := range idx {
-		bases += e.Length
-	}
-	recs := "records"
-	if len(idx) == 1 {
-		recs = "record"
-	}
-	_, err = fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.fai: %d %s, %d bases (%s)%s\n", path, len(idx), recs, bases, comp, gziNote)
 	return err
 }
