@@ -34,13 +34,6 @@ func (n NLL) BitsPerToken() float64 { return n.PerToken() / math.Ln2 }
 // Perplexity is exp(PerToken); for a bound, an upper bound.
 func (n NLL) Perplexity() float64 { return math.Exp(n.PerToken()) }
 
-// Add accumulates o (the same kind of score over other rows) into n.
-func (n *NLL) Add(o NLL) {
-	n.Sum += o.Sum
-	n.Tokens += o.Tokens
-	n.Rows += o.Rows
-}
-
 // Kind says how to read the perplexity: "exact", "upper bound, K = 4".
 func (n NLL) Kind() string {
 	if n.Bound {

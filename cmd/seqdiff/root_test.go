@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // run executes the root command with args and returns stdout, stderr and the error.
@@ -37,6 +39,68 @@ func TestCompletion(t *testing.T) {
 	}
 	if !strings.Contains(out, "seqdiff") {
 		t.Fatal("bash completion does not mention seqdiff")
+	}
+	// Fixed-choice flags complete to their values, not to file names.
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"pretrain", "--mode", ""}, []string{"mlm", "mdlm", "ar"}},
+		{[]string{"sample", "--sampler", ""}, []string{"ddpm", "ddpm_cache"}},
+		{[]string{"eval", "ppl", "--device", ""}, []string{"auto", "cpu", "cuda"}},
+		{[]string{"prep", "--tokenizer", ""}, []string{"bert-base-uncased", "gpt2"}},
+		{[]string{"prep", "--style", ""}, []string{"lm1b", "owt"}},
+		{[]string{"model", "init", "--preset", ""}, []string{"dna-base", "dna-small"}},
+	} {
+		out, _, err := run(t, append([]string{"__complete"}, c.args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(out, w+"\n") {
+				t.Errorf("%v: completion lacks %s:\n%s", c.args, w, out)
+			}
+		}
+		if !strings.Contains(out, ":4\n") { // ShellCompDirectiveNoFileComp
+			t.Errorf("%v: completion offers file names:\n%s", c.args, out)
+		}
+	}
+}
+
+// TestFlagsOneMeaning: across commands a flag name means one thing: --out
+// is a directory, a file is --output; short forms -o and -q where those
+// flags exist; the old names still run as hidden aliases.
+func TestFlagsOneMeaning(t *testing.T) {
+	root := newRootCmd()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+		for name, short := range map[string]string{"out": "o", "output": "o", "quiet": "q"} {
+			f := c.LocalFlags().Lookup(name)
+			if f == nil || f.Hidden {
+				continue
+			}
+			if f.Shorthand != short {
+				t.Errorf("%s --%s has no -%s", c.CommandPath(), name, short)
+			}
+			if name == "out" && strings.Contains(f.Usage, "file") {
+				t.Errorf("%s --out is a file: %q", c.CommandPath(), f.Usage)
+			}
+		}
+		for _, old := range []string{"ema", "samples", "no-rc", "steps", "warmup", "out"} {
+			if f := c.LocalFlags().Lookup(old); f != nil && f.Hidden && f.Deprecated == "" {
+				t.Errorf("%s --%s is hidden without a deprecation note", c.CommandPath(), old)
+			}
+		}
+	}
+	walk(root)
+	for _, path := range [][]string{{"eval", "ppl"}, {"sample"}, {"model", "logits"}, {"finetune"}} {
+		c, _, _ := root.Find(path)
+		if c.Flags().Lookup("raw") == nil {
+			t.Errorf("%s: no --raw", c.CommandPath())
+		}
 	}
 }
 
