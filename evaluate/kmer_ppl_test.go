@@ -12,7 +12,7 @@ import (
 // rowsSplit is a Split of rows in memory.
 type rowsSplit [][]uint8
 
-func (s rowsSplit) Rows() int          { return len(s) }
+func (s rowsSplit) Rows() int         { return len(s) }
 func (s rowsSplit) Row(i int) []uint8 { return s[i] }
 
 // chain draws n rows of L bases from an order-1 Markov chain that repeats
