@@ -28,7 +28,7 @@ for mode in mdlm ar; do
     /usr/bin/time -v "$py" "$ref" bench --mode "$mode" --threads "$threads" --steps "$steps" --warmup "$warmup" \
       >"$work/torch-$mode-$r.json" 2>"$work/torch-$mode-$r.time"
     /usr/bin/time -v "$root/bin/seqdiff" bench train --mode "$mode" --preset dna-small --threads "$threads" \
-      --steps "$steps" --warmup "$warmup" --json >"$work/seqdiff-$mode-$r.json" 2>"$work/seqdiff-$mode-$r.time"
+      --timed-steps "$steps" --untimed-steps "$warmup" --json >"$work/seqdiff-$mode-$r.json" 2>"$work/seqdiff-$mode-$r.time"
   done
   "$py" - "$mode" "$work" "$rounds" "$((steps + warmup))" <<'PY'
 import json, re, sys

@@ -87,7 +87,7 @@ run() {
   ours() { # name, tf32, steps, warmup, shape...
     local name=$1 tf=$2 steps=$3 warm=$4; shift 4
     local line
-    line=$(SEQDIFF_TF32=$tf timeout 120 "$bundle/bin/seqdiff" bench train --device cuda --mode mdlm --steps "$steps" --warmup "$warm" --json "$@" 2>/tmp/gpu-check-err.txt | tail -1)
+    line=$(SEQDIFF_TF32=$tf timeout 120 "$bundle/bin/seqdiff" bench train --device cuda --mode mdlm --timed-steps "$steps" --untimed-steps "$warm" --json "$@" 2>/tmp/gpu-check-err.txt | tail -1)
     record "$name" "$line"
   }
   theirs() { # name, steps, warmup, extra...
@@ -107,7 +107,7 @@ run() {
   ours seqdiff-small-tf32 1 20 3 $small
   ours seqdiff-large-tf32 1 8 2 $large
   echo "== profile of the larger shape (syncs after every kernel)"
-  timeout 90 "$bundle/bin/seqdiff" bench train --device cuda --mode mdlm --steps 2 --warmup 1 --profile $large >"$out/profile-large.txt" 2>&1
+  timeout 90 "$bundle/bin/seqdiff" bench train --device cuda --mode mdlm --timed-steps 2 --untimed-steps 1 --profile $large >"$out/profile-large.txt" 2>&1
   tail -25 "$out/profile-large.txt"
   theirs torch-small-compile 20 3 $tsmall --compile
   theirs torch-large-compile 8 2 $tlarge --compile

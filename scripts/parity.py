@@ -102,7 +102,7 @@ def main():
         write_st(st, tensors, meta)
 
         ours, theirs = os.path.join(work, f"logits-{mode}-seqdiff.f32"), os.path.join(work, f"logits-{mode}-torch.f32")
-        run([seqdiff, "model", "logits", "--ckpt", ck, "--tokens", tok_path, "--rows", str(rows), "--out", ours] + dev)
+        run([seqdiff, "model", "logits", "--ckpt", ck, "--tokens", tok_path, "--rows", str(rows), "--output", ours, "--raw"] + dev)
         run([py, ref, "logits", "--ckpt", ck, "--tokens", tok_path, "--rows", str(rows), "--mode", mode, "--out", theirs])
         a = np.fromfile(ours, dtype="<f4").reshape(rows, L, V)
         b = np.fromfile(theirs, dtype="<f4").reshape(rows, L, V)

@@ -14,5 +14,5 @@ trap 'rm -rf "$work"' EXIT
 for mode in ar mdlm; do
   echo "== $mode"
   "$root/bin/seqdiff" bench train --mode "$mode" --data "$work/prep" --d-model 64 --n-layers 2 --n-heads 4 \
-    --seq-len 256 --batch 8 --steps "$steps" --warmup 0 --lr 1e-3 --log-every 20 --seed 1
+    --seq-len 256 --batch 8 --timed-steps "$steps" --untimed-steps 0 --lr 1e-3 --log-every 20 --seed 1
 done
