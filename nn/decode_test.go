@@ -115,13 +115,19 @@ func TestDecoderSlidingWindow(t *testing.T) {
 		logits, _ := m.LogitsHost()
 		for b := 0; b < B; b++ {
 			row := logits[(b*T+T-1)*V : (b*T+T)*V]
-			best := int32(7)
+			best, scale := int32(7), 0.0
 			for id := int32(7); id <= 11; id++ { // the samplable DNA ids
 				if row[id] > row[best] {
 					best = id
 				}
+				scale = math.Max(scale, math.Abs(float64(row[id])))
 			}
-			if got := rows[b*W+pos+1]; got != best {
+			// The sampler took the argmax of the decoder's logits (one
+			// position of B rows a step), not of this forward's (B x T rows),
+			// and the two may round apart: a near-tie may go either way, so
+			// the sampled id's logit need only be within 1e-5 of the scale
+			// of the best one's.
+			if got := rows[b*W+pos+1]; got < 7 || got > 11 || float64(row[best]-row[got]) > 1e-5*scale {
 				t.Fatalf("row %d position %d: sampled %d, the forward over [%d, %d] gives %d", b, pos+1, got, start, pos, best)
 			}
 		}

@@ -85,6 +85,9 @@ func TestHeadOnCountedRows(t *testing.T) {
 	if len(lgRows) != N*cfg.VocabSize {
 		t.Fatalf("logits after a counted-rows loss: %d values, want %d", len(lgRows), N*cfg.VocabSize)
 	}
+	// Bit for bit: both runs end with the same Forward and full-head
+	// product (same weights, shapes and cpu.New(1)); only the losses and
+	// gradients above come from differently shaped products.
 	for i := range lgFull {
 		if lgFull[i] != lgRows[i] {
 			t.Fatalf("logit %d after a counted-rows loss: %v, want %v", i, lgRows[i], lgFull[i])

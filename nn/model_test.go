@@ -170,6 +170,9 @@ func TestPaddingIsInvisible(t *testing.T) {
 	a := run()
 	x[6], x[7] = 10, 7
 	b := run()
+	// Bit for bit: the same shapes, thread count and BLAS (compute/cpu's
+	// partition depends on those alone, and no kernel branches on values),
+	// and a padded key gets probability exactly 0, adding exact zeros.
 	for i := range a {
 		if a[i] != b[i] {
 			t.Fatalf("logit %d changed with padding content: %v vs %v", i, a[i], b[i])
@@ -228,6 +231,8 @@ func TestTrainingDeterministicAndLearns(t *testing.T) {
 	a, _, la := trainFew(t, 2, 40, ocfg)
 	b, _, _ := trainFew(t, 2, 40, ocfg)
 	pa, pb := a.ParamsHost(), b.ParamsHost()
+	// Bit for bit: the same inputs, shapes and thread count give
+	// bit-identical results (compute/cpu's fixed partition and chunked sums).
 	for i := range pa {
 		if math.Float32bits(pa[i]) != math.Float32bits(pb[i]) {
 			t.Fatalf("same seed and threads, weights differ at %d: %v vs %v", i, pa[i], pb[i])
@@ -339,6 +344,8 @@ func TestModelCheckpointRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := m2.LogitsHost()
+	// Bit for bit: the same weights, shapes and thread count (cpu.New(2)
+	// both), so compute/cpu repeats the same computation.
 	for i := range want {
 		if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
 			t.Fatalf("logit %d: %v after load, %v before", i, got[i], want[i])

@@ -123,6 +123,10 @@ func TestTimeConditioning(t *testing.T) {
 	}
 	m.Init(3)
 	a, b := logits([]float32{0.2, 0.9}), logits([]float32{0.7, 0.1})
+	// Bit for bit here and below: one model and backend, the same shapes;
+	// zero adaLN weights make the modulation exactly 0 whatever t, and a
+	// row's logits depend on its own inputs only, in an order compute/cpu
+	// fixes by the shapes and thread count.
 	for i := range a {
 		if a[i] != b[i] {
 			t.Fatalf("zero-initialised adaLN: logit %d depends on t (%v vs %v)", i, a[i], b[i])

@@ -73,6 +73,8 @@ func TestRecoverCheckpointAfterKilledSave(t *testing.T) {
 	os.Rename(ck, aside)
 	os.MkdirAll(tmp, 0o755)
 	resumed := runToEnd(t, cfg, memData(train, valid, nil), true, nil)
+	// Bit for bit: the same steps, batches, shapes and cfg.Threads, which
+	// compute/cpu makes bit-identical.
 	for i := range full.Params {
 		if math.Float32bits(full.Params[i]) != math.Float32bits(resumed.Params[i]) ||
 			math.Float32bits(full.M[i]) != math.Float32bits(resumed.M[i]) {

@@ -165,6 +165,8 @@ func TestResumeBitIdentical(t *testing.T) {
 			if len(pair[0]) == 0 || len(pair[0]) != len(pair[1]) {
 				t.Fatalf("%s: %s missing", mode, name)
 			}
+			// Bit for bit: both runs take the same steps on the same batches,
+			// shapes and cfg.Threads, which compute/cpu makes bit-identical.
 			for i := range pair[0] {
 				if math.Float32bits(pair[0][i]) != math.Float32bits(pair[1][i]) {
 					t.Fatalf("%s: %s[%d] differs after resume: %v vs %v", mode, name, i, pair[0][i], pair[1][i])

@@ -337,7 +337,9 @@ func TestKillResumePretrain(t *testing.T) {
 	rng := killRNG(t)
 	steps := 30 + 5*kills
 	for _, mode := range []string{"mlm", "mdlm", "ar"} {
-		// ar runs on 2 threads: bit-identical holds for the same count.
+		// ar runs on 2 threads: bit-identical holds for the same count
+		// (compute/cpu's partition is fixed by shapes and thread count, and
+		// --resume takes --threads from the run's train.yaml).
 		threads := map[bool]string{true: "2", false: "1"}[mode == "ar"]
 		t.Run(mode, func(t *testing.T) {
 			args := func(out string) []string {
