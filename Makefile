@@ -24,7 +24,7 @@ demo: build
 # CPU has AVX2 and FMA, since they round a product differently with its row
 # count and the tests must hold there too; elsewhere (empty) OpenBLAS's own
 # choice. The CPU kernel packages then run again on OpenBLAS's own choice,
-# on the pure Go kernels (SEQDIFF_BLAS=go) and without GOEXPERIMENT=simd.
+# on the pure Go kernels (SEQDIFF_BLAS=off) and without GOEXPERIMENT=simd.
 # e.g. make test OPENBLAS_CORE=Sandybridge
 OPENBLAS_CORE ?= $(shell grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && echo Haswell)
 CPU_PKGS := ./compute/... ./nn/...
@@ -33,7 +33,7 @@ test:
 	$(GO) vet ./...
 	$(if $(OPENBLAS_CORE),OPENBLAS_CORETYPE=$(OPENBLAS_CORE)) CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 ./...
 	CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 $(CPU_PKGS)
-	SEQDIFF_BLAS=go CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 $(CPU_PKGS)
+	SEQDIFF_BLAS=off CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 $(CPU_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 $(CPU_PKGS)
 
 # staticcheck (.ci/run installs the pinned version into bin/).

@@ -39,11 +39,12 @@ var _ compute.Backend = (*Backend)(nil)
 // Matrix products go to OpenBLAS when the shared library is found at run
 // time; otherwise to pure Go: the AVX-512 sgemm of this package when the
 // binary is built with GOEXPERIMENT=simd and the CPU has AVX-512, else
-// gonum's. SEQDIFF_BLAS=go skips OpenBLAS; SEQDIFF_BLAS=gonum forces gonum.
+// gonum's. SEQDIFF_BLAS=off (or go) skips OpenBLAS; SEQDIFF_BLAS=gonum
+// forces gonum.
 func New(threads int) *Backend {
 	mode := blasAuto
 	switch os.Getenv("SEQDIFF_BLAS") {
-	case "go":
+	case "off", "go":
 		mode = blasGo
 	case "gonum":
 		mode = blasGonum

@@ -22,7 +22,7 @@
 // register-tile micro-kernel over packed panels) when built with
 // GOEXPERIMENT=simd, else gonum's sgemm. On the dna-small shapes the
 // AVX-512 one costs 1.3-1.6x OpenBLAS's CPU time and gonum 4-8x.
-// SEQDIFF_BLAS=go skips OpenBLAS (the best pure-Go sgemm), SEQDIFF_BLAS=gonum
+// SEQDIFF_BLAS=off (or go) skips OpenBLAS (the best pure-Go sgemm), SEQDIFF_BLAS=gonum
 // forces gonum. A CGO_ENABLED=0 binary does all of this, but purego makes
 // it dynamically linked against the C library (ld.so, libc, libdl); build
 // with -tags noopenblas for a fully static binary without OpenBLAS

@@ -28,3 +28,14 @@ func TestOpenBLASDetection(t *testing.T) {
 	}
 	t.Logf("loaded %s", ob.name())
 }
+
+// SEQDIFF_BLAS=off (and go) keep the backend off OpenBLAS, whatever is
+// installed; gonum forces gonum.
+func TestBLASEnv(t *testing.T) {
+	for env, not := range map[string]string{"off": "OpenBLAS", "go": "OpenBLAS", "gonum": "OpenBLAS"} {
+		t.Setenv("SEQDIFF_BLAS", env)
+		if name := New(1).BLAS(); strings.Contains(name, not) || env == "gonum" && !strings.Contains(name, "gonum") {
+			t.Errorf("SEQDIFF_BLAS=%s: blas %q", env, name)
+		}
+	}
+}
