@@ -12,6 +12,7 @@ import (
 	"strconv"
 
 	"github.com/seqdiff/seqdiff/compute"
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 )
 
 // Checkpoint file names inside a checkpoint directory.
@@ -155,7 +156,7 @@ func (ck *Checkpoint) Save(dir string) error {
 			return fmt.Errorf("save %s: %w", dir, err)
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := atomicfile.SyncDir(tmp); err != nil {
 		return fmt.Errorf("save %s: %w", dir, err)
 	}
 	aside := ""
@@ -171,7 +172,7 @@ func (ck *Checkpoint) Save(dir string) error {
 		}
 		return fmt.Errorf("save %s: %w", dir, err)
 	}
-	if err := syncDir(parent); err != nil {
+	if err := atomicfile.SyncDir(parent); err != nil {
 		return fmt.Errorf("save %s: %w", dir, err)
 	}
 	if aside != "" {
@@ -194,15 +195,6 @@ func writeSynced(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ReadConfig reads and checks a checkpoint directory's config.json. A

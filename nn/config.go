@@ -143,7 +143,7 @@ func ReadConfigFile(path, mode string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
-	c := Config{FormatVersion: FormatVersion, VocabSize: 12, MaskID: vocab.Mask, PadID: vocab.Pad, Tokenizer: vocab.DNATokenizer}
+	c := Config{FormatVersion: FormatVersion, VocabSize: vocab.DNASize, MaskID: vocab.Mask, PadID: vocab.Pad, Tokenizer: vocab.DNATokenizer}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".yaml", ".yml":
 		if err := strictyaml.Decode(path, data, &c); err != nil {

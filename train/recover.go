@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/seqdiff/seqdiff/internal/atomicfile"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -75,7 +76,7 @@ func RecoverCheckpoint(ckDir string) error {
 			if err := os.Rename(best, ckDir); err != nil {
 				return fmt.Errorf("checkpoint %s: restore %s: %w", ckDir, best, err)
 			}
-			if err := syncDir(parent); err != nil {
+			if err := atomicfile.SyncDir(parent); err != nil {
 				return fmt.Errorf("checkpoint %s: %w", ckDir, err)
 			}
 		} // else the first checkpoint was being written: only temporaries
@@ -107,13 +108,4 @@ func checkpointStep(dir string) (int, bool) {
 		return 0, false
 	}
 	return st.Step, true
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -117,7 +117,7 @@ func TestPretrainGracefulStop(t *testing.T) {
 		// written (when the second lands after the handler has restored the
 		// default action), so they wait for the first periodic checkpoint.
 		if !waitFor(p, func() bool {
-			_, err := os.Stat(filepath.Join(out, train.CheckpointDir))
+			_, err := os.Stat(filepath.Join(out, nn.CheckpointDir))
 			return metricLinesIn(out) >= 5 && (len(c.sigs) == 1 || err == nil)
 		}) {
 			t.Fatalf("%s: run ended before 5 steps: %v\n%s", c.mode, p.err, p.stderr.String())

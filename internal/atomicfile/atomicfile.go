@@ -50,11 +50,19 @@ func Write(path string, fill func(f *os.File) error) (err error) {
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync() // best effort: makes the rename durable
-		d.Close()
-	}
+	SyncDir(dir) // best effort: makes the rename durable
 	return nil
+}
+
+// SyncDir fsyncs the directory dir, so that the renames and removals in it
+// survive a crash.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Sweep removes the temporary files (".NAME.tmp-*", regular files only)
