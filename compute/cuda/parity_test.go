@@ -34,6 +34,7 @@ func TestEmbeddingParity(t *testing.T) {
 		c.EmbeddingForward(hf(out), hi(tok), hf(wte), N, C)
 		gout := poisoned(t, g, N*C)
 		g.EmbeddingForward(gout, upI(t, g, tok), up(t, g, wte), N, C)
+		// Tolerance 0: the forward is a gather, copying values on both devices.
 		same(t, fmt.Sprintf("V%d embedding out", V), down(t, g, gout), out, 0)
 		dw := clone(dw0)
 		c.EmbeddingBackward(hf(dw), hf(dout), hi(tok), N, C)
@@ -257,7 +258,8 @@ func TestElementwiseParity(t *testing.T) {
 	galias := up(t, g, y)
 	g.GeluBackward(galias, gx, galias, n)
 	same(t, "gelu backward in place", down(t, g, galias), din, f32Tol)
-	// Add, Accumulate, Scale.
+	// Add, Accumulate, Scale, to tolerance 0: one correctly rounded
+	// IEEE-754 operation per element on both devices.
 	sum := make([]float32, n)
 	c.Add(hf(sum), hf(x), hf(y), n)
 	gsum := poisoned(t, g, n)
