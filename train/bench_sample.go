@@ -48,6 +48,22 @@ type BenchSampleOptions struct {
 	Repeats  int // timed runs per setting, the median kept (0: 1)
 }
 
+// Samplers is the set of samplers names lists for BenchSample (nil: all
+// three); a name that is not ddpm, ddpm_cache or ar is an error.
+func Samplers(names []string) (map[string]bool, error) {
+	if len(names) == 0 {
+		names = []string{SamplerDDPM, SamplerDDPMCache, SamplerAR}
+	}
+	want := map[string]bool{}
+	for _, s := range names {
+		if s != SamplerDDPM && s != SamplerDDPMCache && s != SamplerAR {
+			return nil, fmt.Errorf("sampler %q is not ddpm, ddpm_cache or ar", s)
+		}
+		want[s] = true
+	}
+	return want, nil
+}
+
 // BenchSample times MDLM ddpm and ddpm_cache sampling of md at each of
 // o.Steps, then AR ancestral sampling over the KV cache of am, all at the
 // same length, and calls emit with each timing as it is measured. A model
@@ -57,17 +73,9 @@ type BenchSampleOptions struct {
 // ratio of expected row evaluations; a time-conditioned model never reuses
 // logits, so it predicts none).
 func BenchSample(md, am *nn.Model, o BenchSampleOptions, emit func(SampleTiming) error) error {
-	want := map[string]bool{}
-	for _, s := range o.Samplers {
-		switch s {
-		case SamplerDDPM, SamplerDDPMCache, SamplerAR:
-			want[s] = true
-		default:
-			return fmt.Errorf("bench sample: sampler %q is not ddpm, ddpm_cache or ar", s)
-		}
-	}
-	if len(o.Samplers) == 0 {
-		want = map[string]bool{SamplerDDPM: true, SamplerDDPMCache: true, SamplerAR: true}
+	want, err := Samplers(o.Samplers)
+	if err != nil {
+		return err
 	}
 	if o.N < 1 || o.Len < 1 {
 		return fmt.Errorf("bench sample: n %d and len %d must be >= 1", o.N, o.Len)

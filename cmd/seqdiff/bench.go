@@ -193,12 +193,9 @@ func (b *benchSampleOptions) run(stdout io.Writer) error {
 			return err
 		}
 	}
-	want := map[string]bool{}
-	for _, s := range o.Samplers {
-		if s != train.SamplerDDPM && s != train.SamplerDDPMCache && s != train.SamplerAR {
-			return usagef("--samplers: %q is not ddpm, ddpm_cache or ar", s)
-		}
-		want[s] = true
+	want, err := train.Samplers(o.Samplers)
+	if err != nil {
+		return usagef("--samplers: %w", err)
 	}
 	be, closeBE, err := b.dev.open()
 	if err != nil {
