@@ -2,10 +2,13 @@ package experiment
 
 import (
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/seqdiff/seqdiff/evaluate"
+	"github.com/seqdiff/seqdiff/finetune"
 	"github.com/seqdiff/seqdiff/internal/strictyaml"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
@@ -51,30 +54,35 @@ type Config struct {
 	} `yaml:"ppl"`
 	Tasks      []Task `yaml:"tasks"`
 	Downstream struct {
-		Models      []string `yaml:"models"` // which models (default: every generative one)
-		Seeds       []uint64 `yaml:"seeds"`
-		Batch       int      `yaml:"batch"`
-		LR          float64  `yaml:"lr"`
-		HeadLR      float64  `yaml:"head_lr"`
-		Warmup      int      `yaml:"warmup"`
-		WeightDecay float64  `yaml:"weight_decay"`
-		Epochs      int      `yaml:"epochs"`
-		MaxSteps    int      `yaml:"max_steps"`
-		EvalEvery   int      `yaml:"eval_every"`
-		Patience    int      `yaml:"patience"`
-		MaxLen      int      `yaml:"max_len"`
-		MaxTrain    int      `yaml:"max_train"` // train rows per seed (stratified sample; 0: all)
-		MaxTest     int      `yaml:"max_test"`  // test rows scored (stratified sample, the same for all; 0: all)
-		RC          bool     `yaml:"rc"`
+		Models      []string  `yaml:"models"` // which models (default: every generative one)
+		Seeds       []uint64  `yaml:"seeds"`
+		Batch       int       `yaml:"batch"`
+		LR          float64   `yaml:"lr"`    // one learning rate (instead of the grid lrs)
+		LRs         []float64 `yaml:"lrs"`   // the learning rates searched per seed on valid (default finetune.DefaultLRs)
+		Heads       []string  `yaml:"heads"` // the heads searched per seed on valid (default finetune.DefaultHeads on fixed-length tasks)
+		HeadLR      float64   `yaml:"head_lr"`
+		Warmup      int       `yaml:"warmup"`
+		WeightDecay float64   `yaml:"weight_decay"`
+		Epochs      int       `yaml:"epochs"`
+		MaxSteps    int       `yaml:"max_steps"`
+		EvalEvery   int       `yaml:"eval_every"`
+		Patience    int       `yaml:"patience"`
+		MinEpochs   int       `yaml:"min_epochs"`
+		MaxLen      int       `yaml:"max_len"`
+		MaxTrain    int       `yaml:"max_train"` // train rows per seed (stratified sample; 0: all)
+		MaxTest     int       `yaml:"max_test"`  // test rows scored (stratified sample, the same for all; 0: all)
+		RC          bool      `yaml:"rc"`
 	} `yaml:"downstream"`
-	// Baseline is the k-mer row of the tables: an order-k Markov model's
-	// test perplexity (orders tried, the best on valid kept; Dirichlet
-	// smoothing tuned on valid) and a logistic regression on k-mer spectra
-	// per task (word lengths tried, the best on valid kept per seed). Empty
-	// lists skip it.
+	// Baseline is the network-free rows of the tables: an order-k Markov
+	// model's test perplexity (orders tried, the best on valid kept;
+	// Dirichlet smoothing tuned on valid), a logistic regression on k-mer
+	// spectra per task (word lengths tried, the best on valid kept per
+	// seed) and one on the one-hot base at each position (OneHot). Empty
+	// lists skip the k-mer rows.
 	Baseline struct {
 		PPLOrders []int `yaml:"ppl_orders"`
 		TaskKs    []int `yaml:"task_ks"`
+		OneHot    bool  `yaml:"onehot"`
 	} `yaml:"baseline"`
 	Bench struct {
 		N     int   `yaml:"n"`
@@ -118,7 +126,7 @@ func Default() Config {
 	c.Downstream.Seeds = []uint64{1, 2, 3}
 	c.Downstream.RC = true
 	c.Bench.N, c.Bench.Steps = 4, []int{8, 32, 128}
-	c.Baseline.PPLOrders, c.Baseline.TaskKs = []int{0, 2, 4, 6, 8}, []int{1, 2, 3, 4, 5, 6}
+	c.Baseline.PPLOrders, c.Baseline.TaskKs, c.Baseline.OneHot = []int{0, 2, 4, 6, 8}, []int{1, 2, 3, 4, 5, 6}, true
 	return c
 }
 
@@ -169,6 +177,20 @@ func ReadConfig(path string) (Config, error) {
 	for _, k := range c.Baseline.TaskKs {
 		if k < 1 || k > 8 {
 			return c, fmt.Errorf("study config %s: baseline task k %d outside 1..8", path, k)
+		}
+	}
+	d := &c.Downstream
+	if d.LR != 0 && len(d.LRs) > 0 {
+		return c, fmt.Errorf("study config %s: downstream: lr fixes one learning rate, lrs lists a grid: give one of them", path)
+	}
+	for _, lr := range append(d.LRs, d.LR) {
+		if lr < 0 || math.IsNaN(lr) {
+			return c, fmt.Errorf("study config %s: downstream learning rate %g", path, lr)
+		}
+	}
+	for _, h := range d.Heads {
+		if !slices.Contains(finetune.Heads, h) {
+			return c, fmt.Errorf("study config %s: downstream head %q: want one of %v", path, h, finetune.Heads)
 		}
 	}
 	seen := map[string]bool{}

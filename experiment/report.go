@@ -80,7 +80,7 @@ func (s *study) report(context.Context) error {
 
 	var rs []*finetune.Results
 	for _, t := range s.cfg.Tasks {
-		for _, m := range append(s.downstreamModels(), evaluate.KmerMode) {
+		for _, m := range append(s.downstreamModels(), finetune.BaselineModes...) {
 			if r, err := finetune.ReadResults(filepath.Join(s.models(), m, "tasks", t.Name, plots.ResultsFile)); err == nil {
 				r.Checkpoint = m
 				rs = append(rs, r)
@@ -88,7 +88,7 @@ func (s *study) report(context.Context) error {
 		}
 	}
 	if len(rs) > 0 {
-		b.WriteString("\n## Downstream tasks\n\nTest scores, mean ± sample standard deviation [min, max] over seeds. Mean-pooled final hidden states and a linear head, whole backbone fine-tuned with its own attention; early stopping on a 90/10 train/valid split per seed. Row kmer: logistic regression on the k-mer spectrum (k chosen on valid per seed) with the same rows and splits.\n\n")
+		b.WriteString("\n## Downstream tasks\n\nTest scores, mean ± sample standard deviation [min, max] over seeds. A linear head on the final hidden states (mean: mean-pooled; flat: a weight per position), whole backbone fine-tuned with its own attention; per seed a 90/10 train/valid split, early stopping on the valid loss, and the head and learning rate with the lowest valid loss (column head, lr). Rows kmer and onehot: logistic regression on the k-mer spectrum (k chosen on valid per seed) and on the one-hot base at each position (L2 chosen on valid), with the same rows and splits; a network row below the best of them is marked **below**.\n\n")
 		if n := s.cfg.Downstream.MaxTrain; n > 0 {
 			fmt.Fprintf(&b, "Scale: each seed uses a stratified sample of at most %d rows of the train part (then split 90/10 into train/valid).\n", n)
 		}

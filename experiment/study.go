@@ -469,9 +469,14 @@ func (s *study) downstream(ctx context.Context) error {
 			}
 			t0 := time.Now()
 			s.progress("downstream", "%s on %s: %d train, %d test, seeds %v", name, t.Name, len(task.Train), len(task.Test), d.Seeds)
+			lrs := d.LRs
+			if d.LR > 0 {
+				lrs = []float64{d.LR}
+			}
 			res, err := finetune.Run(ctx, s.be, task, finetune.Options{From: s.ckpt(name), Seeds: d.Seeds, Batch: d.Batch,
-				LR: d.LR, HeadLR: d.HeadLR, Warmup: d.Warmup, WeightDecay: d.WeightDecay, Epochs: d.Epochs, MaxSteps: d.MaxSteps,
-				EvalEvery: d.EvalEvery, Patience: d.Patience, MaxLen: d.MaxLen, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest, RC: d.RC, Stderr: s.quiet})
+				LRs: lrs, Heads: d.Heads, HeadLR: d.HeadLR, Warmup: d.Warmup, WeightDecay: d.WeightDecay, Epochs: d.Epochs, MaxSteps: d.MaxSteps,
+				EvalEvery: d.EvalEvery, Patience: d.Patience, MinEpochs: d.MinEpochs, MaxLen: d.MaxLen, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest,
+				RC: d.RC, Stderr: s.quiet})
 			if err != nil {
 				return err
 			}
@@ -481,8 +486,12 @@ func (s *study) downstream(ctx context.Context) error {
 			if err := res.WriteJSON(p); err != nil {
 				return err
 			}
-			s.progress("downstream", "%s on %s: accuracy %.3f (min %.3f, max %.3f), MCC %.3f, F1 %.3f, %s", name, t.Name, res.Accuracy.Mean,
-				res.Accuracy.Min, res.Accuracy.Max, res.MCC.Mean, res.F1.Mean, time.Since(t0).Round(time.Second))
+			var chose []string
+			for _, sr := range res.PerSeed {
+				chose = append(chose, fmt.Sprintf("%s %g", sr.Head, sr.LR))
+			}
+			s.progress("downstream", "%s on %s: accuracy %.3f (min %.3f, max %.3f), MCC %.3f, F1 %.3f, chose %s, %s", name, t.Name, res.Accuracy.Mean,
+				res.Accuracy.Min, res.Accuracy.Max, res.MCC.Mean, res.F1.Mean, strings.Join(chose, "; "), time.Since(t0).Round(time.Second))
 		}
 	}
 	return nil
@@ -602,7 +611,7 @@ func (s *study) plots(context.Context) error {
 func (s *study) baseline(ctx context.Context) error {
 	b := s.cfg.Baseline
 	dir := filepath.Join(s.models(), evaluate.KmerMode)
-	if len(b.PPLOrders) == 0 && len(b.TaskKs) == 0 {
+	if len(b.PPLOrders) == 0 && len(b.TaskKs) == 0 && !b.OneHot {
 		s.progress("baseline", "skipped: no baseline orders")
 		return nil
 	}
@@ -611,36 +620,43 @@ func (s *study) baseline(ctx context.Context) error {
 			return err
 		}
 	}
-	if len(b.TaskKs) == 0 {
-		return nil
-	}
 	d := s.cfg.Downstream
-	for _, t := range s.cfg.Tasks {
-		p := filepath.Join(dir, "tasks", t.Name, plots.ResultsFile)
-		if s.skip("baseline", p) {
+	for _, mode := range finetune.BaselineModes {
+		if mode == finetune.KmerBaselineMode && len(b.TaskKs) == 0 || mode == finetune.OneHotBaselineMode && !b.OneHot {
 			continue
 		}
-		task, err := s.loadTask(t)
-		if err != nil {
-			return err
+		for _, t := range s.cfg.Tasks {
+			p := filepath.Join(s.models(), mode, "tasks", t.Name, plots.ResultsFile)
+			if s.skip("baseline", p) {
+				continue
+			}
+			task, err := s.loadTask(t)
+			if err != nil {
+				return err
+			}
+			t0 := time.Now()
+			res, err := finetune.Baseline(ctx, task, finetune.BaselineOptions{Mode: mode, Seeds: d.Seeds, Ks: b.TaskKs, MaxTrain: d.MaxTrain,
+				MaxTest: d.MaxTest, MaxLen: s.taskLen()})
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := res.WriteJSON(p); err != nil {
+				return err
+			}
+			var chose []string
+			for _, r := range res.PerSeed {
+				if r.K > 0 {
+					chose = append(chose, fmt.Sprint("k ", r.K))
+				} else {
+					chose = append(chose, fmt.Sprint("L2 ", r.L2))
+				}
+			}
+			s.progress("baseline", "%s on %s: accuracy %.3f (min %.3f, max %.3f), MCC %.3f, chose %s, %s", res.Checkpoint, t.Name,
+				res.Accuracy.Mean, res.Accuracy.Min, res.Accuracy.Max, res.MCC.Mean, strings.Join(chose, "; "), time.Since(t0).Round(time.Second))
 		}
-		t0 := time.Now()
-		res, err := finetune.KmerBaseline(ctx, task, finetune.KmerOptions{Seeds: d.Seeds, Ks: b.TaskKs, MaxTrain: d.MaxTrain, MaxTest: d.MaxTest, MaxLen: s.taskLen()})
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := res.WriteJSON(p); err != nil {
-			return err
-		}
-		var ks []string
-		for _, r := range res.PerSeed {
-			ks = append(ks, fmt.Sprint(r.K))
-		}
-		s.progress("baseline", "k-mer classifier on %s: accuracy %.3f (min %.3f, max %.3f), MCC %.3f, k per seed %s, %s", t.Name,
-			res.Accuracy.Mean, res.Accuracy.Min, res.Accuracy.Max, res.MCC.Mean, strings.Join(ks, ","), time.Since(t0).Round(time.Second))
 	}
 	return nil
 }

@@ -4,64 +4,112 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/vocab"
 )
 
-// Classifier is a backbone with a mean-pool and a linear head:
+// The heads a Classifier puts on the backbone. The backbone carries only
+// relative (rotary) positions, so a pooled head cannot tell where in the
+// row something occurs; HeadFlat can, on aligned fixed-length tasks.
+const (
+	HeadMean   = "mean"   // mean of the hidden states over valid positions
+	HeadCentre = "centre" // mean over the central quarter of the valid positions (at least 8)
+	HeadFlat   = "flat"   // a weight per position and channel: a linear map of the whole (T,C) state
+	// HeadMLP averages GELU(h U + c) over the valid positions, U (C, MLPWidth):
+	// MLPWidth averaged nonlinear features of each position's context
+	// instead of C averaged channels, as a k-mer spectrum holds 4^k counts.
+	HeadMLP = "mlp"
+)
+
+// MLPWidth is HeadMLP's hidden width.
+const MLPWidth = 256
+
+// Heads lists the heads.
+var Heads = []string{HeadMean, HeadCentre, HeadFlat, HeadMLP}
+
+// Classifier is a backbone with a linear head on its final hidden states:
 //
 //	h      = final_ln hidden states of the backbone (B,T,C), own attention
-//	pooled = mean over valid positions of h        (B,C)
-//	logits = pooled . W^T + b                       (B,K)
+//	x      = pool(f(h))                              (B,P,F)
+//	logits = sum_{p,f} x[b,p,f] W[k,p,f] + bias[k]  (B,K)
 //
-// The head lives in host memory (K x C is tiny) with its own AdamW state;
-// the backbone keeps its parameters, gradients and nn.Optimizer on the
-// backend. Padding is masked out of the attention keys and of the pool.
+// where f is the identity (F = C) but for HeadMLP (f(h) = GELU(h U + c),
+// F = MLPWidth), and pool is a weighted mean over positions for the pooled
+// heads (P = 1: HeadMean, HeadCentre, HeadMLP) and the identity on valid
+// positions for HeadFlat (P = T). The head lives in host memory with its own AdamW state; the
+// backbone keeps its parameters, gradients and nn.Optimizer on the backend.
+// Padding is masked out of the attention keys and of the head.
 type Classifier struct {
-	M      *nn.Model
-	K, C   int // classes, width
-	T      int // positions per row
-	Causal bool
+	M       *nn.Model
+	Head    string
+	K, C, T int // classes, width, positions per row
+	P       int // positions the head keeps: 1, or T for HeadFlat
+	F       int // features per position: C, or MLPWidth for HeadMLP
+	Causal  bool
 
-	W, Bias   []float32 // (K,C), (K)
-	gW, gB    []float32
-	mW, vW    []float32
-	mB, vB    []float32
-	headStep  int
-	be        compute.Backend
-	rows      int // batch rows the buffers hold
-	pooled    compute.F32
-	dpooled   compute.F32
-	dhidden   compute.F32
-	mask      compute.I32
-	hostPool  []float32
-	hostLogit []float32
+	W, Bias  []float32 // (K,P,F), (K)
+	U, Ub    []float32 // HeadMLP: (C,F), (F)
+	gW, gB   []float32
+	mW, vW   []float32
+	mB, vB   []float32
+	gU, gUb  []float32
+	mU, vU   []float32
+	mUb, vUb []float32
+	pre      []float32 // HeadMLP: h U + c of the last Forward (B,T,F)
+	headStep int
+	be       compute.Backend
+	rows     int // batch rows the buffers hold
+	dhidden  compute.F32
+	hidden   []float32 // (B,T,C) host copy of the last Forward's states
+	pool     []float32 // (B,P,T): the weight of position t in slot p (HeadFlat: the key mask on the diagonal, stored as (B,T))
+	x        []float32 // (B,P,C)
+	logits   []float32 // (B,K)
+	dx, dh   []float32
 }
 
-// NewClassifier puts a K-class head on m for rows of T positions; the head
-// is drawn from normal(0, 0.02) with seed. causal selects the backbone's
+// NewClassifier puts a K-class head of the given kind on m for rows of T
+// positions; W is drawn from normal(0, 0.02/sqrt(P)) with seed, so every
+// head starts with logits of the same scale. causal selects the backbone's
 // attention (true for AR checkpoints).
-func NewClassifier(m *nn.Model, K, T int, causal bool, seed uint64) *Classifier {
-	c := &Classifier{M: m, K: K, C: m.Cfg.DModel, T: T, Causal: causal, be: m.Backend()}
-	n := K * c.C
+func NewClassifier(m *nn.Model, head string, K, T int, causal bool, seed uint64) (*Classifier, error) {
+	if !slices.Contains(Heads, head) {
+		return nil, fmt.Errorf("classifier: head %q: want one of %v", head, Heads)
+	}
+	c := &Classifier{M: m, Head: head, K: K, C: m.Cfg.DModel, T: T, P: 1, F: m.Cfg.DModel, Causal: causal, be: m.Backend()}
+	switch head {
+	case HeadFlat:
+		c.P = T
+	case HeadMLP:
+		c.F = MLPWidth
+	}
+	n := K * c.P * c.F
 	c.W, c.gW, c.mW, c.vW = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 	c.Bias, c.gB, c.mB, c.vB = make([]float32, K), make([]float32, K), make([]float32, K), make([]float32, K)
 	r := rand.New(rand.NewPCG(seed, 0x68656164))
+	std := 0.02 / math.Sqrt(float64(c.P))
 	for i := range c.W {
-		c.W[i] = float32(0.02 * r.NormFloat64())
+		c.W[i] = float32(std * r.NormFloat64())
 	}
-	return c
+	if head == HeadMLP {
+		// h is layer-normed (unit scale per channel): 1/sqrt(C) keeps h U
+		// at unit scale, in GELU's bend.
+		n := c.C * c.F
+		c.U, c.gU, c.mU, c.vU = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		c.Ub, c.gUb, c.mUb, c.vUb = make([]float32, c.F), make([]float32, c.F), make([]float32, c.F), make([]float32, c.F)
+		for i := range c.U {
+			c.U[i] = float32(r.NormFloat64() / math.Sqrt(float64(c.C)))
+		}
+	}
+	return c, nil
 }
 
 // Free releases the classifier's backend buffers (not the model).
 func (c *Classifier) Free() {
 	if c.rows > 0 {
-		c.be.Free(c.pooled)
-		c.be.Free(c.dpooled)
 		c.be.Free(c.dhidden)
-		c.be.FreeI32(c.mask)
 		c.rows = 0
 	}
 }
@@ -72,35 +120,98 @@ func (c *Classifier) ensure(B int) {
 	}
 	c.Free()
 	c.rows = B
-	c.pooled, c.dpooled = c.be.Alloc(B*c.C), c.be.Alloc(B*c.C)
 	c.dhidden = c.be.Alloc(B * c.T * c.C)
-	c.mask = c.be.AllocI32(B * c.T)
-	c.hostPool, c.hostLogit = make([]float32, B*c.C), make([]float32, B*c.K)
+	c.hidden, c.dh = make([]float32, B*c.T*c.C), make([]float32, B*c.T*c.C)
+	c.x, c.dx = make([]float32, B*c.P*c.F), make([]float32, B*c.P*c.F)
+	if c.Head == HeadMLP {
+		c.pre = make([]float32, B*c.T*c.F)
+	}
+	c.pool = make([]float32, B*c.T)
+	c.logits = make([]float32, B*c.K)
+}
+
+// poolWeights writes row b's position weights (T) from its key mask: the
+// pooled heads average over their window of valid positions, HeadFlat
+// keeps each valid position once.
+func (c *Classifier) poolWeights(keyMask []int32, w []float32) {
+	clear(w)
+	n := 0
+	for _, v := range keyMask {
+		if v != 0 {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	lo, hi := 0, n // Pack puts the valid positions first
+	switch c.Head {
+	case HeadFlat:
+		for t := range n {
+			w[t] = 1
+		}
+		return
+	case HeadCentre:
+		win := min(n, max(8, n/4))
+		lo = (n - win) / 2
+		hi = lo + win
+	}
+	for t := lo; t < hi; t++ {
+		w[t] = 1 / float32(hi-lo)
+	}
 }
 
 // Forward runs tokens (B,T) with keyMask (B,T; 1 valid, 0 padding) through
-// the backbone, the pool and the head, and returns the logits (B,K) (host
-// memory, reused by the next call).
+// the backbone and the head, and returns the logits (B,K) (host memory,
+// reused by the next call).
 func (c *Classifier) Forward(tokens, keyMask []int32, B int) ([]float32, error) {
 	c.ensure(B)
 	if err := c.M.Forward(tokens, keyMask, B, c.T, c.Causal); err != nil {
 		return nil, err
 	}
-	c.be.UploadI32(c.mask, keyMask)
-	c.be.MeanPoolForward(c.pooled, c.M.Hidden(), c.mask, B, c.T, c.C)
-	c.be.Download(c.hostPool, c.pooled)
+	c.be.Download(c.hidden, c.M.Hidden())
+	T, C, P, F := c.T, c.C, c.P, c.F
+	clear(c.x)
 	for b := range B {
-		p := c.hostPool[b*c.C : (b+1)*c.C]
-		for k := range c.K {
-			w := c.W[k*c.C : (k+1)*c.C]
-			s := float64(c.Bias[k])
-			for i, v := range p {
-				s += float64(v) * float64(w[i])
+		w := c.pool[b*T : (b+1)*T]
+		c.poolWeights(keyMask[b*T:(b+1)*T], w)
+		for t, a := range w {
+			if a == 0 {
+				continue
 			}
-			c.hostLogit[b*c.K+k] = float32(s)
+			h := c.hidden[(b*T+t)*C : (b*T+t+1)*C]
+			p := 0
+			if P > 1 {
+				p = t
+			}
+			x := c.x[(b*P+p)*F : (b*P+p+1)*F]
+			if c.Head != HeadMLP {
+				for i, v := range h {
+					x[i] += a * v
+				}
+				continue
+			}
+			pre := c.pre[(b*T+t)*F : (b*T+t+1)*F]
+			copy(pre, c.Ub)
+			for i, v := range h {
+				for j, u := range c.U[i*F : (i+1)*F] {
+					pre[j] += v * u
+				}
+			}
+			for j, v := range pre {
+				x[j] += a * gelu(v)
+			}
+		}
+		x := c.x[b*P*F : (b+1)*P*F]
+		for k := range c.K {
+			s := float64(c.Bias[k])
+			for i, v := range c.W[k*P*F : (k+1)*P*F] {
+				s += float64(v) * float64(x[i])
+			}
+			c.logits[b*c.K+k] = float32(s)
 		}
 	}
-	return c.hostLogit[:B*c.K], nil
+	return c.logits[:B*c.K], nil
 }
 
 // Loss is the mean softmax cross-entropy of the last Forward's logits
@@ -114,7 +225,7 @@ func (c *Classifier) Loss(labels []int, backward bool) (float64, error) {
 		if y < 0 || y >= c.K {
 			return 0, fmt.Errorf("classifier: label %d outside 0..%d", y, c.K-1)
 		}
-		z := c.hostLogit[b*c.K : (b+1)*c.K]
+		z := c.logits[b*c.K : (b+1)*c.K]
 		mx := z[0]
 		for _, v := range z {
 			mx = max(mx, v)
@@ -137,38 +248,77 @@ func (c *Classifier) Loss(labels []int, backward bool) (float64, error) {
 	if !backward {
 		return loss, nil
 	}
-	c.ensure(B)
+	T, C, P, F := c.T, c.C, c.P, c.F
 	clear(c.gW)
 	clear(c.gB)
-	dp := make([]float32, B*c.C)
+	clear(c.dx)
+	clear(c.gU)
+	clear(c.gUb)
 	for b := range B {
-		p := c.hostPool[b*c.C : (b+1)*c.C]
-		d := dp[b*c.C : (b+1)*c.C]
+		x := c.x[b*P*F : (b+1)*P*F]
+		dx := c.dx[b*P*F : (b+1)*P*F]
 		for k := range c.K {
 			g := dlog[b*c.K+k]
 			c.gB[k] += g
-			w := c.W[k*c.C : (k+1)*c.C]
-			gw := c.gW[k*c.C : (k+1)*c.C]
-			for i := range c.C {
-				gw[i] += g * p[i]
-				d[i] += g * w[i]
+			w := c.W[k*P*F : (k+1)*P*F]
+			gw := c.gW[k*P*F : (k+1)*P*F]
+			for i := range x {
+				gw[i] += g * x[i]
+				dx[i] += g * w[i]
 			}
 		}
 	}
-	c.be.Upload(c.dpooled, dp)
-	c.be.Zero(c.dhidden)
-	c.be.MeanPoolBackward(c.dhidden, c.dpooled, c.mask, B, c.T, c.C)
+	// dh[b,t] = pool weight of t * dx[b, slot of t], through f for HeadMLP
+	clear(c.dh)
+	dpre := make([]float32, F)
+	for b := range B {
+		for t, a := range c.pool[b*T : (b+1)*T] {
+			if a == 0 {
+				continue
+			}
+			p := 0
+			if P > 1 {
+				p = t
+			}
+			dx := c.dx[(b*P+p)*F : (b*P+p+1)*F]
+			dh := c.dh[(b*T+t)*C : (b*T+t+1)*C]
+			if c.Head != HeadMLP {
+				for i, v := range dx {
+					dh[i] = a * v
+				}
+				continue
+			}
+			pre := c.pre[(b*T+t)*F : (b*T+t+1)*F]
+			for j, v := range dx {
+				dpre[j] = a * v * geluGrad(pre[j])
+				c.gUb[j] += dpre[j]
+			}
+			h := c.hidden[(b*T+t)*C : (b*T+t+1)*C]
+			for i, v := range h {
+				u, gu := c.U[i*F:(i+1)*F], c.gU[i*F:(i+1)*F]
+				s := float32(0)
+				for j, d := range dpre {
+					gu[j] += v * d
+					s += u[j] * d
+				}
+				dh[i] = s
+			}
+		}
+	}
+	c.be.Upload(c.dhidden, c.dh[:B*T*C])
 	c.M.ZeroGrad()
 	return loss, c.M.BackwardHidden(c.dhidden)
 }
 
 // StepHead applies one AdamW step (betas 0.9, 0.999, eps 1e-8, decoupled
-// weight decay wd on W only) to the head.
+// weight decay wd on W only) to the head. HeadFlat's P positions share
+// one step: each of its weights moves by lr/P, or its logits would move P
+// times as fast as a pooled head's.
 func (c *Classifier) StepHead(lr, wd float32) {
 	c.headStep++
 	t := float64(c.headStep)
 	bc1, bc2 := 1-math.Pow(0.9, t), 1-math.Pow(0.999, t)
-	upd := func(p, g, m, v []float32, decay float32) {
+	upd := func(p, g, m, v []float32, lr, decay float32) {
 		for i := range p {
 			m[i] = 0.9*m[i] + 0.1*g[i]
 			v[i] = 0.999*v[i] + 0.001*g[i]*g[i]
@@ -177,15 +327,31 @@ func (c *Classifier) StepHead(lr, wd float32) {
 			p[i] -= lr * (float32(mh/(math.Sqrt(vh)+1e-8)) + decay*p[i])
 		}
 	}
-	upd(c.W, c.gW, c.mW, c.vW, wd)
-	upd(c.Bias, c.gB, c.mB, c.vB, 0)
+	upd(c.W, c.gW, c.mW, c.vW, lr/float32(c.P), wd)
+	upd(c.Bias, c.gB, c.mB, c.vB, lr, 0)
+	if c.Head == HeadMLP {
+		upd(c.U, c.gU, c.mU, c.vU, lr, wd)
+		upd(c.Ub, c.gUb, c.mUb, c.vUb, lr, 0)
+	}
+}
+
+// headParams is a copy of the head's weights (W, Bias, U, Ub).
+func (c *Classifier) headParams() []float32 {
+	return slices.Concat(c.W, c.Bias, c.U, c.Ub)
+}
+
+// setHeadParams restores weights from headParams.
+func (c *Classifier) setHeadParams(p []float32) {
+	for _, dst := range [][]float32{c.W, c.Bias, c.U, c.Ub} {
+		p = p[copy(dst, p):]
+	}
 }
 
 // Predict returns the arg-max class of each row of the last Forward.
 func (c *Classifier) Predict(B int) []int {
 	out := make([]int, B)
 	for b := range B {
-		z := c.hostLogit[b*c.K : (b+1)*c.K]
+		z := c.logits[b*c.K : (b+1)*c.K]
 		best := 0
 		for k, v := range z {
 			if v > z[best] {
@@ -223,4 +389,20 @@ func Pack(ex []Example, T, padID int, rc []bool, tokens, keyMask []int32) {
 			row[i], m[i] = int32(id), 1
 		}
 	}
+}
+
+// gelu is the tanh approximation of GELU, as the backbone's MLP.
+func gelu(x float32) float32 {
+	const k = 0.7978845608028654 // sqrt(2/pi)
+	v := float64(x)
+	return float32(0.5 * v * (1 + math.Tanh(k*(v+0.044715*v*v*v))))
+}
+
+// geluGrad is d gelu / dx.
+func geluGrad(x float32) float32 {
+	const k = 0.7978845608028654
+	v := float64(x)
+	u := k * (v + 0.044715*v*v*v)
+	th := math.Tanh(u)
+	return float32(0.5*(1+th) + 0.5*v*(1-th*th)*k*(1+3*0.044715*v*v))
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
@@ -45,10 +46,14 @@ func loadTiny(t *testing.T, dir string) *nn.Model {
 // accumulation of a float32 model: a loose relative tolerance), for both
 // attentions and rows with padding.
 func TestClassifierGradient(t *testing.T) {
-	for _, mode := range []string{nn.ModeMDLM, nn.ModeAR} {
-		m := loadTiny(t, tinyCkpt(t, mode, 16, 1, 12))
+	for _, run := range []struct{ mode, head string }{{nn.ModeMDLM, HeadMean}, {nn.ModeAR, HeadMean}, {nn.ModeMDLM, HeadCentre}, {nn.ModeMDLM, HeadFlat}, {nn.ModeAR, HeadFlat}, {nn.ModeMDLM, HeadMLP}} {
+		mode := run.mode + "/" + run.head
+		m := loadTiny(t, tinyCkpt(t, run.mode, 16, 1, 12))
 		const B, T = 3, 12
-		c := NewClassifier(m, 3, T, m.Cfg.Causal(), 1)
+		c, err := NewClassifier(m, run.head, 3, T, m.Cfg.Causal(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
 		r := rand.New(rand.NewPCG(1, 2))
 		for i := range c.W {
 			c.W[i] = float32(r.NormFloat64() * 0.5)
@@ -86,10 +91,16 @@ func TestClassifierGradient(t *testing.T) {
 				t.Errorf("%s %s: analytic %.6g, numeric %.6g", mode, name, analytic, num)
 			}
 		}
-		for _, i := range []int{0, 5, 17, 40} {
+		for _, i := range []int{0, 5, 17, 40, len(c.W) - 30} {
 			check("head W", &c.W[i], c.gW[i])
 		}
 		check("head b", &c.Bias[1], c.gB[1])
+		if c.U != nil {
+			for _, i := range []int{0, 77, len(c.U) - 5} {
+				check("head U", &c.U[i], c.gU[i])
+			}
+			check("head c", &c.Ub[3], c.gUb[3])
+		}
 		params := m.ParamsHost()
 		for _, tn := range m.Table {
 			if tn.Name != "embed.weight" && tn.Name != "blocks.0.mlp.fc1.weight" && tn.Name != "blocks.0.attn.qkv.weight" {
@@ -119,15 +130,20 @@ func TestClassifierGradient(t *testing.T) {
 }
 
 // TestPaddingIsInvisible: a row's logits do not depend on how much padding
-// follows it, nor on what the padded positions hold.
+// follows it, nor on what the padded positions hold (the pooled heads,
+// whose weights do not depend on T).
 func TestPaddingIsInvisible(t *testing.T) {
-	for _, mode := range []string{nn.ModeMDLM, nn.ModeAR} {
-		dir := tinyCkpt(t, mode, 16, 2, 32)
+	for _, run := range []struct{ mode, head string }{{nn.ModeMDLM, HeadMean}, {nn.ModeAR, HeadMean}, {nn.ModeMDLM, HeadCentre}, {nn.ModeMDLM, HeadMLP}} {
+		mode := run.mode + "/" + run.head
+		dir := tinyCkpt(t, run.mode, 16, 2, 32)
 		seq := Example{Seq: []uint8{7, 8, 9, 10, 10, 9, 8, 7, 11, 7}}
 		var ref []float32
 		for _, T := range []int{10, 16, 32} {
 			m := loadTiny(t, dir)
-			c := NewClassifier(m, 2, T, m.Cfg.Causal(), 1)
+			c, err := NewClassifier(m, run.head, 2, T, m.Cfg.Causal(), 1)
+			if err != nil {
+				t.Fatal(err)
+			}
 			tok, mask := make([]int32, T), make([]int32, T)
 			Pack([]Example{seq}, T, m.Cfg.PadID, nil, tok, mask)
 			for i := len(seq.Seq); i < T; i++ {
@@ -189,7 +205,7 @@ func TestLearnsSeparableTaskAndResultsShape(t *testing.T) {
 	for _, mode := range []string{nn.ModeMDLM, nn.ModeAR} {
 		dir := tinyCkpt(t, mode, 16, 1, 32)
 		task := &Task{Name: "sep", Classes: []string{"AT", "CG"}, Train: separable(200, 1), Test: separable(60, 2), Split: "given"}
-		res, err := Run(context.Background(), cpu.New(2), task, Options{From: dir, Seeds: []uint64{1, 2}, Batch: 16, LR: 1e-3, Epochs: 6, Patience: 3, RC: true})
+		res, err := Run(context.Background(), cpu.New(2), task, Options{From: dir, Seeds: []uint64{1, 2}, Batch: 16, LRs: []float64{1e-3}, Epochs: 6, Patience: 3, RC: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,5 +244,56 @@ func TestLearnsSeparableTaskAndResultsShape(t *testing.T) {
 		if r2, err := ReadResults(p); err != nil || r2.Accuracy != res.Accuracy {
 			t.Fatalf("read back: %v %+v", err, r2)
 		}
+	}
+}
+
+// positional is an aligned task that only position decides: random bases,
+// with a C (class 0) or a G (class 1) at position 10 of 24.
+func positional(n int, seed uint64) []Example {
+	r := rand.New(rand.NewPCG(seed, 10))
+	out := make([]Example, n)
+	for i := range out {
+		s := make([]uint8, 24)
+		for j := range s {
+			s[j] = uint8(7 + r.IntN(4))
+		}
+		y := i % 2
+		s[10] = uint8(8 + y)
+		out[i] = Example{Seq: s, Label: y}
+	}
+	return out
+}
+
+// TestGridChoosesOnValidLoss: on a fixed-length task the default grid
+// tries both heads at both learning rates per seed, records every trial,
+// keeps the lowest valid loss, and the flat head learns a task decided by
+// one position from a random init.
+func TestGridChoosesOnValidLoss(t *testing.T) {
+	dir := tinyCkpt(t, nn.ModeMDLM, 16, 1, 32)
+	task := &Task{Name: "pos", Classes: []string{"C", "G"}, Train: positional(300, 1), Test: positional(100, 2), Split: "given"}
+	res, err := Run(context.Background(), cpu.New(2), task, Options{From: dir, Seeds: []uint64{1}, Batch: 16, Epochs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr := res.PerSeed[0]
+	if len(sr.Grid) != len(DefaultHeads)*len(DefaultLRs) {
+		t.Fatalf("grid %+v, want every head and lr", sr.Grid)
+	}
+	for _, g := range sr.Grid {
+		if g.ValidLoss < sr.ValidLoss {
+			t.Errorf("chose %s %g (valid loss %.4f) over %s %g (%.4f)", sr.Head, sr.LR, sr.ValidLoss, g.Head, g.LR, g.ValidLoss)
+		}
+	}
+	if sr.Head != HeadFlat || sr.Accuracy < 0.9 {
+		t.Errorf("chose %s %g, test accuracy %.3f; want the flat head above 0.9 on a one-position task (grid %+v)", sr.Head, sr.LR, sr.Accuracy, sr.Grid)
+	}
+	if err := AddBaselines(context.Background(), task, res, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Baselines) != 2 || res.Baselines[1].Mode != OneHotBaselineMode || res.Baselines[1].Accuracy.Mean < 0.95 {
+		t.Fatalf("baselines %+v", res.Baselines)
+	}
+	if md := Markdown([]*Results{res}); !strings.Contains(md, "onehot") || !strings.Contains(md, "vs onehot") {
+		t.Fatalf("markdown lacks the baseline rows or the comparison:\n%s", md)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,11 +23,15 @@ import (
 
 // Options configure downstream fine-tuning of one checkpoint on one task.
 type Options struct {
-	From   string   // checkpoint or run directory
-	Seeds  []uint64 // one fine-tuning run per seed
-	Batch  int      // examples per step (default 32)
-	LR     float64  // backbone and head peak learning rate (default 1e-4)
-	HeadLR float64  // head learning rate (default 10 x LR)
+	From  string   // checkpoint or run directory
+	Seeds []uint64 // one fine-tuning run per seed
+	Batch int      // examples per step (default 32)
+	// Heads and LRs are the grid searched per seed: one fine-tuning run per
+	// head and backbone peak learning rate, the one with the lowest valid
+	// loss kept (default: DefaultHeads, DefaultLRs). One of each fixes them.
+	Heads  []string
+	LRs    []float64
+	HeadLR float64 // head learning rate (default 10 x the backbone's)
 	// Warmup steps of a linear warm-up, then a cosine decay to 10% over
 	// Epochs epochs.
 	Warmup      int
@@ -35,7 +40,12 @@ type Options struct {
 	MaxSteps    int // and at most this many steps (0: no limit)
 	// EvalEvery steps the valid part is scored (0: once per epoch).
 	EvalEvery int
-	Patience  int     // evaluations without a better valid accuracy before stopping (default 3)
+	// Training stops after Patience evaluations without a lower valid loss,
+	// but not before MinEpochs epochs: the loss, not the accuracy, because
+	// on a valid part of a hundred rows the accuracy moves in steps of 1%
+	// and ties, and early stopping then follows its noise.
+	Patience  int     // default 3
+	MinEpochs int     // default 3 (at most Epochs)
 	ValidFrac float64 // held out of the train part per seed (default 0.1)
 	// MaxTrain caps the rows of the task's train part a seed uses (0: all):
 	// a stratified sample of MaxTrain rows by SplitIndex with the seed, taken
@@ -43,7 +53,7 @@ type Options struct {
 	// afford the whole training set.
 	MaxTrain int
 	// MaxTest caps the test rows scored (0: all): Subsample(test, MaxTest,
-	// TestSeed), the same rows for every seed, model and the k-mer baseline.
+	// TestSeed), the same rows for every seed, model and the baselines.
 	MaxTest int
 	MaxLen  int  // crop length (0: the model's seq_len)
 	RC      bool // reverse-complement augmentation of training rows (probability 1/2)
@@ -51,15 +61,20 @@ type Options struct {
 	Stderr  io.Writer
 }
 
+// The default grid of Run, measured on human_or_worm, the two Genomic
+// Benchmarks tables and an aligned 3-class task (RESULTS.md, "Downstream
+// tasks"). HeadFlat is tried only on fixed-length tasks.
+var (
+	DefaultHeads = []string{HeadMean, HeadFlat}
+	DefaultLRs   = []float64{1e-4, 1e-3}
+)
+
 func (o *Options) defaults() {
 	if o.Batch == 0 {
 		o.Batch = 32
 	}
-	if o.LR == 0 {
-		o.LR = 1e-4
-	}
-	if o.HeadLR == 0 {
-		o.HeadLR = 10 * o.LR
+	if len(o.LRs) == 0 {
+		o.LRs = DefaultLRs
 	}
 	if o.Epochs == 0 {
 		o.Epochs = 10
@@ -67,6 +82,10 @@ func (o *Options) defaults() {
 	if o.Patience == 0 {
 		o.Patience = 3
 	}
+	if o.MinEpochs == 0 {
+		o.MinEpochs = 3
+	}
+	o.MinEpochs = min(o.MinEpochs, o.Epochs)
 	if o.ValidFrac == 0 {
 		o.ValidFrac = 0.1
 	}
@@ -75,17 +94,34 @@ func (o *Options) defaults() {
 	}
 }
 
-// SeedResult is one seed's fine-tuning run.
+// SeedResult is one seed's fine-tuning: the grid point with the lowest
+// valid loss, scored on test.
 type SeedResult struct {
 	Seed          uint64  `json:"seed"`
 	Accuracy      float64 `json:"accuracy"`
 	MCC           float64 `json:"mcc"`
 	F1            float64 `json:"f1"`
+	Head          string  `json:"head,omitempty"` // the network's head (chosen on valid unless given)
+	LR            float64 `json:"lr,omitempty"`   // the network's peak learning rate (chosen on valid unless given)
+	ValidLoss     float64 `json:"best_valid_loss,omitempty"`
 	ValidAccuracy float64 `json:"best_valid_accuracy"`
 	BestStep      int     `json:"best_step"`
 	TrainRows     int     `json:"train_rows"` // rows trained on (after MaxTrain and the valid split)
 	ValidRows     int     `json:"valid_rows"`
-	K             int     `json:"k,omitempty"` // the k-mer baseline's word length (chosen on valid)
+	K             int     `json:"k,omitempty"`  // the k-mer baseline's word length (chosen on valid)
+	L2            float64 `json:"l2,omitempty"` // the one-hot baseline's penalty (chosen on valid)
+	Steps         int     `json:"steps"`
+	Seconds       float64 `json:"seconds"`        // the whole seed, every grid point
+	Grid          []Trial `json:"grid,omitempty"` // every grid point tried
+}
+
+// Trial is one grid point of a seed.
+type Trial struct {
+	Head          string  `json:"head"`
+	LR            float64 `json:"lr"`
+	ValidLoss     float64 `json:"best_valid_loss"`
+	ValidAccuracy float64 `json:"valid_accuracy"` // at the best valid loss
+	BestStep      int     `json:"best_step"`
 	Steps         int     `json:"steps"`
 	Seconds       float64 `json:"seconds"`
 }
@@ -119,6 +155,9 @@ type Results struct {
 	F1         Stat         `json:"f1"`
 	PerSeed    []SeedResult `json:"per_seed"`
 	Options    any          `json:"options"`
+	// Baselines are the network-free rows on the same rows and splits
+	// (AddBaselines), where the run computed them.
+	Baselines []*Results `json:"baselines,omitempty"`
 }
 
 // TestSeed is the Subsample seed of a capped test part (Options.MaxTest).
@@ -128,19 +167,31 @@ const TestSeed = 0x74657374
 const CropRule = "centre crop to seq_len (start (len-seq_len)/2); shorter rows padded with [PAD], masked out of attention keys and the pool"
 
 // Run fine-tunes the checkpoint o.From on task once per seed and scores the
-// best-on-valid weights on the test part. A cancelled ctx stops it between
-// steps with ctx's error.
+// chosen weights on the test part. A cancelled ctx stops it between steps
+// with ctx's error.
 //
 // Per seed: the train part is split by SplitIndex(labels, ValidFrac, seed)
-// into train and valid; the backbone (its own attention: causal for ar,
-// bidirectional otherwise) and a fresh head are trained with AdamW on the
-// mean-pooled hidden states, the valid accuracy is measured every
-// EvalEvery steps, the weights with the best one are kept, and training
-// stops after Patience evaluations without improvement.
+// into train and valid. For each head and learning rate of the grid, the
+// backbone (its own attention: causal for ar, bidirectional otherwise) and
+// a fresh head are trained with AdamW, the valid loss is measured every
+// EvalEvery steps, the weights with the lowest are kept, and training
+// stops after Patience evaluations without improvement (not before
+// MinEpochs). The grid point with the lowest valid loss is the seed's
+// result, scored on test.
 func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Results, error) {
 	o.defaults()
-	if o.Batch < 1 || o.Epochs < 1 || o.Patience < 1 || o.ValidFrac <= 0 || o.ValidFrac >= 1 || o.LR <= 0 {
-		return nil, errors.New("finetune: batch, epochs and patience must be >= 1, lr > 0, valid fraction in (0,1)")
+	if o.Batch < 1 || o.Epochs < 1 || o.Patience < 1 || o.MinEpochs < 0 || o.ValidFrac <= 0 || o.ValidFrac >= 1 {
+		return nil, errors.New("finetune: batch, epochs and patience must be >= 1, valid fraction in (0,1)")
+	}
+	for _, lr := range o.LRs {
+		if !(lr > 0) {
+			return nil, fmt.Errorf("finetune: learning rate %g: must be > 0", lr)
+		}
+	}
+	for _, h := range o.Heads {
+		if !slices.Contains(Heads, h) {
+			return nil, fmt.Errorf("finetune: head %q: want one of %v", h, Heads)
+		}
 	}
 	cfg, err := nn.ReadConfig(nn.CheckpointPath(o.From))
 	if err != nil {
@@ -150,11 +201,17 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 	if o.MaxLen > 0 {
 		T = min(T, o.MaxLen)
 	}
-	longest := 0
+	longest, shortest := 0, math.MaxInt
 	for _, e := range append(append([]Example(nil), task.Train...), task.Test...) {
-		longest = max(longest, len(e.Seq))
+		longest, shortest = max(longest, len(e.Seq)), min(shortest, len(e.Seq))
 	}
 	T = min(T, longest)
+	if len(o.Heads) == 0 {
+		o.Heads = []string{HeadMean}
+		if shortest >= T { // every row fills the T positions: aligned by the centre crop
+			o.Heads = DefaultHeads
+		}
+	}
 	res := &Results{Task: task.Name, Source: task.Source, Split: task.Split, Classes: task.Classes, NTrain: len(task.Train),
 		NTest: len(task.Test), ValidFrac: o.ValidFrac, Checkpoint: o.From, Mode: cfg.Mode, SeqLen: T, Crop: CropRule, Seeds: o.Seeds,
 		Attention: "bidirectional"}
@@ -172,11 +229,28 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 	}
 	var acc, mcc, f1 []float64
 	for _, seed := range o.Seeds {
-		sr, ema, err := runSeed(ctx, be, task, o, T, seed)
-		if err != nil {
-			return nil, fmt.Errorf("finetune %s on %s, seed %d: %w", o.From, task.Name, seed, err)
+		t0 := time.Now()
+		tr, va := TrainValid(task.Train, o.MaxTrain, o.ValidFrac, seed)
+		var sr SeedResult
+		for _, head := range o.Heads {
+			for _, lr := range o.LRs {
+				r, ema, err := runTrial(ctx, be, task, tr, va, o, T, seed, head, lr)
+				if err != nil {
+					return nil, fmt.Errorf("finetune %s on %s, seed %d, head %s, lr %g: %w", o.From, task.Name, seed, head, lr, err)
+				}
+				res.EMA = ema
+				grid := append(sr.Grid, r.Grid...)
+				if len(sr.Grid) == 0 || r.ValidLoss < sr.ValidLoss {
+					sr = r
+				}
+				sr.Grid = grid
+			}
 		}
-		res.EMA = ema
+		sr.Seconds = math.Round(time.Since(t0).Seconds()*100) / 100
+		if o.Stderr != nil && len(sr.Grid) > 1 {
+			fmt.Fprintf(o.Stderr, "  seed %d: head %s, lr %g chosen on valid loss %.4f (valid accuracy %.4f); test accuracy %.4f\n",
+				seed, sr.Head, sr.LR, sr.ValidLoss, sr.ValidAccuracy, sr.Accuracy)
+		}
 		res.PerSeed = append(res.PerSeed, sr)
 		acc, mcc, f1 = append(acc, sr.Accuracy), append(mcc, sr.MCC), append(f1, sr.F1)
 	}
@@ -192,10 +266,12 @@ func stat(xs []float64) Stat {
 	return Stat{Mean: s.Mean, Std: s.Std, Min: s.Min, Max: s.Max}
 }
 
-// runSeed is one seed's fine-tuning.
-func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T int, seed uint64) (SeedResult, bool, error) {
+// runTrial is one grid point of one seed: fine-tuning on tr with early
+// stopping on va, then the best weights scored on the test part. The
+// result's Grid holds this one Trial.
+func runTrial(ctx context.Context, be compute.Backend, task *Task, tr, va []Example, o Options, T int, seed uint64, head string, lr float64) (SeedResult, bool, error) {
 	t0 := time.Now()
-	sr := SeedResult{Seed: seed}
+	sr := SeedResult{Seed: seed, Head: head, LR: lr, TrainRows: len(tr), ValidRows: len(va)}
 	m, _, ema, err := nn.LoadModel(be, o.From, !o.Raw)
 	if err != nil {
 		return sr, false, err
@@ -203,15 +279,20 @@ func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T i
 	defer m.Free()
 	m.EnableTraining()
 	K := len(task.Classes)
-	clf := NewClassifier(m, K, T, m.Cfg.Causal(), seed)
+	clf, err := NewClassifier(m, head, K, T, m.Cfg.Causal(), seed)
+	if err != nil {
+		return sr, ema, err
+	}
 	defer clf.Free()
 	oc := nn.DefaultAdamW()
 	oc.WeightDecay = float32(o.WeightDecay)
 	opt := nn.NewOptimizer(m, oc)
 	defer opt.Free()
+	headLR := o.HeadLR
+	if headLR == 0 {
+		headLR = 10 * lr
+	}
 
-	tr, va := TrainValid(task.Train, o.MaxTrain, o.ValidFrac, seed)
-	sr.TrainRows, sr.ValidRows = len(tr), len(va)
 	B := min(o.Batch, len(tr))
 	perEpoch := len(tr) / B // full batches only (the order is reshuffled every epoch)
 	horizon := perEpoch * o.Epochs
@@ -222,21 +303,16 @@ func runSeed(ctx context.Context, be compute.Backend, task *Task, o Options, T i
 	if evalEvery <= 0 {
 		evalEvery = perEpoch
 	}
+	minSteps := perEpoch * o.MinEpochs
 	rng := rand.New(rand.NewPCG(seed, 0x6674756e65))
 	tokens, mask := make([]int32, B*T), make([]int32, B*T)
 	rc := make([]bool, B)
 	batch := make([]Example, 0, B)
 	ys := make([]int, 0, B)
-	best, bestP, bestW, bestB := -1.0, []float32(nil), []float32(nil), []float32(nil)
+	best, bestAcc := math.Inf(1), 0.0
+	var bestP, bestHead []float32
 	bad := 0
 	step := 0
-	valid := func() (float64, error) {
-		truth, pred, err := clf.predictAll(va, B, m.Cfg.PadID)
-		if err != nil {
-			return 0, err
-		}
-		return evaluate.Accuracy(truth, pred)
-	}
 train:
 	for {
 		order := rng.Perm(len(tr))
@@ -244,9 +320,8 @@ train:
 			if err := ctx.Err(); err != nil {
 				return sr, ema, err // interrupted: no result for this seed
 			}
-			hi := lo + B
 			batch, ys = batch[:0], ys[:0]
-			for _, i := range order[lo:hi] {
+			for _, i := range order[lo : lo+B] {
 				batch = append(batch, tr[i])
 				ys = append(ys, tr[i].Label)
 			}
@@ -262,28 +337,28 @@ train:
 			if err != nil {
 				return sr, ema, err
 			}
-			lr := train.LR(step, o.Warmup, horizon, o.LR, 0.1)
-			st, err := opt.Update(m, float32(lr))
+			f := train.LR(step, o.Warmup, horizon, 1, 0.1)
+			st, err := opt.Update(m, float32(f*lr))
 			if err != nil {
 				return sr, ema, err
 			}
 			if !st.Skipped && !math.IsNaN(loss) {
-				clf.StepHead(float32(lr*o.HeadLR/o.LR), float32(o.WeightDecay))
+				clf.StepHead(float32(f*headLR), float32(o.WeightDecay))
 			}
 			step++
 			if step%evalEvery == 0 || step == horizon {
-				acc, err := valid()
+				vl, vacc, err := clf.score(va, B, m.Cfg.PadID)
 				if err != nil {
 					return sr, ema, err
 				}
 				if o.Stderr != nil {
-					fmt.Fprintf(o.Stderr, "  seed %d step %d/%d loss %.4f valid accuracy %.4f\n", seed, step, horizon, loss, acc)
+					fmt.Fprintf(o.Stderr, "  seed %d %s lr %g step %d/%d loss %.4f valid loss %.4f accuracy %.4f\n", seed, head, lr, step, horizon, loss, vl, vacc)
 				}
-				if acc > best {
-					best, bad, sr.BestStep = acc, 0, step
+				if vl < best {
+					best, bestAcc, bad, sr.BestStep = vl, vacc, 0, step
 					bestP = m.ParamsHost()
-					bestW, bestB = append(bestW[:0], clf.W...), append(bestB[:0], clf.Bias...)
-				} else if bad++; bad >= o.Patience {
+					bestHead = clf.headParams()
+				} else if bad++; bad >= o.Patience && step >= minSteps {
 					break train
 				}
 			}
@@ -292,13 +367,15 @@ train:
 			}
 		}
 	}
-	sr.Steps, sr.ValidAccuracy = step, best
+	sr.Steps, sr.ValidLoss, sr.ValidAccuracy = step, best, bestAcc
+	if bestP == nil {
+		return sr, ema, errors.New("the valid loss was never finite")
+	}
 	if err := m.SetParams(bestP); err != nil {
 		return sr, ema, err
 	}
-	copy(clf.W, bestW)
-	copy(clf.Bias, bestB)
-	truth, pred, err := clf.predictAll(task.Test, B, m.Cfg.PadID)
+	clf.setHeadParams(bestHead)
+	truth, pred, _, err := clf.predictAll(task.Test, B, m.Cfg.PadID)
 	if err != nil {
 		return sr, ema, err
 	}
@@ -311,17 +388,31 @@ train:
 	if sr.F1, err = evaluate.MacroF1(truth, pred, K); err != nil {
 		return sr, ema, err
 	}
-	sr.Seconds = math.Round(time.Since(t0).Seconds()*100) / 100
+	sec := math.Round(time.Since(t0).Seconds()*100) / 100
+	sr.Seconds = sec
+	sr.Grid = []Trial{{Head: head, LR: lr, ValidLoss: best, ValidAccuracy: bestAcc, BestStep: sr.BestStep, Steps: step, Seconds: sec}}
 	return sr, ema, nil
 }
 
-// predictAll classifies ex in batches of B.
-func (c *Classifier) predictAll(ex []Example, B, padID int) (truth, pred []int, err error) {
+// score is the mean cross-entropy and the accuracy of ex.
+func (c *Classifier) score(ex []Example, B, padID int) (loss, acc float64, err error) {
+	truth, pred, loss, err := c.predictAll(ex, B, padID)
+	if err != nil {
+		return 0, 0, err
+	}
+	acc, err = evaluate.Accuracy(truth, pred)
+	return loss, acc, err
+}
+
+// predictAll classifies ex in batches of B; loss is the mean
+// cross-entropy.
+func (c *Classifier) predictAll(ex []Example, B, padID int) (truth, pred []int, loss float64, err error) {
 	// Every forward pass has B rows (the model keeps activations per batch
 	// shape): a last short batch is filled up with copies of its first row,
 	// whose predictions are dropped.
 	tokens, mask := make([]int32, B*c.T), make([]int32, B*c.T)
 	buf := make([]Example, B)
+	sum := 0.0
 	for lo := 0; lo < len(ex); lo += B {
 		hi := min(lo+B, len(ex))
 		n := copy(buf, ex[lo:hi])
@@ -330,14 +421,24 @@ func (c *Classifier) predictAll(ex []Example, B, padID int) (truth, pred []int, 
 		}
 		Pack(buf, c.T, padID, nil, tokens, mask)
 		if _, err := c.Forward(tokens, mask, B); err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		pred = append(pred, c.Predict(B)[:n]...)
+		ys := make([]int, 0, n)
 		for _, e := range ex[lo:hi] {
-			truth = append(truth, e.Label)
+			ys = append(ys, e.Label)
 		}
+		l, err := c.Loss(ys, false) // the first n rows' mean
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		sum += l * float64(n)
+		truth = append(truth, ys...)
 	}
-	return truth, pred, nil
+	if len(ex) > 0 {
+		loss = sum / float64(len(ex))
+	}
+	return truth, pred, loss, nil
 }
 
 // WriteJSON writes r to path atomically (temporary file, fsync, rename).
@@ -363,13 +464,47 @@ func ReadResults(path string) (*Results, error) {
 }
 
 // Markdown is a table of results: one row per results, with mean ± sample
-// standard deviation [min, max] over seeds of accuracy, MCC and macro F1.
+// standard deviation [min, max] over seeds of accuracy, MCC and macro F1,
+// the heads and learning rates the seeds chose, and a flag on every network
+// row whose mean accuracy is below the best baseline row of its task
+// (baselines in rs or in a result's Baselines).
 func Markdown(rs []*Results) string {
-	var b strings.Builder
-	b.WriteString("| task | checkpoint | mode | seeds | accuracy | MCC | macro F1 |\n|---|---|---|---|---|---|---|\n")
-	f := func(s Stat) string { return fmt.Sprintf("%.3f ± %.3f [%.3f, %.3f]", s.Mean, s.Std, s.Min, s.Max) }
+	var all []*Results
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s | %s |\n", r.Task, r.Checkpoint, r.Mode, len(r.Seeds), f(r.Accuracy), f(r.MCC), f(r.F1))
+		all = append(all, r)
+		all = append(all, r.Baselines...)
+	}
+	best := map[string]*Results{}
+	for _, r := range all {
+		if slices.Contains(BaselineModes, r.Mode) && (best[r.Task] == nil || r.Accuracy.Mean > best[r.Task].Accuracy.Mean) {
+			best[r.Task] = r
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| task | model | mode | seeds | accuracy | MCC | macro F1 | head, lr (per seed) | vs best baseline |\n|---|---|---|---|---|---|---|---|---|\n")
+	f := func(s Stat) string { return fmt.Sprintf("%.3f ± %.3f [%.3f, %.3f]", s.Mean, s.Std, s.Min, s.Max) }
+	for _, r := range all {
+		var chose []string
+		for _, sr := range r.PerSeed {
+			switch {
+			case sr.Head != "":
+				chose = append(chose, fmt.Sprintf("%s %g", sr.Head, sr.LR))
+			case sr.K > 0:
+				chose = append(chose, fmt.Sprintf("k %d", sr.K))
+			case sr.L2 > 0:
+				chose = append(chose, fmt.Sprintf("L2 %g", sr.L2))
+			}
+		}
+		vs := "-"
+		if bl := best[r.Task]; bl != nil && !slices.Contains(BaselineModes, r.Mode) {
+			d := r.Accuracy.Mean - bl.Accuracy.Mean
+			vs = fmt.Sprintf("%+.3f vs %s", d, bl.Mode)
+			if d < 0 {
+				vs = "**below** " + vs
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %s | %s | %s | %s | %s |\n", r.Task, r.Checkpoint, r.Mode, len(r.Seeds), f(r.Accuracy), f(r.MCC), f(r.F1),
+			strings.Join(chose, "; "), vs)
 	}
 	return b.String()
 }

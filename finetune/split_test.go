@@ -37,7 +37,7 @@ func TestSubsampleStratifiedAndFixed(t *testing.T) {
 func TestKmerBaselineLearnsSeparableTask(t *testing.T) {
 	all := separable(400, 3)
 	task := &Task{Name: "sep", Classes: []string{"a", "b"}, Train: all[:300], Test: all[300:]}
-	res, err := KmerBaseline(context.Background(), task, KmerOptions{Seeds: []uint64{1, 2}, Ks: []int{1, 2}, MaxTrain: 200, MaxTest: 60})
+	res, err := Baseline(context.Background(), task, BaselineOptions{Mode: KmerBaselineMode, Seeds: []uint64{1, 2}, Ks: []int{1, 2}, MaxTrain: 200, MaxTest: 60})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,7 +30,9 @@ type finetuneOptions struct {
 	seeds                                      []uint
 	down                                       finetune.Options
 	humanWormN, humanWormLength                int
-	noRC                                       bool
+	noRC, noBaselines                          bool
+	lrs                                        []float64
+	heads                                      []string
 }
 
 func newFinetuneCmd() *cobra.Command {
@@ -45,18 +48,25 @@ context length are the checkpoint's). The mode sets the attention: ar from an
 MLM or MDLM backbone is causal. RUNDIR gets the usual run files plus
 finetune.json (the checkpoint it started from); --resume continues it exactly.
 
-Downstream fine-tuning (--task): the mean of the final hidden states over
-valid positions feeds a linear head; the whole backbone is trained with its
-own attention (bidirectional for mlm/mdlm, causal for ar). --task is a TSV or
-CSV with a header (--seq-col, --label-col), a Genomic Benchmarks directory
-(TASK/train|test/CLASS/*.txt, or CLASS.csv coordinate files with --genome),
-or "human_or_worm" (derived from the embedded genome slices). A single file
-is split 80/20 into train/test, stratified, by a hash of the row index with
-seed 42 (unless --test gives the test file). For each of --seeds, the train
-part is split 90/10 into train/valid with that seed, training stops when the
-valid accuracy has not improved for --patience evaluations, and the best
-weights are scored on test. Sequences longer than the context are centre
-cropped; shorter ones are padded and masked out of attention and pool.
+Downstream fine-tuning (--task): a linear head on the final hidden states
+(--head: mean pools the valid positions, centre pools the central quarter,
+flat weighs every position, so it sees where a base is on aligned tasks);
+the whole backbone is trained with its own attention (bidirectional for
+mlm/mdlm, causal for ar). --task is a TSV or CSV with a header (--seq-col,
+--label-col), a Genomic Benchmarks directory (TASK/train|test/CLASS/*.txt,
+or CLASS.csv coordinate files with --genome), or "human_or_worm" (derived
+from the embedded genome slices). A single file is split 80/20 into
+train/test, stratified, by a hash of the row index with seed 42 (unless
+--test gives the test file). For each of --seeds, the train part is split
+90/10 into train/valid with that seed; every head and learning rate of the
+grid (--head, --lr; default mean,flat on fixed-length tasks, else mean;
+1e-4,1e-3) is trained, stopping when the valid loss has not improved for
+--patience evaluations (not before --min-epochs), and the grid point with
+the lowest valid loss is scored on test. Sequences longer than the context
+are centre cropped; shorter ones are padded and masked out of attention and
+head. The k-mer and one-hot positional logistic regressions are fitted on
+the same rows and splits and reported beside the network (--no-baselines
+skips them); a network row below the best of them is flagged.
 RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 		Example: `  seqdiff finetune --mode ar --from runs/mlm --data prep/chr20 --out runs/ar-ft --max-steps 500
   seqdiff finetune --mode mdlm --from runs/mlm --data prep/chr20 --out runs/mdlm-ft --resume
@@ -91,7 +101,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.IntVar(&d.Batch, "batch", 0, "sequences per step (default: 8 generative, 32 downstream)")
 	f.IntVar(&d.MaxSteps, "max-steps", 0, "generative: steps (required); downstream: cap on steps per seed")
 	f.IntVar(&d.Warmup, "warmup", 0, "linear warm-up steps (default: 50 generative, 0 downstream)")
-	f.Float64Var(&d.LR, "lr", 0, "peak learning rate (default 1e-4)")
+	f.Float64SliceVar(&o.lrs, "lr", nil, "peak learning rate (generative: default 1e-4; downstream: a comma list is a grid searched per seed on valid, default 1e-4,1e-3)")
 	f.Float64Var(&d.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
 	f.BoolVar(&d.Raw, "raw", false, "start from the trained weights even when the checkpoint has an EMA")
 	f.BoolVar(&d.RC, "rc", true, "reverse-complement augmentation")
@@ -106,7 +116,10 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.Uint64Var(&g.Seed, "seed", 0, "generative: seed of data order and masking")
 	f.Float64Var(&d.HeadLR, "head-lr", 0, "downstream: head learning rate (default 10 x --lr)")
 	f.IntVar(&d.Epochs, "epochs", 10, "downstream: at most this many epochs")
-	f.IntVar(&d.Patience, "patience", 3, "downstream: evaluations without a better valid accuracy before stopping")
+	f.IntVar(&d.Patience, "patience", 3, "downstream: evaluations without a lower valid loss before stopping")
+	f.IntVar(&d.MinEpochs, "min-epochs", 3, "downstream: epochs before early stopping may stop")
+	f.StringSliceVar(&o.heads, "head", nil, "downstream: head(s), a comma list searched per seed on valid ("+strings.Join(finetune.Heads, ", ")+"; default mean,flat on fixed-length tasks, else mean)")
+	f.BoolVar(&o.noBaselines, "no-baselines", false, "downstream: skip the k-mer and one-hot baseline rows")
 	f.IntVar(&d.MaxLen, "max-len", 0, "downstream: crop length (0: the model's context)")
 	f.Float64Var(&d.ValidFrac, "valid-frac", 0.1, "downstream: fraction of train held out for early stopping")
 	f.IntVar(&d.MaxTrain, "max-train", 0, "downstream: use at most this many train rows per seed (stratified, seeded sample; 0: all)")
@@ -138,8 +151,12 @@ func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) er
 				*v.dst = *v.set
 			}
 		}
-		if d.LR > 0 {
-			cfg.LR = d.LR
+		switch len(o.lrs) {
+		case 0:
+		case 1:
+			cfg.LR = o.lrs[0]
+		default:
+			return usagef("generative fine-tuning takes one --lr, not %d", len(o.lrs))
 		}
 	}
 	from := o.from
@@ -200,7 +217,17 @@ func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) 
 		return usagef("--task is downstream fine-tuning: --mode and --data belong to generative fine-tuning")
 	}
 	d := o.down
-	d.From, d.Stderr = o.from, stderr
+	d.From, d.Stderr, d.LRs, d.Heads = o.from, stderr, o.lrs, o.heads
+	for _, h := range o.heads {
+		if !slices.Contains(finetune.Heads, h) {
+			return usagef("--head %q: want one of %s", h, strings.Join(finetune.Heads, ", "))
+		}
+	}
+	for _, lr := range o.lrs {
+		if !(lr > 0) {
+			return usagef("--lr %g: must be > 0", lr)
+		}
+	}
 	for _, s := range o.seeds {
 		d.Seeds = append(d.Seeds, uint64(s))
 	}
@@ -222,6 +249,11 @@ func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) 
 	res, err := finetune.Run(cmd.Context(), be, task, d)
 	if err != nil {
 		return err
+	}
+	if !o.noBaselines {
+		if err := finetune.AddBaselines(cmd.Context(), task, res, d); err != nil {
+			return err
+		}
 	}
 	if err := res.WriteJSON(filepath.Join(o.out, "results.json")); err != nil {
 		return err
