@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
@@ -110,6 +111,13 @@ func TestKmerFloor(t *testing.T) {
 	again, err := KmerFloor(dir, "test", 3, o)
 	if err != nil || again.NLLPerToken != rep.NLLPerToken {
 		t.Fatalf("second run: %v, %v vs %v", err, again.NLLPerToken, rep.NLLPerToken)
+	}
+	if !strings.Contains(rep.Checkpoint, "tuned on valid") {
+		t.Fatalf("test split: %q", rep.Checkpoint)
+	}
+	// Scoring valid itself: nothing is tuned on it.
+	if v, err := KmerFloor(dir, "valid", 3, o); err != nil || !strings.Contains(v.Checkpoint, "valid is the scored split") {
+		t.Fatalf("valid split: %v %q", err, v.Checkpoint)
 	}
 	if _, err := KmerFloor(dir, "test", evaluate.MaxBidirOrder+1, o); err == nil {
 		t.Fatal("M past the maximum accepted")

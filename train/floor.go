@@ -49,8 +49,9 @@ func KmerFloor(dir, split string, m int, o EvalOptions) (evaluate.Report, error)
 	if err != nil {
 		return evaluate.Report{}, err
 	}
-	smoothing := "add-one smoothing: no valid split to tune on"
+	smoothing := "add-one smoothing: valid is the scored split"
 	if split != "valid" {
+		smoothing = "add-one smoothing: no valid split to tune on"
 		if va, err := ds.Split("valid"); err == nil && va.Rows() > 0 {
 			if err := k.TuneBeta(va); err != nil {
 				return evaluate.Report{}, fmt.Errorf("prep dir %s: %w", dir, err)
