@@ -1,9 +1,12 @@
 package evaluate
 
 import (
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/seqdiff/seqdiff/vocab"
@@ -73,8 +76,13 @@ func TestKmerPerplexityChoosesOnValid(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	n := NLL{Sum: 130, Tokens: 100, Rows: 4, Bound: true, K: 4}
+	nats, tokens := make([]float64, TBins), make([]float64, TBins)
+	nats[0], tokens[0], nats[7], tokens[7] = 100, 40, 30, 60
+	n := NLL{Sum: 130, Tokens: 100, Rows: 4, Bound: true, K: 4, ByT: NewTBins(nats, tokens)}
 	r := NewReport(n, "runs/mdlm", "mdlm", "test")
+	if len(r.ByT) != TBins || r.ByT[7] != (TBin{TLo: 0.7, THi: 0.8, NLLPerToken: 0.5, Tokens: 60}) || r.ByT[3].NLLPerToken != 0 {
+		t.Fatalf("by t: %+v", r.ByT)
+	}
 	if r.Draws != 4 || r.Kind() != "upper bound, K = 4" || r.Rows != 4 || r.Tokens != 100 || r.NLLPerToken != 1.3 {
 		t.Fatalf("%+v %s", r, r.Kind())
 	}
@@ -91,8 +99,12 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := ReadReport(p)
-	if err != nil || back != r {
+	if err != nil || !reflect.DeepEqual(back, r) {
 		t.Fatalf("round trip %v: %+v vs %+v", err, back, r)
+	}
+	// An exact score has no bins, and its JSON no by_t key.
+	if b, _ := json.Marshal(k); strings.Contains(string(b), "by_t") {
+		t.Fatalf("k-mer report carries by_t: %s", b)
 	}
 	if (NLL{}).PerToken() != 0 || (NLL{}).Perplexity() != 1 {
 		t.Fatal("nothing scored must read as 0 nats, perplexity 1, never NaN")

@@ -83,12 +83,30 @@ type Config struct {
 		PPLOrders []int `yaml:"ppl_orders"`
 		TaskKs    []int `yaml:"task_ks"`
 		OneHot    bool  `yaml:"onehot"`
+		// Bidirectional is M of MDLM's floor (train.KmerFloor), scored beside
+		// every MDLM model with its draws and rows: unset means
+		// DefaultBidirectional, 0 skips it. A pointer so that a config
+		// without the key stamps its study directory as before the key
+		// existed.
+		Bidirectional *int `yaml:"bidirectional,omitempty"`
 	} `yaml:"baseline"`
 	Bench struct {
 		N     int   `yaml:"n"`
 		Len   int   `yaml:"len"`
 		Steps []int `yaml:"steps"`
 	} `yaml:"bench"`
+}
+
+// DefaultBidirectional is M of the study's bidirectional k-mer floor when
+// the config does not set baseline.bidirectional.
+const DefaultBidirectional = 5
+
+// BidirOrder is M of the bidirectional k-mer floor, 0 for none.
+func (c Config) BidirOrder() int {
+	if c.Baseline.Bidirectional == nil {
+		return DefaultBidirectional
+	}
+	return *c.Baseline.Bidirectional
 }
 
 // Model is a given checkpoint: Objective (mdlm, ar, mlm) must be the
@@ -155,7 +173,7 @@ func ReadConfig(path string) (Config, error) {
 		switch {
 		case m.Name == "" || m.Ckpt == "":
 			return c, fmt.Errorf("study config %s: model %d needs a name and a ckpt", path, i+1)
-		case names[m.Name] || m.Name == evaluate.KmerMode:
+		case names[m.Name] || m.Name == evaluate.KmerMode || m.Name == evaluate.KmerBidirMode:
 			return c, fmt.Errorf("study config %s: model name %q used twice or reserved", path, m.Name)
 		case strings.ContainsAny(m.Name, `/\`) || strings.HasPrefix(m.Name, "."):
 			return c, fmt.Errorf("study config %s: model name %q: no slashes, no leading dot", path, m.Name)
@@ -173,6 +191,9 @@ func ReadConfig(path string) (Config, error) {
 		if k < 0 || k > evaluate.MaxKmerOrder {
 			return c, fmt.Errorf("study config %s: baseline ppl order %d outside 0..%d", path, k, evaluate.MaxKmerOrder)
 		}
+	}
+	if m := c.BidirOrder(); m < 0 || m > evaluate.MaxBidirOrder {
+		return c, fmt.Errorf("study config %s: baseline bidirectional %d outside 0..%d (0: no floor)", path, m, evaluate.MaxBidirOrder)
 	}
 	for _, k := range c.Baseline.TaskKs {
 		if k < 1 || k > 8 {

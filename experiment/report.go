@@ -69,13 +69,21 @@ func (s *study) report(context.Context) error {
 			lastValid(dir), time.Duration(ck.elapsed*float64(time.Second)).Round(time.Second))
 	}
 
-	b.WriteString("\n## Perplexity\n\nPer base on the test split. AR: exact. MDLM: exp of the NELBO, an upper bound on the perplexity (K draws of (t, mask) per sequence).\n\n| model | mode | perplexity | bits/base | tokens | kind |\n|---|---|---|---|---|---|\n")
-	for _, m := range append(s.generative(), evaluate.KmerMode) {
+	b.WriteString("\n## Perplexity\n\nPer base on the test split. AR: exact. MDLM: exp of the NELBO, an upper bound on the perplexity (K draws of (t, mask) per sequence). kmer-bidirectional: MDLM's floor, a count model of a masked base given the visible bases around it (up to M on each side), scored under the same NELBO with the same draws.\n\n| model | mode | perplexity | bits/base | tokens | kind |\n|---|---|---|---|---|---|\n")
+	for _, m := range append(s.generative(), evaluate.KmerMode, evaluate.KmerBidirMode) {
 		v, err := evaluate.ReadReport(filepath.Join(s.models(), m, plots.PPLFile))
 		if err != nil {
 			continue
 		}
 		fmt.Fprintf(&b, "| %s | %s | %.4f | %.4f | %d | %s |\n", m, v.Mode, v.Perplexity, v.BitsPerToken, v.Tokens, v.Kind())
+	}
+	if fl, err := evaluate.ReadReport(filepath.Join(s.models(), evaluate.KmerBidirMode, plots.PPLFile)); err == nil {
+		b.WriteString("\n")
+		for _, m := range s.generative() {
+			if v, err := evaluate.ReadReport(filepath.Join(s.models(), m, plots.PPLFile)); err == nil && v.Mode == nn.ModeMDLM {
+				fmt.Fprintf(&b, "- %s\n", floorSentence(m, v, fl))
+			}
+		}
 	}
 
 	var rs []*finetune.Results
@@ -135,6 +143,22 @@ func (s *study) report(context.Context) error {
 	}
 	s.progress("report", "%s", s.rel(p))
 	return nil
+}
+
+// floorSentence says whether the NELBO v of MDLM model name is below the
+// bidirectional k-mer floor fl: whether it has learned more than the
+// local statistics the floor counts.
+func floorSentence(name string, v, fl evaluate.Report) string {
+	if v.Split != fl.Split || v.Draws != fl.Draws || v.Seed != fl.Seed || v.Rows != fl.Rows || v.Tokens != fl.Tokens {
+		return fmt.Sprintf("%s and the bidirectional k-mer floor were scored on different rows or draws, so they are not compared.", name)
+	}
+	d := fl.NLLPerToken - v.NLLPerToken
+	if d > 0 {
+		return fmt.Sprintf("%s's NELBO, %.4f nats/base, is below the bidirectional k-mer floor (%.4f, up to %d visible bases each side, the same draws) by %.4f: it has learned more than the local statistics of %d bases either side.",
+			name, v.NLLPerToken, fl.NLLPerToken, fl.KmerOrder, d, fl.KmerOrder)
+	}
+	return fmt.Sprintf("%s's NELBO, %.4f nats/base, is not below the bidirectional k-mer floor (%.4f, up to %d visible bases each side, the same draws; %.4f above it): it has not learned more than the local statistics of %d bases either side.",
+		name, v.NLLPerToken, fl.NLLPerToken, fl.KmerOrder, -d, fl.KmerOrder)
 }
 
 type ckState struct {

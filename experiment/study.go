@@ -611,7 +611,7 @@ func (s *study) plots(context.Context) error {
 func (s *study) baseline(ctx context.Context) error {
 	b := s.cfg.Baseline
 	dir := filepath.Join(s.models(), evaluate.KmerMode)
-	if len(b.PPLOrders) == 0 && len(b.TaskKs) == 0 && !b.OneHot {
+	if len(b.PPLOrders) == 0 && len(b.TaskKs) == 0 && !b.OneHot && s.cfg.BidirOrder() == 0 {
 		s.progress("baseline", "skipped: no baseline orders")
 		return nil
 	}
@@ -619,6 +619,9 @@ func (s *study) baseline(ctx context.Context) error {
 		if err := s.kmerPPL(p); err != nil {
 			return err
 		}
+	}
+	if err := s.floor(); err != nil {
+		return err
 	}
 	d := s.cfg.Downstream
 	for _, mode := range finetune.BaselineModes {
@@ -705,6 +708,51 @@ func (s *study) kmerPPL(p string) error {
 	}
 	s.progress("baseline", "k-mer: %s", rep.Summary("base"))
 	return nil
+}
+
+// floor writes MDLM's floor to OUT/models/kmer-bidirectional/ppl.json:
+// the bidirectional k-mer model (train.KmerFloor) scored under the NELBO
+// with the ppl stage's split, draws, seed and rows, so that it compares
+// draw for draw with the MDLM rows. Only when the study has an MDLM model
+// and DNA.
+func (s *study) floor() error {
+	m := s.cfg.BidirOrder()
+	if m == 0 || len(s.mdlmModels()) == 0 {
+		return nil
+	}
+	p := filepath.Join(s.models(), evaluate.KmerBidirMode, plots.PPLFile)
+	if s.skip("baseline", p) {
+		return nil
+	}
+	if mf, err := dataprep.ReadManifest(s.prepDir()); err == nil && mf.Tokenizer != vocab.DNATokenizer {
+		s.progress("baseline", "skipped the bidirectional k-mer floor: tokens are %s, not DNA", mf.Tokenizer)
+		return nil
+	}
+	c := s.cfg.PPL
+	t0 := time.Now()
+	rep, err := train.KmerFloor(s.prepDir(), c.Split, m, train.EvalOptions{Batch: max(c.Batch, 1), MaxRows: c.MaxRows, Draws: max(c.Samples, 1)})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	if err := rep.WriteJSON(p); err != nil {
+		return err
+	}
+	s.progress("baseline", "bidirectional k-mer floor: %s, %s", rep.Summary("base"), time.Since(t0).Round(time.Second))
+	return nil
+}
+
+// mdlmModels are the generative models of mode mdlm.
+func (s *study) mdlmModels() []string {
+	var ms []string
+	for _, name := range s.generative() {
+		if c, err := nn.ReadConfig(nn.CheckpointPath(s.ckpt(name))); err == nil && c.Mode == nn.ModeMDLM {
+			ms = append(ms, name)
+		}
+	}
+	return ms
 }
 
 // studySubdirs lists the directories directly under out.

@@ -368,6 +368,76 @@ func TestNELBOBatchInvariant(t *testing.T) {
 	}
 }
 
+// TestNELBOByTAndRows: the bins of t add up to the total (their
+// token-weighted mean per token is the NELBO per token), the per-row
+// scores add up to it too with rows numbered across batches, and each bin
+// holds what the draws of its t cost. The model is uniform over the 11
+// non-[MASK] ids, so a draw at t costs w(t) log 11 per masked token and,
+// masked tokens being a fraction 1 - alpha(t) = (1 - eps) t, every bin
+// costs (1 - eps) log 11 per token in expectation. K = 3 so that tokens/K
+// is not exact in binary.
+func TestNELBOByTAndRows(t *testing.T) {
+	v := vocab.DNA()
+	rng := rand.New(rand.NewPCG(5, 6))
+	const n, L = 600, 48
+	x := dnaRows(rng, n, L)
+	for r := 0; r < n; r += 7 { // ragged rows: a PAD tail
+		for i := L - 1 - r%L; i < L; i++ {
+			x[r*L+i] = v.Pad
+		}
+	}
+	ev, err := NewEvaluator(uniformAll{}, v, NELBOConfig{K: 3, Seed: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []evaluate.RowNLL
+	ev.PerRow = func(r evaluate.RowNLL) { rows = append(rows, r) }
+	for r := 0; r < n; r += 32 {
+		B := min(32, n-r)
+		if err := ev.Add(x[r*L:(r+B)*L], B, L); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ev.ByT) != evaluate.TBins {
+		t.Fatalf("%d bins", len(ev.ByT))
+	}
+	var tok, nats float64
+	for i, b := range ev.ByT {
+		if math.Abs(b.TLo-float64(i)/10) > 1e-12 || math.Abs(b.THi-float64(i+1)/10) > 1e-12 || b.Tokens <= 0 {
+			t.Fatalf("bin %d: %+v", i, b)
+		}
+		tok += b.Tokens
+		nats += b.NLLPerToken * b.Tokens
+		want := (1 - DefaultEps) * math.Log(11)
+		if math.Abs(b.NLLPerToken-want) > 0.15*want {
+			t.Errorf("bin %d: %.4f nats/token, want about %.4f", i, b.NLLPerToken, want)
+		}
+	}
+	if math.Abs(tok-float64(ev.Tokens)) > 1e-9*tok || math.Abs(nats/tok-ev.PerToken()) > 1e-12*ev.PerToken() {
+		t.Fatalf("bins: %.6f tokens, %.12f nats/token; total %d tokens, %.12f", tok, nats/tok, ev.Tokens, ev.PerToken())
+	}
+	var rowNats float64
+	var rowTok int64
+	for i, r := range rows {
+		if r.Row != i {
+			t.Fatalf("row %d numbered %d", i, r.Row)
+		}
+		rowNats += r.NLL
+		rowTok += r.Tokens
+	}
+	if len(rows) != n || rowTok != ev.Tokens || math.Abs(rowNats-ev.Sum) > 1e-9*ev.Sum {
+		t.Fatalf("%d rows: %d tokens, %.9f nats; total %d, %.9f", len(rows), rowTok, rowNats, ev.Tokens, ev.Sum)
+	}
+}
+
+// uniformAll gives every id the same logit.
+type uniformAll struct{}
+
+func (uniformAll) Logits(z []int32, B, L int, t []float32, out []float32) error {
+	clear(out)
+	return nil
+}
+
 // TestBatchLoss checks the reference weighted cross-entropy by hand: two
 // positions, one masked at t = 0.5 (weight 2), [MASK]'s logit banned.
 func TestBatchLoss(t *testing.T) {

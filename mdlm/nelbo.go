@@ -24,6 +24,10 @@ type NELBOConfig struct {
 // t_k = eps + (1 - eps) ((u_r + k/K) mod 1): so the estimate is
 // deterministic, independent of the batch size, and each sequence's K
 // draws cover [eps, 1] evenly.
+//
+// Alongside the total it splits the NELBO by t (NLL.ByT, evaluate.TBin):
+// each (row, draw) adds its term / K and its row's non-PAD tokens / K to
+// the bin of its t, so the bins add up to the total.
 type Evaluator struct {
 	d      Denoiser
 	v      vocab.Vocab
@@ -34,6 +38,12 @@ type Evaluator struct {
 	w      []float64
 	logits []float32
 	rngs   []*rand.Rand
+
+	// binNats and binTokens are summed per bin of t for NLL.ByT.
+	binNats, binTokens [evaluate.TBins]float64
+	// PerRow, when set, is called for each row Add scores (PAD rows too)
+	// with its index, non-PAD tokens and NELBO averaged over the K draws.
+	PerRow func(evaluate.RowNLL)
 	// NLL is the accumulated NELBO (Bound set): Sum over sequences of the
 	// mean over K draws of sum_masked w(t) * -log p(x0_i | z_t), over the
 	// non-PAD Tokens. It bounds the negative log-likelihood from above in
@@ -80,12 +90,24 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 		e.rngs = append(e.rngs, r)
 	}
 	sums := make([]float64, B)
+	draw := make([]float64, B) // this draw's term per row
+	tokens := make([]int64, B)
+	bin := make([]int, B)
+	for b := 0; b < B; b++ {
+		for _, id := range x0[b*L : (b+1)*L] {
+			if id != v.Pad {
+				tokens[b]++
+			}
+		}
+	}
 	K, eps, sch := e.cfg.K, e.cfg.Eps, e.cfg.Schedule
 	for k := 0; k < K; k++ {
 		any := false
 		for b := 0; b < B; b++ {
 			tb := eps + (1-eps)*math.Mod(us[b]+float64(k)/float64(K), 1)
 			e.t[b] = float32(tb)
+			bin[b] = evaluate.TBinOf(tb)
+			draw[b] = 0
 			pmask := 1 - sch.Alpha(tb)
 			e.w[b] = sch.Weight(tb)
 			for i := b * L; i < (b+1)*L; i++ {
@@ -96,31 +118,38 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 				}
 			}
 		}
-		if !any {
-			continue // nothing masked: every term is zero, no model call needed
-		}
-		if err := e.d.Logits(e.z, B, L, e.t, e.logits); err != nil {
-			return fmt.Errorf("nelbo: draw %d: %w", k, err)
-		}
-		for i, zi := range e.z {
-			if zi != v.Mask {
-				continue
+		// With nothing masked every term is zero: no model call needed.
+		if any {
+			if err := e.d.Logits(e.z, B, L, e.t, e.logits); err != nil {
+				return fmt.Errorf("nelbo: draw %d: %w", k, err)
 			}
-			lp := logProbOf(e.logits[i*V:(i+1)*V], int(x0[i]), v.Mask)
-			if math.IsNaN(lp) {
-				return fmt.Errorf("nelbo: draw %d, row %d position %d: NaN log-probability", k, i/L, i%L)
+			for i, zi := range e.z {
+				if zi != v.Mask {
+					continue
+				}
+				lp := logProbOf(e.logits[i*V:(i+1)*V], int(x0[i]), v.Mask)
+				if math.IsNaN(lp) {
+					return fmt.Errorf("nelbo: draw %d, row %d position %d: NaN log-probability", k, i/L, i%L)
+				}
+				// sums term by term (the totals do not depend on the bins),
+				// draw per draw for the bin of its t
+				sums[i/L] -= e.w[i/L] * lp
+				draw[i/L] -= e.w[i/L] * lp
 			}
-			sums[i/L] -= e.w[i/L] * lp
+		}
+		for b := 0; b < B; b++ {
+			e.binNats[bin[b]] += draw[b] / float64(K)
+			e.binTokens[bin[b]] += float64(tokens[b]) / float64(K)
 		}
 	}
 	for b := 0; b < B; b++ {
 		e.Sum += sums[b] / float64(K)
-		for i := b * L; i < (b+1)*L; i++ {
-			if x0[i] != v.Pad {
-				e.Tokens++
-			}
+		e.Tokens += tokens[b]
+		if e.PerRow != nil {
+			e.PerRow(evaluate.RowNLL{Row: int(e.row) + b, Tokens: tokens[b], NLL: sums[b] / float64(K)})
 		}
 	}
+	e.ByT = evaluate.NewTBins(e.binNats[:], e.binTokens[:])
 	e.row += uint64(B)
 	return nil
 }

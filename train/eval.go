@@ -8,6 +8,7 @@ import (
 	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // EvalOptions configure Evaluate and Perplexity.
@@ -16,6 +17,10 @@ type EvalOptions struct {
 	MaxRows int    // score only the first this many rows (0: all)
 	Draws   int    // mdlm: NELBO draws K of (t, mask) per sequence (0: 1)
 	Seed    uint64 // mdlm and mlm: seed of the draws
+	// PerRow, when set, is called with each scored row's index (in the
+	// split), scored tokens and nats (mdlm: the NELBO averaged over the
+	// draws), in order; the rows add up to the total.
+	PerRow func(evaluate.RowNLL)
 }
 
 // Evaluate scores rows (each L tokens) with model m by its mode: for ar the
@@ -25,63 +30,108 @@ type EvalOptions struct {
 // sequence perplexity). The batches go through nn.Objective, the path
 // training takes.
 func Evaluate(m *nn.Model, rows Rows, L int, o EvalOptions) (evaluate.NLL, error) {
+	cfg := m.Cfg
+	if cfg.Mode == nn.ModeMDLM {
+		return NELBO(nn.Denoiser{M: m}, cfg.Vocab(), rows, L, o)
+	}
+	obj := nn.NewObjective(cfg)
+	rng := rand.New(rand.NewPCG(o.Seed, 0x6d6c6d))
+	res := evaluate.NLL{}
+	var err error
+	res.Rows, err = batches(rows, L, int32(cfg.PadID), o, func(buf []int32, start, B, valid int) error {
+		li, err := obj.Inputs(buf, B, L, rng)
+		if err != nil {
+			return err
+		}
+		var losses []float32
+		if li.Norm > 0 {
+			tokens := li.Norm
+			li.Norm = 1 // the sum, not the mean
+			s, err := m.Loss(li, nil, false)
+			if err != nil {
+				return err
+			}
+			res.Sum += s
+			res.Tokens += int64(tokens)
+			losses = m.RowLosses()
+		}
+		if o.PerRow == nil {
+			return nil
+		}
+		// The loss's per-position terms, summed per row.
+		T := li.T
+		for b := range valid {
+			r := evaluate.RowNLL{Row: start + b}
+			for i := b * T; losses != nil && i < (b+1)*T; i++ {
+				if li.Targets[i] != int32(li.Ignore) && (li.Weights == nil || li.Weights[i] != 0) {
+					r.Tokens++
+					r.NLL += float64(losses[i])
+				}
+			}
+			o.PerRow(r)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// NELBO scores rows (each L tokens) with the denoiser d under MDLM's
+// NELBO (mdlm.Evaluator: o.Draws draws of (t, mask) per row from o.Seed,
+// the same for every denoiser), with the NELBO split by t in ByT. It is
+// how an MDLM checkpoint is scored (Evaluate) and how the bidirectional
+// k-mer floor is (KmerFloor), so that the two compare draw for draw.
+func NELBO(d mdlm.Denoiser, v vocab.Vocab, rows Rows, L int, o EvalOptions) (evaluate.NLL, error) {
+	ev, err := mdlm.NewEvaluator(d, v, mdlm.NELBOConfig{K: max(o.Draws, 1), Seed: o.Seed})
+	if err != nil {
+		return evaluate.NLL{}, err
+	}
+	n := scored(rows, o)
+	if o.PerRow != nil {
+		ev.PerRow = func(r evaluate.RowNLL) {
+			if r.Row < n { // not the PAD rows that fill the last batch
+				o.PerRow(r)
+			}
+		}
+	}
+	ev.Rows, err = batches(rows, L, v.Pad, o, func(buf []int32, _, B, _ int) error { return ev.Add(buf, B, L) })
+	return ev.NLL, err
+}
+
+// scored is the number of rows evaluation scores: the first o.MaxRows
+// (0: all).
+func scored(rows Rows, o EvalOptions) int {
 	n := rows.Rows()
 	if o.MaxRows > 0 && o.MaxRows < n {
 		n = o.MaxRows
 	}
-	K := max(o.Draws, 1)
-	res := evaluate.NLL{Rows: n}
+	return n
+}
+
+// batches reads the scored rows in batches of o.Batch (0: 8) rows, the
+// rows past the last PAD-filled so that every batch has the same shape
+// (PAD rows score nothing), and calls f with each batch, the index of its
+// first row, its size and how many of its rows are real. It returns the
+// number of rows scored.
+func batches(rows Rows, L int, pad int32, o EvalOptions, f func(buf []int32, start, B, valid int) error) (int, error) {
+	n := scored(rows, o)
 	if n == 0 {
-		return res, nil
+		return 0, nil
 	}
-	cfg := m.Cfg
 	B := max(min(o.Batch, n), 1)
 	if o.Batch == 0 {
 		B = min(8, n)
 	}
 	buf := make([]int32, B*L)
-	var ev *mdlm.Evaluator
-	if cfg.Mode == nn.ModeMDLM {
-		var err error
-		ev, err = mdlm.NewEvaluator(nn.Denoiser{M: m}, cfg.Vocab(), mdlm.NELBOConfig{K: K, Seed: o.Seed})
-		if err != nil {
-			return res, err
-		}
-	}
-	obj := nn.NewObjective(cfg)
-	rng := rand.New(rand.NewPCG(o.Seed, 0x6d6c6d))
 	for start := 0; start < n; start += B {
-		got := rows.ReadRows(buf, start)
-		for i := min(got, n-start) * L; i < len(buf); i++ {
-			buf[i] = int32(cfg.PadID) // rows past MaxRows count as PAD: nothing
+		got := min(rows.ReadRows(buf, start), n-start)
+		for i := got * L; i < len(buf); i++ {
+			buf[i] = pad // rows past MaxRows count as PAD: nothing
 		}
-		if ev != nil {
-			if err := ev.Add(buf, B, L); err != nil {
-				return res, err
-			}
-			continue
+		if err := f(buf, start, B, got); err != nil {
+			return n, err
 		}
-		li, err := obj.Inputs(buf, B, L, rng)
-		if err != nil {
-			return res, err
-		}
-		if li.Norm == 0 {
-			continue
-		}
-		tokens := li.Norm
-		li.Norm = 1 // the sum, not the mean
-		s, err := m.Loss(li, nil, false)
-		if err != nil {
-			return res, err
-		}
-		res.Sum += s
-		res.Tokens += int64(tokens)
 	}
-	if ev != nil {
-		ev.Rows = n
-		return ev.NLL, nil
-	}
-	return res, nil
+	return n, nil
 }
 
 // Perplexity scores model m on a split of the prep directory dir, after

@@ -14,12 +14,13 @@ import (
 )
 
 type evalPPLOptions struct {
-	ckpt  string
-	data  string
-	split string
-	eval  train.EvalOptions
-	model modelFlags
-	json  bool
+	ckpt   string
+	data   string
+	split  string
+	eval   train.EvalOptions
+	model  modelFlags
+	json   bool
+	perRow string
 }
 
 func newEvalPPLCmd() *cobra.Command {
@@ -37,9 +38,19 @@ the checkpoint has them (--raw: the trained weights). The prep directory's
 vocabulary, [MASK] and [PAD] ids and row length must fit the checkpoint.
 
 Reported: nats per token, bits per token (= bits per base for DNA) and
-perplexity; --json prints the report a study writes as ppl.json.`,
+perplexity; --json prints the report a study writes as ppl.json. For MDLM
+the NELBO is also split by the diffusion time t of the draws into 10 equal
+bins (by_t in the JSON): each draw's term goes to the bin of its t with its
+row's tokens / K, so the bins' tokens add up to the total and their
+token-weighted mean to the total's nats per token. It shows where the bound
+is paid: at small t (little masked, long contexts) or large t.
+
+--per-row FILE writes one line per scored row (TSV: row, tokens, nll,
+nll_per_token; row is the row's index in the split; MDLM: the NELBO
+averaged over the draws); the rows add up to the total.`,
 		Example: `  seqdiff eval ppl --ckpt runs/ar --data prep/chr20 --split test
-  seqdiff eval ppl --ckpt runs/mdlm --data prep/chr20 --draws 4 --max-rows 256 --json`,
+  seqdiff eval ppl --ckpt runs/mdlm --data prep/chr20 --draws 4 --max-rows 256 --json
+  seqdiff eval ppl --ckpt runs/mdlm --data prep/chr20 --per-row mdlm-rows.tsv`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
@@ -54,6 +65,7 @@ perplexity; --json prints the report a study writes as ppl.json.`,
 	f.IntVar(&o.eval.Batch, "batch", 8, "rows per forward pass")
 	o.model.bind(cmd)
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	f.StringVar(&o.perRow, "per-row", "", "write per-row scores to this TSV file")
 	required(cmd, "ckpt", "data")
 	return cmd
 }
@@ -70,8 +82,12 @@ func (o *evalPPLOptions) run(stdout io.Writer) error {
 		return err
 	}
 	defer closeModel()
+	rows := collectRows(o.perRow, &o.eval)
 	nll, err := train.Perplexity(m, o.data, o.split, o.eval)
 	if err != nil {
+		return err
+	}
+	if err := writeRows(o.perRow, rows); err != nil {
 		return err
 	}
 	rep := evaluate.NewReport(nll, o.ckpt, m.Cfg.Mode, o.split)
@@ -85,5 +101,23 @@ func (o *evalPPLOptions) run(stdout io.Writer) error {
 		unit = "token"
 	}
 	fmt.Fprintf(stdout, "%s (%s, %s) on %s: %d rows, seed %d\n%s\n", o.ckpt, m.Cfg.Mode, w, o.data, rep.Rows, o.eval.Seed, rep.Summary(unit))
+	rep.WriteByT(stdout)
 	return nil
+}
+
+// collectRows makes o gather per-row scores when path (--per-row) is set;
+// writeRows then writes them there.
+func collectRows(path string, o *train.EvalOptions) *[]evaluate.RowNLL {
+	rows := new([]evaluate.RowNLL)
+	if path != "" {
+		o.PerRow = func(r evaluate.RowNLL) { *rows = append(*rows, r) }
+	}
+	return rows
+}
+
+func writeRows(path string, rows *[]evaluate.RowNLL) error {
+	if path == "" {
+		return nil
+	}
+	return evaluate.WriteRowsTSV(path, *rows)
 }

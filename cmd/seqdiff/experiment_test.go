@@ -122,8 +122,12 @@ func TestExperimentMicroStudyResumes(t *testing.T) {
 		t.Fatalf("other config: %v", err)
 	}
 
-	// The k-mer baseline rows sit beside the models.
-	for _, want := range []string{"| kmer | kmer |", "| hw | kmer | kmer | 1 |"} {
+	// The k-mer baseline rows sit beside the models, MDLM's bidirectional
+	// floor (M = 5 by default) with a sentence on which side MDLM lies.
+	if _, err := os.Stat(filepath.Join(out, "models/kmer-bidirectional/ppl.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| kmer | kmer |", "| hw | kmer | kmer | 1 |", "| kmer-bidirectional | kmer-bidirectional |", "up to 5 visible bases each side", "- mdlm's NELBO"} {
 		if !strings.Contains(string(rep), want) {
 			t.Fatalf("report.md lacks %q:\n%s", want, rep)
 		}
@@ -194,6 +198,7 @@ func TestExperimentBadConfig(t *testing.T) {
 		"unknown key":  "pretrain:\n  max_stepz: 3\n",
 		"bad mode":     "finetune:\n  modes: [mlm]\n",
 		"task no path": "tasks:\n  - name: x\n",
+		"floor M":      "baseline:\n  bidirectional: 9\n",
 	} {
 		cfg := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".yaml")
 		os.WriteFile(cfg, []byte(body), 0o644)
@@ -243,6 +248,7 @@ ppl:
 baseline:
   ppl_orders: [0, 2]
   task_ks: [1, 2]
+  bidirectional: 2
 tasks:
   - name: hw
     path: ` + filepath.Join(micro, "tasks/hw.tsv") + `
@@ -290,7 +296,8 @@ bench:
 		t.Fatalf("max_train/max_test not applied: %s (%v)", b, err)
 	}
 	rep, _ := os.ReadFile(filepath.Join(out, "report.md"))
-	for _, want := range []string{"given checkpoint", "| hw | a | ar | 2 |", "| hw | d | mdlm | 2 |", "| hw | kmer | kmer | 2 |", "at most 24 rows", "at most 10 test rows"} {
+	for _, want := range []string{"given checkpoint", "| hw | a | ar | 2 |", "| hw | d | mdlm | 2 |", "| hw | kmer | kmer | 2 |", "at most 24 rows", "at most 10 test rows",
+		"up to 2 visible bases each side", "- d's NELBO"} {
 		if !strings.Contains(string(rep), want) {
 			t.Fatalf("report.md lacks %q:\n%s", want, rep)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,7 +56,8 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 	if after, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl")); string(after) != string(data) {
 		t.Fatal("a refused resume changed metrics.jsonl")
 	}
-	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--split", "test", "--max-rows", "32", "--json")
+	rowsFile := filepath.Join(t.TempDir(), "rows.tsv")
+	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--split", "test", "--max-rows", "32", "--json", "--per-row", rowsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +66,10 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.Bound || !rep.EMA || rep.Tokens != 32*63 || !(rep.Perplexity > 2 && rep.Perplexity < 5) ||
-		rep.BitsPerToken <= 0 || rep.Rows != 32 {
+		rep.BitsPerToken <= 0 || rep.Rows != 32 || rep.ByT != nil {
 		t.Fatalf("eval ppl ar: %+v", rep)
 	}
+	checkPerRow(t, rowsFile, rep, 63)
 	// Resume to a later stop continues at step 20.
 	_, stderr, err := run(t, "pretrain", "--out", out, "--resume", "--max-steps", "25", "--log-every", "0")
 	if err != nil || !strings.Contains(stderr, "from step 20") || !strings.Contains(stderr, "at step 25") {
@@ -93,7 +96,8 @@ func TestPretrainEvalSampleAR(t *testing.T) {
 
 func TestPretrainEvalSampleMDLM(t *testing.T) {
 	prep, out := tinyRun(t, "mdlm", 20)
-	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--draws", "2", "--seed", "5", "--json")
+	rowsFile := filepath.Join(t.TempDir(), "rows.tsv")
+	stdout, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--draws", "2", "--seed", "5", "--json", "--per-row", rowsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +108,30 @@ func TestPretrainEvalSampleMDLM(t *testing.T) {
 	if !rep.Bound || rep.Draws != 2 || rep.Seed != 5 || rep.Tokens != 16*64 || !(rep.Perplexity > 2 && rep.Perplexity < 8) {
 		t.Fatalf("eval ppl mdlm: %+v", rep)
 	}
+	checkByT(t, rep)
+	checkPerRow(t, rowsFile, rep, 64)
 	text, _, err := run(t, "eval", "ppl", "--ckpt", out, "--data", prep, "--max-rows", "16", "--samples", "2")
-	if err != nil || !strings.Contains(text, "upper bound") {
+	if err != nil || !strings.Contains(text, "upper bound") || !strings.Contains(text, "NELBO by t") || !strings.Contains(text, "[0.9, 1.0]") {
 		t.Fatalf("eval ppl text: %v %q", err, text)
+	}
+	// MDLM's floor under the same draws: the same rows and tokens.
+	fout, _, err := run(t, "eval", "kmer", "--data", prep, "--bidirectional", "3", "--max-rows", "16", "--draws", "2", "--seed", "5", "--json", "--per-row", rowsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fl evaluate.Report
+	if err := json.Unmarshal([]byte(fout), &fl); err != nil {
+		t.Fatal(err)
+	}
+	if fl.Mode != evaluate.KmerBidirMode || fl.KmerOrder != 3 || !fl.Bound || fl.Draws != 2 || fl.Seed != 5 || fl.Tokens != rep.Tokens || fl.Rows != rep.Rows ||
+		!(fl.NLLPerToken > 0.9 && fl.NLLPerToken < 1.4) {
+		t.Fatalf("eval kmer --bidirectional: %+v", fl)
+	}
+	checkByT(t, fl)
+	checkPerRow(t, rowsFile, fl, 64)
+	if text, _, err := run(t, "eval", "kmer", "--data", prep, "--bidirectional", "2", "--max-rows", "4"); err != nil ||
+		!strings.Contains(text, "up to 2 visible bases each side") || !strings.Contains(text, "NELBO by t") {
+		t.Fatalf("eval kmer --bidirectional text: %v %q", err, text)
 	}
 	fa := filepath.Join(t.TempDir(), "m.fa")
 	if _, _, err := run(t, "sample", "--ckpt", out, "--n", "2", "--len", "64", "--steps", "16", "--prefix", "ACGTAC", "--suffix", "GGTT", "--out", fa); err != nil {
@@ -170,6 +195,47 @@ func TestPretrainFlagErrors(t *testing.T) {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
 		}
+	}
+}
+
+// checkByT: a bound's bins of t hold its tokens, and their token-weighted
+// mean per token is its nats per token.
+func checkByT(t *testing.T, rep evaluate.Report) {
+	t.Helper()
+	var tok, nats float64
+	for _, b := range rep.ByT {
+		tok += b.Tokens
+		nats += b.Tokens * b.NLLPerToken
+	}
+	if len(rep.ByT) != evaluate.TBins || math.Abs(tok-float64(rep.Tokens)) > 1e-9*tok || math.Abs(nats/tok-rep.NLLPerToken) > 1e-12 {
+		t.Fatalf("by_t %+v does not add up to %d tokens at %v nats/token", rep.ByT, rep.Tokens, rep.NLLPerToken)
+	}
+}
+
+// checkPerRow: the --per-row TSV has a header and one line per scored row
+// of tokens each, numbered from 0, adding up to the report.
+func checkPerRow(t *testing.T, path string, rep evaluate.Report, tokens int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if lines[0] != "row\ttokens\tnll\tnll_per_token" || len(lines) != rep.Rows+1 {
+		t.Fatalf("%s: header %q, %d lines for %d rows", path, lines[0], len(lines), rep.Rows)
+	}
+	var nats float64
+	for i, l := range lines[1:] {
+		var row int
+		var tok int64
+		var nll, per float64
+		if _, err := fmt.Sscanf(l, "%d\t%d\t%g\t%g", &row, &tok, &nll, &per); err != nil || row != i || tok != tokens || math.Abs(per-nll/float64(tok)) > 1e-12 {
+			t.Fatalf("%s line %d: %q (%v)", path, i+2, l, err)
+		}
+		nats += nll
+	}
+	if want := rep.NLLPerToken * float64(rep.Tokens); math.Abs(nats-want) > 1e-9*want {
+		t.Fatalf("%s: rows add up to %.9f nats, the report to %.9f", path, nats, want)
 	}
 }
 
