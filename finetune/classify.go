@@ -6,6 +6,9 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/vocab"
@@ -18,17 +21,23 @@ const (
 	HeadMean   = "mean"   // mean of the hidden states over valid positions
 	HeadCentre = "centre" // mean over the central quarter of the valid positions (at least 8)
 	HeadFlat   = "flat"   // a weight per position and channel: a linear map of the whole (T,C) state
-	// HeadMLP averages GELU(h U + c) over the valid positions, U (C, MLPWidth):
-	// MLPWidth averaged nonlinear features of each position's context
-	// instead of C averaged channels, as a k-mer spectrum holds 4^k counts.
-	HeadMLP = "mlp"
+	// HeadConv averages GELU(c + sum_j h[t+j] U_j), j = -1, 0, 1, over the
+	// valid positions: ConvFeatures averaged nonlinear features of each
+	// position and its neighbours instead of C averaged channels, as a
+	// k-mer spectrum averages 4^k indicators. A backbone whose hidden states
+	// hold each base but little of its neighbours (a small or briefly
+	// trained one) still yields dinucleotide statistics through it.
+	HeadConv = "conv"
 )
 
-// MLPWidth is HeadMLP's hidden width.
-const MLPWidth = 256
+// ConvFeatures is HeadConv's width.
+const ConvFeatures = 128
+
+// convSpan is HeadConv's window: the position and one neighbour each side.
+const convSpan = 3
 
 // Heads lists the heads.
-var Heads = []string{HeadMean, HeadCentre, HeadFlat, HeadMLP}
+var Heads = []string{HeadMean, HeadCentre, HeadFlat, HeadConv}
 
 // Classifier is a backbone with a linear head on its final hidden states:
 //
@@ -36,10 +45,10 @@ var Heads = []string{HeadMean, HeadCentre, HeadFlat, HeadMLP}
 //	x      = pool(f(h))                              (B,P,F)
 //	logits = sum_{p,f} x[b,p,f] W[k,p,f] + bias[k]  (B,K)
 //
-// where f is the identity (F = C) but for HeadMLP (f(h) = GELU(h U + c),
-// F = MLPWidth), and pool is a weighted mean over positions for the pooled
-// heads (P = 1: HeadMean, HeadCentre, HeadMLP) and the identity on valid
-// positions for HeadFlat (P = T). The head lives in host memory with its own AdamW state; the
+// where f is the identity (F = C) but for HeadConv (f(h)[t] = GELU(c +
+// sum_j h[t+j] U_j), F = ConvFeatures), and pool is a weighted mean over
+// positions for the pooled heads (P = 1: HeadMean, HeadCentre, HeadConv)
+// and the identity on valid positions for HeadFlat (P = T). The head lives in host memory with its own AdamW state; the
 // backbone keeps its parameters, gradients and nn.Optimizer on the backend.
 // Padding is masked out of the attention keys and of the head.
 type Classifier struct {
@@ -47,18 +56,21 @@ type Classifier struct {
 	Head    string
 	K, C, T int // classes, width, positions per row
 	P       int // positions the head keeps: 1, or T for HeadFlat
-	F       int // features per position: C, or MLPWidth for HeadMLP
+	F       int // features per position: C, or ConvFeatures for HeadConv
 	Causal  bool
 
 	W, Bias  []float32 // (K,P,F), (K)
-	U, Ub    []float32 // HeadMLP: (C,F), (F)
+	U, Ub    []float32 // HeadConv: (convSpan*C, F), (F)
 	gW, gB   []float32
 	mW, vW   []float32
 	mB, vB   []float32
 	gU, gUb  []float32
 	mU, vU   []float32
 	mUb, vUb []float32
-	pre      []float32 // HeadMLP: h U + c of the last Forward (B,T,F)
+	cols     []float32 // HeadConv: the windows of the last Forward (B*T, convSpan*C), zero outside the valid positions
+	pre      []float32 // HeadConv: cols U + c (B*T, F)
+	dpre     []float32
+	dcols    []float32
 	headStep int
 	be       compute.Backend
 	rows     int // batch rows the buffers hold
@@ -82,8 +94,8 @@ func NewClassifier(m *nn.Model, head string, K, T int, causal bool, seed uint64)
 	switch head {
 	case HeadFlat:
 		c.P = T
-	case HeadMLP:
-		c.F = MLPWidth
+	case HeadConv:
+		c.F = ConvFeatures
 	}
 	n := K * c.P * c.F
 	c.W, c.gW, c.mW, c.vW = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
@@ -93,14 +105,14 @@ func NewClassifier(m *nn.Model, head string, K, T int, causal bool, seed uint64)
 	for i := range c.W {
 		c.W[i] = float32(std * r.NormFloat64())
 	}
-	if head == HeadMLP {
-		// h is layer-normed (unit scale per channel): 1/sqrt(C) keeps h U
-		// at unit scale, in GELU's bend.
-		n := c.C * c.F
+	if head == HeadConv {
+		// h is layer-normed (unit scale per channel): 1/sqrt(fan-in) keeps
+		// the pre-activations at unit scale, in GELU's bend.
+		n := convSpan * c.C * c.F
 		c.U, c.gU, c.mU, c.vU = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
 		c.Ub, c.gUb, c.mUb, c.vUb = make([]float32, c.F), make([]float32, c.F), make([]float32, c.F), make([]float32, c.F)
 		for i := range c.U {
-			c.U[i] = float32(r.NormFloat64() / math.Sqrt(float64(c.C)))
+			c.U[i] = float32(r.NormFloat64() / math.Sqrt(float64(convSpan*c.C)))
 		}
 	}
 	return c, nil
@@ -123,8 +135,9 @@ func (c *Classifier) ensure(B int) {
 	c.dhidden = c.be.Alloc(B * c.T * c.C)
 	c.hidden, c.dh = make([]float32, B*c.T*c.C), make([]float32, B*c.T*c.C)
 	c.x, c.dx = make([]float32, B*c.P*c.F), make([]float32, B*c.P*c.F)
-	if c.Head == HeadMLP {
-		c.pre = make([]float32, B*c.T*c.F)
+	if c.Head == HeadConv {
+		c.cols, c.dcols = make([]float32, B*c.T*convSpan*c.C), make([]float32, B*c.T*convSpan*c.C)
+		c.pre, c.dpre = make([]float32, B*c.T*c.F), make([]float32, B*c.T*c.F)
 	}
 	c.pool = make([]float32, B*c.T)
 	c.logits = make([]float32, B*c.K)
@@ -171,35 +184,30 @@ func (c *Classifier) Forward(tokens, keyMask []int32, B int) ([]float32, error) 
 	}
 	c.be.Download(c.hidden, c.M.Hidden())
 	T, C, P, F := c.T, c.C, c.P, c.F
+	for b := range B {
+		c.poolWeights(keyMask[b*T:(b+1)*T], c.pool[b*T:(b+1)*T])
+	}
+	feat, FW := c.hidden, C // what the pool reads: (B*T, F)
+	if c.Head == HeadConv {
+		c.convForward(B)
+		feat, FW = c.pre, F
+	}
 	clear(c.x)
 	for b := range B {
-		w := c.pool[b*T : (b+1)*T]
-		c.poolWeights(keyMask[b*T:(b+1)*T], w)
-		for t, a := range w {
+		for t, a := range c.pool[b*T : (b+1)*T] {
 			if a == 0 {
 				continue
 			}
-			h := c.hidden[(b*T+t)*C : (b*T+t+1)*C]
 			p := 0
 			if P > 1 {
 				p = t
 			}
 			x := c.x[(b*P+p)*F : (b*P+p+1)*F]
-			if c.Head != HeadMLP {
-				for i, v := range h {
-					x[i] += a * v
+			for i, v := range feat[(b*T+t)*FW : (b*T+t+1)*FW] {
+				if c.Head == HeadConv {
+					v = gelu(v)
 				}
-				continue
-			}
-			pre := c.pre[(b*T+t)*F : (b*T+t+1)*F]
-			copy(pre, c.Ub)
-			for i, v := range h {
-				for j, u := range c.U[i*F : (i+1)*F] {
-					pre[j] += v * u
-				}
-			}
-			for j, v := range pre {
-				x[j] += a * gelu(v)
+				x[i] += a * v
 			}
 		}
 		x := c.x[b*P*F : (b+1)*P*F]
@@ -268,40 +276,35 @@ func (c *Classifier) Loss(labels []int, backward bool) (float64, error) {
 			}
 		}
 	}
-	// dh[b,t] = pool weight of t * dx[b, slot of t], through f for HeadMLP
+	// dh[b,t] = pool weight of t * dx[b, slot of t], through f for HeadConv
 	clear(c.dh)
-	dpre := make([]float32, F)
-	for b := range B {
-		for t, a := range c.pool[b*T : (b+1)*T] {
-			if a == 0 {
-				continue
+	if c.Head == HeadConv {
+		for b := range B {
+			dx := c.dx[b*F : (b+1)*F]
+			for t, a := range c.pool[b*T : (b+1)*T] {
+				pre, dpre := c.pre[(b*T+t)*F:(b*T+t+1)*F], c.dpre[(b*T+t)*F:(b*T+t+1)*F]
+				for j, v := range dx {
+					dpre[j] = a * v * geluGrad(pre[j]) // 0 where a = 0
+					c.gUb[j] += dpre[j]
+				}
 			}
-			p := 0
-			if P > 1 {
-				p = t
-			}
-			dx := c.dx[(b*P+p)*F : (b*P+p+1)*F]
-			dh := c.dh[(b*T+t)*C : (b*T+t+1)*C]
-			if c.Head != HeadMLP {
+		}
+		c.convBackward(B)
+	} else {
+		for b := range B {
+			for t, a := range c.pool[b*T : (b+1)*T] {
+				if a == 0 {
+					continue
+				}
+				p := 0
+				if P > 1 {
+					p = t
+				}
+				dx := c.dx[(b*P+p)*F : (b*P+p+1)*F]
+				dh := c.dh[(b*T+t)*C : (b*T+t+1)*C]
 				for i, v := range dx {
 					dh[i] = a * v
 				}
-				continue
-			}
-			pre := c.pre[(b*T+t)*F : (b*T+t+1)*F]
-			for j, v := range dx {
-				dpre[j] = a * v * geluGrad(pre[j])
-				c.gUb[j] += dpre[j]
-			}
-			h := c.hidden[(b*T+t)*C : (b*T+t+1)*C]
-			for i, v := range h {
-				u, gu := c.U[i*F:(i+1)*F], c.gU[i*F:(i+1)*F]
-				s := float32(0)
-				for j, d := range dpre {
-					gu[j] += v * d
-					s += u[j] * d
-				}
-				dh[i] = s
 			}
 		}
 	}
@@ -329,7 +332,7 @@ func (c *Classifier) StepHead(lr, wd float32) {
 	}
 	upd(c.W, c.gW, c.mW, c.vW, lr/float32(c.P), wd)
 	upd(c.Bias, c.gB, c.mB, c.vB, lr, 0)
-	if c.Head == HeadMLP {
+	if c.Head == HeadConv {
 		upd(c.U, c.gU, c.mU, c.vU, lr, wd)
 		upd(c.Ub, c.gUb, c.mUb, c.vUb, lr, 0)
 	}
@@ -389,6 +392,70 @@ func Pack(ex []Example, T, padID int, rc []bool, tokens, keyMask []int32) {
 			row[i], m[i] = int32(id), 1
 		}
 	}
+}
+
+// convForward fills cols with each valid position's window of hidden
+// states (positions outside the row's valid run read as 0) and pre with
+// cols U + c:
+//
+//	cols (B*T, span*C) . U (span*C, F) + c (F) -> pre (B*T, F)
+func (c *Classifier) convForward(B int) {
+	T, C, F, S := c.T, c.C, c.F, convSpan*c.C
+	clear(c.cols[:B*T*S])
+	for b := range B {
+		for t, a := range c.pool[b*T : (b+1)*T] {
+			if a == 0 {
+				continue
+			}
+			col := c.cols[(b*T+t)*S : (b*T+t+1)*S]
+			for j := range convSpan {
+				u := t + j - convSpan/2
+				if u < 0 || u >= T || c.pool[b*T+u] == 0 {
+					continue
+				}
+				copy(col[j*C:(j+1)*C], c.hidden[(b*T+u)*C:(b*T+u+1)*C])
+			}
+		}
+	}
+	N := B * T
+	for i := range N {
+		copy(c.pre[i*F:(i+1)*F], c.Ub)
+	}
+	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, mat(c.cols, N, S), mat(c.U, S, F), 1, mat(c.pre, N, F))
+}
+
+// convBackward takes dpre (B*T, F) to the gradient of U and adds each
+// window's share to dh:
+//
+//	gU = cols^T dpre;  dcols = dpre U^T;  dh[t+j] += dcols[t, j]
+func (c *Classifier) convBackward(B int) {
+	T, C, F, S := c.T, c.C, c.F, convSpan*c.C
+	N := B * T
+	blas32.Gemm(blas.Trans, blas.NoTrans, 1, mat(c.cols, N, S), mat(c.dpre, N, F), 0, mat(c.gU, S, F))
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1, mat(c.dpre, N, F), mat(c.U, S, F), 0, mat(c.dcols, N, S))
+	for b := range B {
+		for t, a := range c.pool[b*T : (b+1)*T] {
+			if a == 0 {
+				continue
+			}
+			col := c.dcols[(b*T+t)*S : (b*T+t+1)*S]
+			for j := range convSpan {
+				u := t + j - convSpan/2
+				if u < 0 || u >= T || c.pool[b*T+u] == 0 {
+					continue
+				}
+				dh := c.dh[(b*T+u)*C : (b*T+u+1)*C]
+				for i, v := range col[j*C : (j+1)*C] {
+					dh[i] += v
+				}
+			}
+		}
+	}
+}
+
+// mat is a row-major r x k view of data.
+func mat(data []float32, r, k int) blas32.General {
+	return blas32.General{Rows: r, Cols: k, Stride: k, Data: data[:r*k]}
 }
 
 // gelu is the tanh approximation of GELU, as the backbone's MLP.

@@ -46,7 +46,7 @@ func loadTiny(t *testing.T, dir string) *nn.Model {
 // accumulation of a float32 model: a loose relative tolerance), for both
 // attentions and rows with padding.
 func TestClassifierGradient(t *testing.T) {
-	for _, run := range []struct{ mode, head string }{{nn.ModeMDLM, HeadMean}, {nn.ModeAR, HeadMean}, {nn.ModeMDLM, HeadCentre}, {nn.ModeMDLM, HeadFlat}, {nn.ModeAR, HeadFlat}, {nn.ModeMDLM, HeadMLP}} {
+	for _, run := range []struct{ mode, head string }{{nn.ModeMDLM, HeadMean}, {nn.ModeAR, HeadMean}, {nn.ModeMDLM, HeadCentre}, {nn.ModeMDLM, HeadFlat}, {nn.ModeAR, HeadFlat}, {nn.ModeMDLM, HeadConv}} {
 		mode := run.mode + "/" + run.head
 		m := loadTiny(t, tinyCkpt(t, run.mode, 16, 1, 12))
 		const B, T = 3, 12
@@ -133,7 +133,7 @@ func TestClassifierGradient(t *testing.T) {
 // follows it, nor on what the padded positions hold (the pooled heads,
 // whose weights do not depend on T).
 func TestPaddingIsInvisible(t *testing.T) {
-	for _, run := range []struct{ mode, head string }{{nn.ModeMDLM, HeadMean}, {nn.ModeAR, HeadMean}, {nn.ModeMDLM, HeadCentre}, {nn.ModeMDLM, HeadMLP}} {
+	for _, run := range []struct{ mode, head string }{{nn.ModeMDLM, HeadMean}, {nn.ModeAR, HeadMean}, {nn.ModeMDLM, HeadCentre}, {nn.ModeMDLM, HeadConv}} {
 		mode := run.mode + "/" + run.head
 		dir := tinyCkpt(t, run.mode, 16, 2, 32)
 		seq := Example{Seq: []uint8{7, 8, 9, 10, 10, 9, 8, 7, 11, 7}}
