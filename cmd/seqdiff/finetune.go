@@ -199,7 +199,7 @@ func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) 
 	case o.from == "":
 		return usagef("pass --from CKPT")
 	case o.mode != "" || o.data != "" || cmd.Flags().Changed("accum") || cmd.Flags().Changed("t-sampling"):
-		return usagef("--task is downstream fine-tuning: --mode, --data, --accum and --t-sampling belong to generative fine-tuning")
+		return usagef("--task is downstream fine-tuning: --mode and --data belong to generative fine-tuning, as do --accum and --t-sampling")
 	}
 	d := o.down
 	d.From, d.Stderr = o.from, stderr

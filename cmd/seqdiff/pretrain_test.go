@@ -168,7 +168,7 @@ func TestPretrainFlagErrors(t *testing.T) {
 		{[]string{"pretrain", "--out", dir, "--resume"}, "has no train.yaml, so no run to continue: start it again without --resume"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--accum", "0"}, "accum 0: must be >= 1"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--t-sampling", "antithetic"}, "want stratified, systematic, iid"},
-		{[]string{"finetune", "--task", "human_or_worm", "--from", dir, "--out", dir, "--accum", "2"}, "--accum and --t-sampling belong to generative"},
+		{[]string{"finetune", "--task", "human_or_worm", "--from", dir, "--out", dir, "--accum", "2"}, "as do --accum and --t-sampling"},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
