@@ -341,8 +341,8 @@ func (s *study) pretrainRun(mode string) func(context.Context, string, bool) (*t
 			return nil, "", err
 		}
 		tr.Stderr = s.quiet
-		s.progress("pretrain", "%s: %d params, batch %d x %d, %s (from step %d) in %s", mode, tr.Model.NumParams(), cfg.Batch,
-			data.SeqLen, tr.Schedule(), tr.Step(), s.rel(dir))
+		s.progress("pretrain", "%s: %d params, %s, %s (from step %d) in %s", mode, tr.Model.NumParams(), tr.BatchString(),
+			tr.Schedule(), tr.Step(), s.rel(dir))
 		why, err := tr.Run(ctx)
 		return tr, why, err
 	}

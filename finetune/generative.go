@@ -117,8 +117,8 @@ func Generative(ctx context.Context, be compute.Backend, o GenerativeOptions) (s
 		}
 	}
 	if o.Stderr != nil {
-		fmt.Fprintf(o.Stderr, "finetune %s from %s (%s): %d params, batch %d x %d, %s, run dir %s (from step %d)\n",
-			cfg.Mode, o.From, src.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Schedule(), cfg.Out, tr.Step())
+		fmt.Fprintf(o.Stderr, "finetune %s from %s (%s): %d params, %s, %s, run dir %s (from step %d)\n",
+			cfg.Mode, o.From, src.Mode, tr.Model.NumParams(), tr.BatchString(), tr.Schedule(), cfg.Out, tr.Step())
 	}
 	why, err := tr.Run(ctx)
 	return why, tr, err

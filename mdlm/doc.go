@@ -8,9 +8,10 @@
 // per-row times in, B*L*V logits out), so everything here is tested with
 // synthetic models whose true conditionals are known.
 //
-// Training. For a batch x0 (B x L token ids), SampleT draws antithetic
-// times and Forward masks each non-PAD token with probability 1 - alpha(t).
-// The returned Batch is what a fused weighted cross-entropy consumes:
+// Training. For a batch x0 (B x L token ids), SampleT draws one time per
+// row (stratified over the batch by default, as the MDLM reference's
+// antithetic sampling; TimeSampling) and Forward masks each non-PAD token
+// with probability 1 - alpha(t). The returned Batch is what a fused weighted cross-entropy consumes:
 //
 //	loss = sum_i Weights[i] * CE(logits_i with [MASK] banned, Targets[i]) / Norm
 //

@@ -22,14 +22,17 @@ func (uniformDNA) Logits(z []int32, B, L int, t []float32, out []float32) error 
 	return nil
 }
 
-// A training batch: antithetic times, forward masking, and the weighted
+// A training batch: stratified times, forward masking, and the weighted
 // cross-entropy's inputs.
 func ExampleForward() {
 	v := vocab.DNA()
 	rng := rand.New(rand.NewPCG(1, 2))
 	x0 := []int32{7, 8, 9, 10, 7, 8, 4, 4} // two rows of 4; the second ends in PAD
 	t := make([]float32, 2)
-	mdlm.SampleT(rng, mdlm.DefaultEps, t)
+	if err := mdlm.SampleT(rng, mdlm.Stratified, mdlm.DefaultEps, t); err != nil {
+		fmt.Println(err)
+		return
+	}
 	var b mdlm.Batch
 	if err := mdlm.Forward(v, mdlm.LogLinear{Eps: mdlm.DefaultEps}, x0, 2, 4, t, rng, &b); err != nil {
 		fmt.Println(err)

@@ -8,17 +8,54 @@ import (
 	"github.com/seqdiff/seqdiff/vocab"
 )
 
-// SampleT fills t with MDLM's antithetic (low-discrepancy) times over a
-// batch: t_b = eps + (1 - eps) * ((u + b/B) mod 1), one u ~ U(0, 1) for the
-// whole batch, so the B times cover [eps, 1] evenly and the loss has less
-// variance than with independent draws.
-func SampleT(rng *rand.Rand, eps float64, t []float32) {
+// TimeSampling is how a training batch draws its per-row times t in
+// [eps, 1] (train.Config t_sampling). Under each scheme a row whose place
+// in the batch is random has a t uniform on [eps, 1], so the batch's loss
+// stays an unbiased NELBO estimate; they differ in how the B times of a
+// batch depend on each other, and so in the loss's variance.
+type TimeSampling string
+
+const (
+	// Stratified: row b draws its own u_b ~ U(0, 1) inside its stratum,
+	// t_b = eps + (1 - eps) (b + u_b)/B, as the MDLM reference's
+	// antithetic_sampling does (diffusion.py _sample_t). The default.
+	Stratified TimeSampling = "stratified"
+	// Systematic: one u ~ U(0, 1) shared by the batch,
+	// t_b = eps + (1 - eps) ((u + b/B) mod 1): evenly spaced times, what
+	// seqdiff drew before t_sampling existed (kept to compare with old runs).
+	Systematic TimeSampling = "systematic"
+	// IID: t_b = eps + (1 - eps) u_b, independent draws (the plain Monte
+	// Carlo estimate, for comparison).
+	IID TimeSampling = "iid"
+)
+
+// TimeSamplings lists the schemes, the default first.
+var TimeSamplings = []TimeSampling{Stratified, Systematic, IID}
+
+// SampleT fills t with one time per row of a batch of len(t) rows, drawn
+// from rng by scheme s. The stratified and systematic schemes spread the
+// B times over [eps, 1], so the batch's loss has less variance than with
+// independent draws.
+func SampleT(rng *rand.Rand, s TimeSampling, eps float64, t []float32) error {
 	B := float64(len(t))
-	u := rng.Float64()
-	for b := range t {
-		f := math.Mod(u+float64(b)/B, 1)
-		t[b] = float32(eps + (1-eps)*f)
+	switch s {
+	case Stratified:
+		for b := range t {
+			t[b] = float32(eps + (1-eps)*(float64(b)+rng.Float64())/B)
+		}
+	case Systematic:
+		u := rng.Float64()
+		for b := range t {
+			t[b] = float32(eps + (1-eps)*math.Mod(u+float64(b)/B, 1))
+		}
+	case IID:
+		for b := range t {
+			t[b] = float32(eps + (1-eps)*rng.Float64())
+		}
+	default:
+		return fmt.Errorf("t sampling %q: want stratified, systematic or iid", s)
 	}
+	return nil
 }
 
 // Batch is one training (or evaluation) batch for a weighted cross-entropy:

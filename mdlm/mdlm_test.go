@@ -66,19 +66,56 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
-func TestSampleTAntithetic(t *testing.T) {
+// TestSampleT: stratified puts row b's t in its own stratum of [eps, 1]
+// with its own draw; systematic spaces the B times exactly (1-eps)/B
+// apart; iid stays in [eps, 1]; each scheme's times average to the middle
+// of [eps, 1] over many batches (unbiased), and an unknown scheme is an
+// error.
+func TestSampleT(t *testing.T) {
+	const B = 8
+	eps := DefaultEps
 	rng := rand.New(rand.NewPCG(1, 1))
-	ts := make([]float32, 8)
-	SampleT(rng, DefaultEps, ts)
+	ts := make([]float32, B)
+	for _, s := range TimeSamplings {
+		var sum float64
+		const n = 4000
+		for range n {
+			if err := SampleT(rng, s, eps, ts); err != nil {
+				t.Fatal(err)
+			}
+			for b, tb := range ts {
+				if tb < float32(eps) || tb > 1 {
+					t.Fatalf("%s: t[%d] = %v outside [eps, 1]", s, b, tb)
+				}
+				sum += float64(tb)
+			}
+		}
+		if mean, want := sum/(n*B), (1+eps)/2; math.Abs(mean-want) > 0.01 {
+			t.Errorf("%s: mean t %.4f, want %.4f", s, mean, want)
+		}
+	}
+	SampleT(rng, Stratified, eps, ts)
+	offsets := map[float64]bool{}
+	for b, tb := range ts {
+		lo, hi := eps+(1-eps)*float64(b)/B, eps+(1-eps)*float64(b+1)/B
+		if float64(tb) < lo-1e-6 || float64(tb) > hi+1e-6 {
+			t.Fatalf("stratified: t[%d] = %v outside its stratum [%v, %v]", b, tb, lo, hi)
+		}
+		offsets[math.Round((float64(tb)-lo)*1e5)] = true
+	}
+	if len(offsets) < B-1 {
+		t.Fatalf("stratified: the rows share their offsets within the strata %v (one draw per batch?)", ts)
+	}
+	SampleT(rng, Systematic, eps, ts)
 	s := slices.Clone(ts)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	if s[0] < float32(DefaultEps) || s[7] > 1 {
-		t.Fatalf("t outside [eps, 1]: %v", s)
-	}
-	for i := 1; i < 8; i++ {
-		if gap := float64(s[i] - s[i-1]); math.Abs(gap-(1-DefaultEps)/8) > 1e-6 {
-			t.Fatalf("antithetic gaps %v not (1-eps)/B", s)
+	for i := 1; i < B; i++ {
+		if gap := float64(s[i] - s[i-1]); math.Abs(gap-(1-eps)/B) > 1e-6 {
+			t.Fatalf("systematic gaps %v not (1-eps)/B", s)
 		}
+	}
+	if err := SampleT(rng, "antithetic", eps, ts); err == nil {
+		t.Fatal("unknown t sampling accepted")
 	}
 }
 
@@ -193,7 +230,7 @@ func TestAllPad(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 3))
 	ts := make([]float32, B)
-	SampleT(rng, DefaultEps, ts)
+	SampleT(rng, Stratified, DefaultEps, ts)
 	var out Batch
 	if err := Forward(v, LogLinear{DefaultEps}, x, B, L, ts, rng, &out); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,22 @@ type LossInputs struct {
 	Time []float32
 }
 
+// Rows is rows start .. start+n-1 of li, sharing its buffers, with li's
+// Norm: the micro-batch of a gradient-accumulation step, whose losses and
+// gradients summed over the step's micro-batches are those of li whole.
+func (li LossInputs) Rows(start, n int) LossInputs {
+	lo, hi := start*li.T, (start+n)*li.T
+	li.Input, li.Targets = li.Input[lo:hi], li.Targets[lo:hi]
+	if li.Weights != nil {
+		li.Weights = li.Weights[lo:hi]
+	}
+	if li.Time != nil {
+		li.Time = li.Time[start : start+n]
+	}
+	li.B = n
+	return li
+}
+
 // Loss runs Forward and CrossEntropy for li (keyMask optional), with the
 // logits' gradient left for Backward when backward is set.
 func (m *Model) Loss(li LossInputs, keyMask []int32, backward bool) (float64, error) {

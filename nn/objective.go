@@ -22,20 +22,26 @@ type Objective struct {
 	Vocab vocab.Vocab
 	// Schedule is MDLM's masking schedule, log-linear with mdlm.DefaultEps.
 	Schedule mdlm.Schedule
-	t        []float32
-	mb       mdlm.Batch
-	ab       ar.Batch
+	// TimeSampling is how Inputs draws MDLM's per-row times (default
+	// mdlm.Stratified; the trainer sets its t_sampling).
+	TimeSampling mdlm.TimeSampling
+	t            []float32
+	mb           mdlm.Batch
+	ab           ar.Batch
 }
 
 // NewObjective is the objective of the model configuration c (its mode and
 // vocabulary).
 func NewObjective(c Config) *Objective {
-	return &Objective{Mode: c.Mode, Vocab: c.Vocab(), Schedule: mdlm.LogLinear{Eps: mdlm.DefaultEps}}
+	return &Objective{Mode: c.Mode, Vocab: c.Vocab(), Schedule: mdlm.LogLinear{Eps: mdlm.DefaultEps}, TimeSampling: mdlm.Stratified}
 }
 
 // Inputs corrupts clean rows x0 (B x L) by the objective with fresh draws
-// from rng: MDLM's antithetic t and masks, MLM's 15% corruption, AR's shift
-// (which draws nothing; rng may be nil).
+// from rng: MDLM's t (by TimeSampling) and masks, MLM's 15% corruption,
+// AR's shift (which draws nothing; rng may be nil). A trainer accumulating
+// gradients passes its whole effective batch here and runs the model on
+// LossInputs.Rows of it, so that t is stratified over every row of the
+// step and Norm counts them all.
 func (o *Objective) Inputs(x0 []int32, B, L int, rng *rand.Rand) (LossInputs, error) {
 	switch o.Mode {
 	case ModeAR:
@@ -44,7 +50,9 @@ func (o *Objective) Inputs(x0 []int32, B, L int, rng *rand.Rand) (LossInputs, er
 		return o.mlmInputs(x0, B, L, rng)
 	case ModeMDLM:
 		o.t = grow(o.t, B)
-		mdlm.SampleT(rng, mdlm.DefaultEps, o.t)
+		if err := mdlm.SampleT(rng, o.TimeSampling, mdlm.DefaultEps, o.t); err != nil {
+			return LossInputs{}, fmt.Errorf("objective: %w", err)
+		}
 		if err := mdlm.Forward(o.Vocab, o.Schedule, x0, B, L, o.t, rng, &o.mb); err != nil {
 			return LossInputs{}, err
 		}

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/seqdiff/seqdiff/internal/strictyaml"
+	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -29,7 +32,14 @@ type Config struct {
 	// TimeConditioning is MDLM's time_conditioning (DiT adaLN on t); mdlm only.
 	TimeConditioning bool `yaml:"time_conditioning,omitempty" json:"time_conditioning,omitempty"`
 
-	Batch       int     `yaml:"batch" json:"batch"`
+	Batch int `yaml:"batch" json:"batch"`
+	// Accum is gradient accumulation: an optimizer step trains on Accum
+	// micro-batches of Batch rows (Accum x Batch rows, the memory of Batch).
+	Accum int `yaml:"accum" json:"accum"`
+	// TSampling is how an mdlm step draws its rows' times t
+	// (mdlm.TimeSampling): stratified (the default, the MDLM reference's),
+	// systematic (seqdiff's before it, to compare with older runs) or iid.
+	TSampling   string  `yaml:"t_sampling" json:"t_sampling"`
 	LR          float64 `yaml:"lr" json:"lr"`
 	MinLRFrac   float64 `yaml:"min_lr_frac" json:"min_lr_frac"`
 	Warmup      int     `yaml:"warmup" json:"warmup"`
@@ -96,13 +106,13 @@ func ParseDuration(s string) (Duration, error) {
 }
 
 // Default is the configuration a run starts from before a config file and
-// flags: dna-small, batch 8, lr 3e-4 after a 100-step linear warm-up, cosine
+// flags: dna-small, batch 8 (no accumulation), stratified t, lr 3e-4 after a 100-step linear warm-up, cosine
 // decay to 10% of lr (a budget-only run: constant, then a linear decay over
 // the last 20% of the budget), clipping at 1, EMA 0.9999, RC augmentation,
 // valid scored on 64 rows (MDLM: K = 2) and a checkpoint every 500 steps, a
 // stop after 10 non-finite steps in a row.
 func Default() Config {
-	return Config{Mode: nn.ModeMDLM, Preset: "dna-small", Batch: 8, LR: 3e-4, MinLRFrac: 0.1, Warmup: 100,
+	return Config{Mode: nn.ModeMDLM, Preset: "dna-small", Batch: 8, Accum: 1, TSampling: string(mdlm.Stratified), LR: 3e-4, MinLRFrac: 0.1, Warmup: 100,
 		ClipNorm: 1, EMA: 0.9999, RC: true, EvalEvery: 500, EvalRows: 64, EvalSamples: 2, CkptEvery: 500,
 		LogEvery: 10, MaxBadSteps: 10, DecayFrac: 0.2}
 }
@@ -126,6 +136,22 @@ func (c *Config) ReadYAML(path string) error {
 	return nil
 }
 
+// ReadRunConfig is the configuration of the run directory dir: its
+// train.yaml over Default. A train.yaml written before t_sampling existed
+// reads as systematic, the scheme that run was trained with, so that its
+// resume continues it.
+func ReadRunConfig(dir string) (Config, error) {
+	c := Default()
+	c.TSampling = ""
+	if err := c.ReadYAML(filepath.Join(dir, ConfigYAML)); err != nil {
+		return c, err
+	}
+	if c.TSampling == "" {
+		c.TSampling = string(mdlm.Systematic)
+	}
+	return c, nil
+}
+
 // YAML is c as a YAML document (train.yaml).
 func (c Config) YAML() ([]byte, error) { return yaml.Marshal(c) }
 
@@ -143,6 +169,10 @@ func (c Config) Validate() error {
 		return errors.New("no run directory: pass --out RUNDIR")
 	case c.Batch < 1:
 		return fmt.Errorf("batch %d: must be >= 1", c.Batch)
+	case c.Accum < 1:
+		return fmt.Errorf("accum %d: must be >= 1 (micro-batches per optimizer step)", c.Accum)
+	case !slices.Contains(mdlm.TimeSamplings, mdlm.TimeSampling(c.TSampling)):
+		return fmt.Errorf("t_sampling %q: want stratified, systematic or iid", c.TSampling)
 	case !(c.LR > 0):
 		return fmt.Errorf("lr %v: must be positive", c.LR)
 	case c.MinLRFrac < 0 || c.MinLRFrac > 1:
@@ -199,6 +229,9 @@ func (c Config) ModelConfig(seqLen int) (nn.Config, error) {
 	}
 	return mc, mc.Validate()
 }
+
+// StepRows is the rows one optimizer step trains on: Accum x Batch.
+func (c Config) StepRows() int { return c.Accum * c.Batch }
 
 // Horizon is the number of steps the learning-rate schedule spans: MaxSteps,
 // or the steps MaxTokens needs at tokensPerStep (the smaller when both); 1

@@ -73,6 +73,39 @@ func TestConfigYAML(t *testing.T) {
 	}
 }
 
+// TestConfigAccumTSampling: accum and t_sampling are checked, written to
+// train.yaml, and a train.yaml from before t_sampling reads as the
+// systematic times its run was trained with.
+func TestConfigAccumTSampling(t *testing.T) {
+	c := Default()
+	c.Data, c.Out, c.MaxSteps = "d", "o", 1
+	if c.Accum != 1 || c.TSampling != "stratified" || c.StepRows() != 8 {
+		t.Fatalf("defaults: accum %d, t_sampling %q", c.Accum, c.TSampling)
+	}
+	bad := c
+	bad.Accum = 0
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "accum 0") {
+		t.Fatalf("accum 0: %v", err)
+	}
+	bad = c
+	bad.TSampling = "antithetic"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "t_sampling") {
+		t.Fatalf("t_sampling antithetic: %v", err)
+	}
+	dir := t.TempDir()
+	c.Accum, c.TSampling = 4, "iid"
+	y, _ := c.YAML()
+	os.WriteFile(filepath.Join(dir, ConfigYAML), y, 0o644)
+	if got, err := ReadRunConfig(dir); err != nil || got != c || got.StepRows() != 32 {
+		t.Fatalf("train.yaml round trip: %v\n%+v\n%+v", err, got, c)
+	}
+	old := strings.ReplaceAll(strings.ReplaceAll(string(y), "t_sampling: iid\n", ""), "accum: 4\n", "")
+	os.WriteFile(filepath.Join(dir, ConfigYAML), []byte(old), 0o644)
+	if got, err := ReadRunConfig(dir); err != nil || got.TSampling != "systematic" || got.Accum != 1 {
+		t.Fatalf("an older train.yaml reads t_sampling %q, accum %d (%v); want systematic, 1", got.TSampling, got.Accum, err)
+	}
+}
+
 func TestLock(t *testing.T) {
 	dir := t.TempDir()
 	unlock, err := Lock(dir)

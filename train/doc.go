@@ -3,12 +3,17 @@
 // diffusion, bidirectional) and ar (next token, causal), all on the one
 // backbone of package nn.
 //
-// A step draws a batch from the train split (seeded epochs, reverse
-// complement augmentation, dataprep.Loader), corrupts it by the mode's
-// objective (nn.Objective, the one path from a clean batch to a loss), runs
-// forward, the fused cross-entropy and backward, and applies AdamW with the
-// learning rate of a linear warm-up followed by a cosine decay to
-// MinLRFrac*LR, clipping the global gradient norm at ClipNorm (1.0).
+// A step draws Accum batches of Batch rows from the train split (seeded
+// epochs, reverse complement augmentation, dataprep.Loader), corrupts all
+// of them together by the mode's objective (nn.Objective, the one path
+// from a clean batch to a loss; MDLM's times stratified over the rows by
+// default, Config.TSampling), runs forward, the fused cross-entropy and
+// backward Batch rows at a time, summing the gradients (each micro-batch's
+// loss is over the whole step's normaliser, so the step is that of one
+// batch of Accum x Batch rows), and applies AdamW with the learning rate
+// of a linear warm-up followed by a cosine decay to MinLRFrac*LR, clipping
+// the global gradient norm at ClipNorm (1.0). Steps, the schedule and its
+// horizon count optimizer steps.
 //
 // What is guaranteed:
 //   - No NaN or Inf reaches the weights: a step whose gradient norm is not

@@ -127,16 +127,24 @@ func metricLines(t *testing.T, dir string) []Metric {
 	return out
 }
 
-// TestResumeBitIdentical: a run interrupted at step 7 (checkpoint written
-// on the cancel), with a stray metrics line appended after its checkpoint,
-// then resumed, ends with exactly the weights, EMA and moments of an
-// uninterrupted run with the same seed and thread count, and the same
-// metrics log.
+// TestResumeBitIdentical: a run interrupted at its 7th batch (checkpoint
+// written on the cancel, after that step), with a stray metrics line
+// appended after its checkpoint, then resumed, ends with exactly the
+// weights, EMA and moments of an uninterrupted run with the same seed and
+// thread count, and the same metrics log; also with gradient accumulation
+// (the 7th batch is then inside a step).
 func TestResumeBitIdentical(t *testing.T) {
 	train, valid := markovRows(40, 32, 1), markovRows(8, 32, 2)
-	for _, mode := range []string{nn.ModeMDLM, nn.ModeAR, nn.ModeMLM} {
+	for _, c := range []struct {
+		mode  string
+		accum int
+	}{{nn.ModeMDLM, 1}, {nn.ModeAR, 1}, {nn.ModeMLM, 1}, {nn.ModeMDLM, 2}, {nn.ModeAR, 2}} {
+		mode := c.mode
 		cfg := tinyConfig(t, mode)
-		cfg.MaxSteps = 15
+		cfg.MaxSteps, cfg.Accum = 15, c.accum
+		if c.accum > 1 {
+			cfg.Batch, cfg.MaxSteps = 4, 9
+		}
 		full := runToEnd(t, cfg, memData(train, valid, nil), false, nil)
 
 		cfg.Out = t.TempDir()

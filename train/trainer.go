@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -41,7 +43,7 @@ type StepResult struct {
 	LR       float64
 	Skipped  bool // non-finite loss or gradient norm: no update
 	Empty    bool // all-PAD batch: nothing to learn from
-	Tokens   int  // non-PAD tokens of the clean batch
+	Tokens   int  // non-PAD tokens of the step's clean rows
 }
 
 // Metric is one line of metrics.jsonl.
@@ -91,7 +93,7 @@ type Trainer struct {
 	startStep   int
 	startTokens int64
 	log         *os.File
-	x0          []int32
+	x0          []int32 // one step's clean rows: Accum micro-batches of Batch
 	obj         *nn.Objective
 
 	// afterBackward, when set (tests only), runs between backward and the
@@ -126,7 +128,7 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
 	}
-	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.Batch * data.SeqLen), now: time.Now}
+	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.StepRows() * data.SeqLen), now: time.Now}
 	if cfg.BudgetOnly() {
 		t.horizon = 0 // until the decay is planned
 	}
@@ -191,8 +193,9 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 		t.log.Close()
 		return nil, fmt.Errorf("%w; %s%s", err, diskHint(err), t.lastGood())
 	}
-	t.x0 = make([]int32, cfg.Batch*data.SeqLen)
+	t.x0 = make([]int32, cfg.StepRows()*data.SeqLen)
 	t.obj = nn.NewObjective(mc)
+	t.obj.TimeSampling = mdlm.TimeSampling(cfg.TSampling)
 	return t, nil
 }
 
@@ -212,6 +215,12 @@ func (t *Trainer) restore(ckDir string) (dataprep.Cursor, int64, error) {
 		got.SeqLen != mc.SeqLen || got.Mode != mc.Mode {
 		return cur, 0, fmt.Errorf("resume %s: checkpoint is %s d%d x%d h%d L%d, the configuration asks for %s d%d x%d h%d L%d",
 			ckDir, got.Mode, got.DModel, got.NLayers, got.NHeads, got.SeqLen, mc.Mode, mc.DModel, mc.NLayers, mc.NHeads, mc.SeqLen)
+	}
+	// A checkpoint without t_sampling predates it: its times were systematic.
+	was, _ := ck.Config.Training["t_sampling"].(string)
+	if was = cmp.Or(was, string(mdlm.Systematic)); mc.Mode == nn.ModeMDLM && t.Cfg.TSampling != was {
+		return cur, 0, fmt.Errorf("resume %s: the run's times were drawn by t_sampling %s, the configuration asks for %s: a resumed run keeps its objective (set t_sampling to %s, or start a new run directory)",
+			ckDir, was, t.Cfg.TSampling, was)
 	}
 	if err := t.Model.SetParams(ck.Params); err != nil {
 		return cur, 0, err
@@ -277,7 +286,7 @@ type state struct {
 	decayPlan
 }
 
-// Step is the number of steps taken (batches drawn).
+// Step is the number of optimizer steps taken (each drew Accum batches).
 func (t *Trainer) Step() int { return t.step }
 
 // Tokens is the number of non-PAD training tokens seen.
@@ -287,6 +296,17 @@ func (t *Trainer) Tokens() int64 { return t.tokens }
 // budget-only run 0 until its decay is planned (the steps are unknown
 // until then), then the step at which the decay completes.
 func (t *Trainer) Horizon() int { return t.horizon }
+
+// BatchString says what a step trains on, for a banner: "batch 8 x 1024",
+// with accumulation "batch 8 x 1024 x accum 4 (32 rows per step)".
+func (t *Trainer) BatchString() string {
+	c := t.Cfg
+	s := fmt.Sprintf("batch %d x %d", c.Batch, t.data.SeqLen)
+	if c.Accum > 1 {
+		s += fmt.Sprintf(" x accum %d (%d rows per step)", c.Accum, c.StepRows())
+	}
+	return s
+}
 
 // Schedule says how long the schedule runs, for a banner: "horizon 2000
 // steps", or for a budget-only run its time budget and shape, with the
@@ -360,8 +380,13 @@ func (t *Trainer) Close() error {
 	return t.log.Close()
 }
 
-// TrainStep runs one step on the clean batch x0 (Batch x SeqLen) with the
-// scheduled learning rate of the current step, and advances the step.
+// TrainStep runs one optimizer step on the clean rows x0 (Accum x Batch
+// rows of SeqLen) with the scheduled learning rate of the current step, and
+// advances the step. The rows are corrupted together (nn.Objective: MDLM's
+// times drawn over all of them, one normaliser over all of them),
+// then run through the model Batch rows at a time, the gradients summed by
+// Backward: so the step is that of one batch of Accum x Batch rows, up to
+// float rounding, with the activations of Batch rows.
 func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 	c := t.Cfg
 	r := StepResult{LR: t.lr(t.step)}
@@ -372,7 +397,7 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 	}
 	t.step++
 	t.tokens += int64(r.Tokens)
-	li, err := t.obj.Inputs(x0, t.Cfg.Batch, t.data.SeqLen, t.rng)
+	li, err := t.obj.Inputs(x0, c.StepRows(), t.data.SeqLen, t.rng)
 	if err != nil {
 		return r, fmt.Errorf("step %d: %w", t.step, err)
 	}
@@ -380,18 +405,20 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 		r.Empty = true // nothing to learn from: no forward, no update, never a 0/0
 		return r, nil
 	}
-	loss, err := t.Model.Loss(li, nil, true)
-	if err != nil {
-		return r, fmt.Errorf("step %d: %w", t.step, err)
-	}
-	r.Loss = loss
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		r.Skipped, r.GradNorm = true, math.NaN()
-		return r, nil
-	}
 	t.Model.ZeroGrad()
-	if err := t.Model.Backward(); err != nil {
-		return r, fmt.Errorf("step %d: %w", t.step, err)
+	for k := range c.Accum {
+		loss, err := t.Model.Loss(li.Rows(k*c.Batch, c.Batch), nil, true)
+		if err != nil {
+			return r, fmt.Errorf("step %d, micro-batch %d: %w", t.step, k+1, err)
+		}
+		r.Loss += loss // each is over the whole step's Norm: they add up to its loss
+		if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+			r.Skipped, r.GradNorm = true, math.NaN()
+			return r, nil
+		}
+		if err := t.Model.Backward(); err != nil {
+			return r, fmt.Errorf("step %d: %w", t.step, err)
+		}
 	}
 	if t.afterBackward != nil {
 		t.afterBackward(t.Model)
@@ -575,8 +602,11 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 			}
 			return "", ErrInterrupted
 		}
-		if err := t.stream.Next(t.x0); err != nil {
-			return "", err
+		// Accum micro-batches: the data cursor moves by Accum x Batch rows.
+		for k, n := 0, c.Batch*t.data.SeqLen; k < c.Accum; k++ {
+			if err := t.stream.Next(t.x0[k*n : (k+1)*n]); err != nil {
+				return "", err
+			}
 		}
 		r, err := t.TrainStep(t.x0)
 		if err != nil {

@@ -40,7 +40,7 @@ func newBenchTrainCmd() *cobra.Command {
 		Short: "Time full training steps (forward, backward, AdamW)",
 		Long: `Time full training steps of the backbone on random DNA tokens (A, C, G, T)
 with the real loss, built as training builds it (nn.Objective): MDLM
-(antithetic t, masking with probability 1-alpha(t), 1/t weights, [MASK]
+(stratified t, masking with probability 1-alpha(t), 1/t weights, [MASK]
 banned, normalised by non-PAD tokens) or AR (shifted targets, causal
 attention), then backward and an AdamW update, as
 shared/reference/torch_ref.py bench does. Reports tokens/s of the median

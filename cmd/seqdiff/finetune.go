@@ -98,7 +98,9 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.StringVar(&o.labelCol, "label-col", "label", "downstream: label column")
 	f.StringVar(&o.genome, "genome", "", "downstream: indexed FASTA for coordinate files")
 	f.UintSliceVar(&o.seeds, "seeds", []uint{1, 2, 3, 4, 5}, "downstream: seeds, one fine-tuning run each")
-	f.IntVar(&d.Batch, "batch", 0, "sequences per step (default: 8 generative, 32 downstream)")
+	f.IntVar(&d.Batch, "batch", 0, "sequences per step (default: 8 generative, 32 downstream); generative: per forward pass")
+	f.IntVar(&g.Accum, "accum", g.Accum, "generative: gradient accumulation, micro-batches of --batch rows per optimizer step")
+	choiceVar(cmd, &g.TSampling, "t-sampling", g.TSampling, timeSamplings(), "generative mdlm: how a step draws its rows' times t")
 	f.IntVar(&d.MaxSteps, "max-steps", 0, "generative: steps (required); downstream: cap on steps per seed")
 	f.IntVar(&d.Warmup, "warmup", 0, "linear warm-up steps (default: 50 generative, 0 downstream)")
 	f.Float64SliceVar(&o.lrs, "lr", nil, "peak learning rate (generative: default 1e-4; downstream: a comma list is a grid searched per seed on valid, default 1e-4,1e-3)")
@@ -136,8 +138,8 @@ func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) er
 	}
 	cfg, d := o.gen, o.down
 	if o.resume {
-		cfg = train.Default()
-		if err := cfg.ReadYAML(filepath.Join(o.out, train.ConfigYAML)); err != nil {
+		var err error
+		if cfg, err = train.ReadRunConfig(o.out); err != nil {
 			return fmt.Errorf("resume: %w", err)
 		}
 		if d.MaxSteps > 0 {
@@ -213,8 +215,8 @@ func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) 
 	switch {
 	case o.from == "":
 		return usagef("pass --from CKPT")
-	case o.mode != "" || o.data != "":
-		return usagef("--task is downstream fine-tuning: --mode and --data belong to generative fine-tuning")
+	case o.mode != "" || o.data != "" || cmd.Flags().Changed("accum") || cmd.Flags().Changed("t-sampling"):
+		return usagef("--task is downstream fine-tuning: --mode and --data belong to generative fine-tuning, as do --accum and --t-sampling")
 	}
 	d := o.down
 	d.From, d.Stderr, d.LRs, d.Heads = o.from, stderr, o.lrs, o.heads

@@ -341,12 +341,14 @@ func TestKillResumePretrain(t *testing.T) {
 		// (compute/cpu's partition is fixed by shapes and thread count, and
 		// --resume takes --threads from the run's train.yaml).
 		threads := map[bool]string{true: "2", false: "1"}[mode == "ar"]
+		// mlm accumulates gradients: 2 micro-batches of 2 rows a step.
+		batch := map[bool][]string{true: {"--batch", "2", "--accum", "2"}, false: {"--batch", "4"}}[mode == "mlm"]
 		t.Run(mode, func(t *testing.T) {
 			args := func(out string) []string {
-				return []string{"pretrain", "--mode", mode, "--data", prep, "--out", out, "--d-model", "16", "--n-layers", "1",
-					"--n-heads", "2", "--batch", "4", "--max-steps", strconv.Itoa(steps), "--eval-every", "10", "--eval-rows", "8",
+				return append([]string{"pretrain", "--mode", mode, "--data", prep, "--out", out, "--d-model", "16", "--n-layers", "1",
+					"--n-heads", "2", "--max-steps", strconv.Itoa(steps), "--eval-every", "10", "--eval-rows", "8",
 					"--eval-samples", "1", "--ckpt-every", "1", "--warmup", "5", "--lr", "3e-3", "--threads", threads,
-					"--log-every", "0", "--seed", "3"}
+					"--log-every", "0", "--seed", "3"}, batch...)
 			}
 			ref := filepath.Join(dir, mode+"-ref")
 			t0 := time.Now()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute/backend"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 	"github.com/seqdiff/seqdiff/vocab"
@@ -59,6 +60,13 @@ with --eval-samples draws; mlm: masked CE), every --ckpt-every steps and at the
 end RUNDIR/checkpoint is replaced atomically. RUNDIR/metrics.jsonl gets one
 JSON line per step.
 
+A step trains on --accum micro-batches of --batch rows (gradient
+accumulation: the step of one batch of accum x batch rows, with the memory of
+--batch; steps, the schedule and --max-tokens count optimizer steps). mdlm
+draws one time t per row of a step, each in its own stratum of [eps, 1]
+(--t-sampling stratified, the MDLM reference's); systematic is one shared draw
+spaced evenly over the rows, as older seqdiff runs trained, iid independent.
+
 A step whose loss or gradient norm is not finite is skipped; --max-bad-steps
 of them in a row stop the run without touching the last checkpoint. SIGINT or
 SIGTERM finishes the current step, checkpoints and exits non-zero (a second
@@ -96,7 +104,9 @@ weights, not the initialisation.`,
 	f.IntVar(&c.NHeads, "n-heads", 0, "attention heads (overrides the preset)")
 	f.IntVar(&c.SeqLen, "seq-len", 0, "context length (0: the prep directory's row length)")
 	f.BoolVar(&c.TimeConditioning, "time-conditioning", false, "mdlm: condition the model on the diffusion time t (MDLM's time_conditioning, DiT adaLN)")
-	f.IntVar(&c.Batch, "batch", c.Batch, "sequences per step")
+	f.IntVar(&c.Batch, "batch", c.Batch, "sequences per forward pass (micro-batch)")
+	f.IntVar(&c.Accum, "accum", c.Accum, "gradient accumulation: micro-batches of --batch rows per optimizer step")
+	choiceVar(cmd, &c.TSampling, "t-sampling", c.TSampling, timeSamplings(), "mdlm: how a step draws its rows' times t")
 	f.Float64Var(&c.LR, "lr", c.LR, "peak learning rate")
 	f.Float64Var(&c.MinLRFrac, "min-lr-frac", c.MinLRFrac, "the cosine decays to this fraction of --lr")
 	f.IntVar(&c.Warmup, "warmup", c.Warmup, "linear warm-up steps")
@@ -165,8 +175,8 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	}
 	defer tr.Close()
 	tr.Stderr = stderr
-	fmt.Fprintf(stderr, "pretrain %s: %d params, batch %d x %d, %s, %s with %d threads, run dir %s (from step %d)\n",
-		cfg.Mode, tr.Model.NumParams(), cfg.Batch, data.SeqLen, tr.Schedule(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
+	fmt.Fprintf(stderr, "pretrain %s: %d params, %s, %s, %s with %d threads, run dir %s (from step %d)\n",
+		cfg.Mode, tr.Model.NumParams(), tr.BatchString(), tr.Schedule(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
 	why, err := tr.Run(ctx)
 	return trainEnded(stderr, tr, cfg.Out, "seqdiff pretrain --out "+cfg.Out+" --resume", why, err)
 }
@@ -185,7 +195,8 @@ func (o *pretrainOptions) resolve(flags *pflag.FlagSet) (train.Config, error) {
 			// Killed before its first checkpoint, or not a run directory.
 			return cfg, fmt.Errorf("resume: %s has no %s, so no run to continue: start it again without --resume", flagged.Out, train.ConfigYAML)
 		}
-		if err := cfg.ReadYAML(y); err != nil {
+		var err error
+		if cfg, err = train.ReadRunConfig(flagged.Out); err != nil {
 			return cfg, fmt.Errorf("resume: %w", err)
 		}
 	}
@@ -237,6 +248,15 @@ func sameModel(saved, cfg train.Config, yamlPath string) error {
 		}
 	}
 	return nil
+}
+
+// timeSamplings are the names --t-sampling takes, the default first.
+func timeSamplings() []string {
+	var names []string
+	for _, s := range mdlm.TimeSamplings {
+		names = append(names, string(s))
+	}
+	return names
 }
 
 // copyFlag copies the field bound to flag name from src to dst: the

@@ -191,6 +191,9 @@ func TestPretrainFlagErrors(t *testing.T) {
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--mode", "gpt"}, "mode"},
 		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--time-budget", "soon"}, "time budget"},
 		{[]string{"pretrain", "--out", dir, "--resume"}, "has no train.yaml, so no run to continue: start it again without --resume"},
+		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--accum", "0"}, "accum 0: must be >= 1"},
+		{[]string{"pretrain", "--data", dir, "--out", dir, "--max-steps", "3", "--t-sampling", "antithetic"}, "want stratified, systematic, iid"},
+		{[]string{"finetune", "--task", "human_or_worm", "--from", dir, "--out", dir, "--accum", "2"}, "as do --accum and --t-sampling"},
 	} {
 		if _, _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: error %v, want one mentioning %q", c.args, err, c.want)
@@ -236,6 +239,45 @@ func checkPerRow(t *testing.T, path string, rep evaluate.Report, tokens int64) {
 	}
 	if want := rep.NLLPerToken * float64(rep.Tokens); math.Abs(nats-want) > 1e-9*want {
 		t.Fatalf("%s: rows add up to %.9f nats, the report to %.9f", path, nats, want)
+	}
+}
+
+// TestPretrainAccumTSampling: --accum and --t-sampling reach the run's
+// train.yaml and banner; a step counts its accum x batch rows; --resume
+// keeps them, and refuses other times than the run's.
+func TestPretrainAccumTSampling(t *testing.T) {
+	dir := t.TempDir()
+	prep, out := filepath.Join(dir, "prep"), filepath.Join(dir, "run")
+	if _, _, err := run(t, "prep", "--out", prep, "--seq-len", "64", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	args := func(steps string, extra ...string) []string {
+		return append([]string{"pretrain", "--mode", "mdlm", "--data", prep, "--out", out, "--d-model", "16", "--n-layers", "1",
+			"--n-heads", "2", "--batch", "2", "--max-steps", steps, "--eval-every", "0", "--threads", "1", "--log-every", "0"}, extra...)
+	}
+	_, stderr, err := run(t, args("3", "--accum", "3", "--t-sampling", "systematic")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "batch 2 x 64 x accum 3 (6 rows per step)") {
+		t.Fatalf("banner:\n%s", stderr)
+	}
+	y, _ := os.ReadFile(filepath.Join(out, train.ConfigYAML))
+	if !strings.Contains(string(y), "accum: 3\n") || !strings.Contains(string(y), "t_sampling: systematic\n") {
+		t.Fatalf("train.yaml:\n%s", y)
+	}
+	if _, stderr, err := run(t, "pretrain", "--out", out, "--resume", "--max-steps", "4", "--t-sampling", "stratified"); err == nil || !strings.Contains(err.Error(), "t_sampling systematic") {
+		t.Fatalf("resume with other times: %v\n%s", err, stderr)
+	}
+	if _, stderr, err := run(t, "pretrain", "--out", out, "--resume", "--max-steps", "4"); err != nil {
+		t.Fatalf("resume: %v\n%s", err, stderr)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, train.MetricsFile))
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var last train.Metric
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if len(lines) != 4 || last.Step != 4 || last.Tokens != 4*6*64 {
+		t.Fatalf("%d metrics lines, the last %+v; want 4, step 4 at %d tokens", len(lines), last, 4*6*64)
 	}
 }
 
