@@ -10,8 +10,11 @@
 // relative (rotary) positions, so the head decides what position can do:
 // HeadMean and HeadCentre pool the valid positions (all, or the central
 // quarter), HeadFlat has a weight per position (a position weight matrix
-// over the hidden states, for aligned fixed-length tasks), HeadMLP pools a
-// per-position GELU layer of width MLPWidth. Lengths: a sequence longer
+// over the hidden states, for aligned fixed-length tasks), HeadConv pools
+// a GELU layer over each position and its two neighbours (ConvFeatures
+// wide): what a k-mer spectrum averages, from a backbone that has not yet
+// learned its neighbours. Reverse-complement augmentation (Options.RC)
+// skips HeadFlat, whose weights are tied to positions that flipping moves. Lengths: a sequence longer
 // than the context is centre-cropped (the T positions starting at
 // (len-T)/2); a shorter one is padded with [PAD], which a key-padding mask
 // keeps out of the attention keys and out of the head (CropRule).

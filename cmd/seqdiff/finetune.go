@@ -48,9 +48,10 @@ context length are the checkpoint's). The mode sets the attention: ar from an
 MLM or MDLM backbone is causal. RUNDIR gets the usual run files plus
 finetune.json (the checkpoint it started from); --resume continues it exactly.
 
-Downstream fine-tuning (--task): a linear head on the final hidden states
-(--head: mean pools the valid positions, centre pools the central quarter,
-flat weighs every position, so it sees where a base is on aligned tasks);
+Downstream fine-tuning (--task): a head on the final hidden states (--head:
+conv averages a GELU layer over each base and its neighbours, mean pools
+the valid positions, centre the central quarter, flat weighs every
+position, so it sees where a base is on aligned tasks);
 the whole backbone is trained with its own attention (bidirectional for
 mlm/mdlm, causal for ar). --task is a TSV or CSV with a header (--seq-col,
 --label-col), a Genomic Benchmarks directory (TASK/train|test/CLASS/*.txt,
@@ -59,7 +60,7 @@ from the embedded genome slices). A single file is split 80/20 into
 train/test, stratified, by a hash of the row index with seed 42 (unless
 --test gives the test file). For each of --seeds, the train part is split
 90/10 into train/valid with that seed; every head and learning rate of the
-grid (--head, --lr; default mean,flat on fixed-length tasks, else mean;
+grid (--head, --lr; default conv,flat on fixed-length tasks, else conv;
 1e-4,1e-3) is trained, stopping when the valid loss has not improved for
 --patience evaluations (not before --min-epochs), and the grid point with
 the lowest valid loss is scored on test. Sequences longer than the context
@@ -120,7 +121,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.IntVar(&d.Epochs, "epochs", 10, "downstream: at most this many epochs")
 	f.IntVar(&d.Patience, "patience", 3, "downstream: evaluations without a lower valid loss before stopping")
 	f.IntVar(&d.MinEpochs, "min-epochs", 3, "downstream: epochs before early stopping may stop")
-	f.StringSliceVar(&o.heads, "head", nil, "downstream: head(s), a comma list searched per seed on valid ("+strings.Join(finetune.Heads, ", ")+"; default mean,flat on fixed-length tasks, else mean)")
+	f.StringSliceVar(&o.heads, "head", nil, "downstream: head(s), a comma list searched per seed on valid ("+strings.Join(finetune.Heads, ", ")+"; default conv,flat on fixed-length tasks, else conv)")
 	f.BoolVar(&o.noBaselines, "no-baselines", false, "downstream: skip the k-mer and one-hot baseline rows")
 	f.IntVar(&d.MaxLen, "max-len", 0, "downstream: crop length (0: the model's context)")
 	f.Float64Var(&d.ValidFrac, "valid-frac", 0.1, "downstream: fraction of train held out for early stopping")
