@@ -127,7 +127,7 @@ func TestExperimentMicroStudyResumes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "models/kmer-bidirectional/ppl.json")); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| kmer | kmer |", "| hw | kmer | kmer | 1 |", "| kmer-bidirectional | kmer-bidirectional |", "up to 5 visible bases each side", "- mdlm's NELBO"} {
+	for _, want := range []string{"| kmer | kmer |", "| hw | kmer | kmer | 1 |", "| hw | onehot | onehot | 1 |", " vs ", "| kmer-bidirectional | kmer-bidirectional |", "up to 5 visible bases each side", "- mdlm's NELBO"} {
 		if !strings.Contains(string(rep), want) {
 			t.Fatalf("report.md lacks %q:\n%s", want, rep)
 		}
@@ -274,7 +274,7 @@ bench:
 		t.Fatalf("pretrain not skipped:\n%s", stderr)
 	}
 	for _, f := range []string{"models/a/ppl.json", "models/d/ppl.json", "models/a/tasks/hw/results.json", "models/d/tasks/hw/results.json",
-		"models/kmer/ppl.json", "models/kmer/tasks/hw/results.json", "figures/ppl_vs_accuracy.png", "figures/learning_curves.png", "report.md"} {
+		"models/kmer/ppl.json", "models/kmer/tasks/hw/results.json", "models/onehot/tasks/hw/results.json", "figures/ppl_vs_accuracy.png", "figures/learning_curves.png", "report.md"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Fatalf("given-models output %s: %v", f, err)
 		}

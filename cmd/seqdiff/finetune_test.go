@@ -82,12 +82,25 @@ func TestFinetuneTask(t *testing.T) {
 		Seeds    []int
 		Mode     string
 		Accuracy struct{ Mean, Min, Max float64 }
-		PerSeed  []struct{ Accuracy float64 } `json:"per_seed"`
+		PerSeed  []struct {
+			Accuracy float64
+			Head     string
+			LR       float64
+		} `json:"per_seed"`
+		Baselines []struct{ Mode string }
 	}
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	if err != nil || json.Unmarshal(data, &res) != nil || res.Task != "toy" || len(res.Seeds) != 2 || len(res.PerSeed) != 2 || res.Mode != "mdlm" ||
 		res.Accuracy.Min > res.Accuracy.Mean || res.Accuracy.Mean > res.Accuracy.Max {
 		t.Fatalf("results.json %s: %v", data, err)
+	}
+	// Rows of varying length: the default head is conv; --lr fixes the lr;
+	// both baselines sit beside the network.
+	if ps := res.PerSeed[0]; ps.Head != "conv" || ps.LR != 1e-3 || len(res.Baselines) != 2 || res.Baselines[0].Mode != "kmer" || res.Baselines[1].Mode != "onehot" {
+		t.Fatalf("results.json: head %q lr %g, baselines %+v", ps.Head, ps.LR, res.Baselines)
+	}
+	if !strings.Contains(stdout, "| onehot |") || !strings.Contains(stdout, "vs ") {
+		t.Fatalf("results table lacks the baseline rows:\n%s", stdout)
 	}
 	study := filepath.Join(dir, "study.yaml")
 	os.WriteFile(study, []byte("name: x\n"), 0o644)
