@@ -402,21 +402,7 @@ func Pack(ex []Example, T, padID int, rc []bool, tokens, keyMask []int32) {
 func (c *Classifier) convForward(B int) {
 	T, C, F, S := c.T, c.C, c.F, convSpan*c.C
 	clear(c.cols[:B*T*S])
-	for b := range B {
-		for t, a := range c.pool[b*T : (b+1)*T] {
-			if a == 0 {
-				continue
-			}
-			col := c.cols[(b*T+t)*S : (b*T+t+1)*S]
-			for j := range convSpan {
-				u := t + j - convSpan/2
-				if u < 0 || u >= T || c.pool[b*T+u] == 0 {
-					continue
-				}
-				copy(col[j*C:(j+1)*C], c.hidden[(b*T+u)*C:(b*T+u+1)*C])
-			}
-		}
-	}
+	c.eachWindow(B, c.cols, func(slot []float32, src int) { copy(slot, c.hidden[src*C:(src+1)*C]) })
 	N := B * T
 	for i := range N {
 		copy(c.pre[i*F:(i+1)*F], c.Ub)
@@ -433,21 +419,30 @@ func (c *Classifier) convBackward(B int) {
 	N := B * T
 	blas32.Gemm(blas.Trans, blas.NoTrans, 1, mat(c.cols, N, S), mat(c.dpre, N, F), 0, mat(c.gU, S, F))
 	blas32.Gemm(blas.NoTrans, blas.Trans, 1, mat(c.dpre, N, F), mat(c.U, S, F), 0, mat(c.dcols, N, S))
+	c.eachWindow(B, c.dcols, func(slot []float32, src int) {
+		dh := c.dh[src*C : (src+1)*C]
+		for i, v := range slot {
+			dh[i] += v
+		}
+	})
+}
+
+// eachWindow calls f for every valid position t of each row and every
+// valid neighbour u = t-1, t, t+1 with u's slot (C) in t's window of buf
+// (B*T, span*C) and u's index b*T+u in the hidden states.
+func (c *Classifier) eachWindow(B int, buf []float32, f func(slot []float32, src int)) {
+	T, C, S := c.T, c.C, convSpan*c.C
 	for b := range B {
 		for t, a := range c.pool[b*T : (b+1)*T] {
 			if a == 0 {
 				continue
 			}
-			col := c.dcols[(b*T+t)*S : (b*T+t+1)*S]
 			for j := range convSpan {
 				u := t + j - convSpan/2
 				if u < 0 || u >= T || c.pool[b*T+u] == 0 {
 					continue
 				}
-				dh := c.dh[(b*T+u)*C : (b*T+u+1)*C]
-				for i, v := range col[j*C : (j+1)*C] {
-					dh[i] += v
-				}
+				f(buf[(b*T+t)*S+j*C:(b*T+t)*S+(j+1)*C], b*T+u)
 			}
 		}
 	}
