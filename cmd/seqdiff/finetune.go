@@ -105,6 +105,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.IntVar(&d.MaxSteps, "max-steps", 0, "generative: steps (required); downstream: cap on steps per seed")
 	f.IntVar(&d.Warmup, "warmup", 0, "linear warm-up steps (default: 50 generative, 0 downstream)")
 	f.Float64SliceVar(&o.lrs, "lr", nil, "peak learning rate (generative: default 1e-4; downstream: a comma list is a grid searched per seed on valid, default 1e-4,1e-3)")
+	f.Lookup("lr").DefValue = "" // the defaults depend on the mode: the usage says them
 	f.Float64Var(&d.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
 	f.BoolVar(&d.Raw, "raw", false, "start from the trained weights even when the checkpoint has an EMA")
 	f.BoolVar(&d.RC, "rc", true, "reverse-complement augmentation")
