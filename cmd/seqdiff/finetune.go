@@ -104,7 +104,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	choiceVar(cmd, &g.TSampling, "t-sampling", g.TSampling, timeSamplings(), "generative mdlm: how a step draws its rows' times t")
 	f.IntVar(&d.MaxSteps, "max-steps", 0, "generative: steps (required); downstream: cap on steps per seed")
 	f.IntVar(&d.Warmup, "warmup", 0, "linear warm-up steps (default: 50 generative, 0 downstream)")
-	f.Float64SliceVar(&o.lrs, "lr", nil, "peak learning rate (generative: default 1e-4; downstream: a comma list is a grid searched per seed on valid, default 1e-4,1e-3)")
+	f.Float64SliceVar(&o.lrs, "lr", nil, "peak learning `rate` (generative: default 1e-4; downstream: a comma list is a grid searched per seed on valid, default 1e-4,1e-3)")
 	f.Lookup("lr").DefValue = "" // the defaults depend on the mode: the usage says them
 	f.Float64Var(&d.WeightDecay, "weight-decay", 0, "AdamW decoupled weight decay")
 	f.BoolVar(&d.Raw, "raw", false, "start from the trained weights even when the checkpoint has an EMA")
@@ -122,7 +122,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	f.IntVar(&d.Epochs, "epochs", 10, "downstream: at most this many epochs")
 	f.IntVar(&d.Patience, "patience", 3, "downstream: evaluations without a lower valid loss before stopping")
 	f.IntVar(&d.MinEpochs, "min-epochs", 3, "downstream: epochs before early stopping may stop")
-	f.StringSliceVar(&o.heads, "head", nil, "downstream: head(s), a comma list searched per seed on valid ("+strings.Join(finetune.Heads, ", ")+"; default conv,flat on fixed-length tasks, else conv)")
+	f.StringSliceVar(&o.heads, "head", nil, "downstream: `head`(s), a comma list searched per seed on valid ("+strings.Join(finetune.Heads, ", ")+"; default conv,flat on fixed-length tasks, else conv)")
 	f.BoolVar(&o.noBaselines, "no-baselines", false, "downstream: skip the k-mer and one-hot baseline rows")
 	f.IntVar(&d.MaxLen, "max-len", 0, "downstream: crop length (0: the model's context)")
 	f.Float64Var(&d.ValidFrac, "valid-frac", 0.1, "downstream: fraction of train held out for early stopping")
