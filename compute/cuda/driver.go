@@ -165,6 +165,14 @@ var (
 )
 
 // call runs a C function of up to 11 integer/pointer arguments.
+//
+// C may write through a pointer argument after the goroutine stack has
+// moved, so uintptrescapes makes every uintptr(unsafe.Pointer(p)) written
+// in a call expression move *p to the heap and keeps it alive for the
+// call; it also stops call from being inlined, which would drop that.
+// Such conversions must stay in the call expression itself.
+//
+//go:uintptrescapes
 func call(fn uintptr, args ...uintptr) cuResult {
 	r, _, _ := purego.SyscallN(fn, args...)
 	return cuResult(r)

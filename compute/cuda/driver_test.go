@@ -1,0 +1,94 @@
+//go:build linux && (amd64 || arm64)
+
+package cuda
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A Go callback cannot stand in for a C function here (it needs cgo), so
+// the stack-move hazard itself cannot be reproduced; this checks the
+// source instead: call carries //go:uintptrescapes, and no pointer meant
+// for C is turned into a uintptr outside a call expression, where the
+// directive would not see it.
+func TestCallKeepsPointerArgsOnHeap(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	sawDirective := false
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncDecl:
+				if n.Name.Name == "newKargs" {
+					return false // pointers into its own heap object
+				}
+				if n.Name.Name == "call" && n.Recv == nil && n.Doc != nil {
+					for _, c := range n.Doc.List {
+						if c.Text == "//go:uintptrescapes" {
+							sawDirective = true
+						}
+					}
+				}
+			case *ast.AssignStmt:
+				for _, r := range n.Rhs {
+					if isPtrToUintptr(r) {
+						t.Errorf("%s: a pointer converted to uintptr outside a call to call", fset.Position(r.Pos()))
+					}
+				}
+			case *ast.ValueSpec:
+				for _, r := range n.Values {
+					if isPtrToUintptr(r) {
+						t.Errorf("%s: a pointer converted to uintptr outside a call to call", fset.Position(r.Pos()))
+					}
+				}
+			}
+			return true
+		})
+	}
+	if !sawDirective {
+		t.Error("func call has no //go:uintptrescapes directive")
+	}
+}
+
+// isPtrToUintptr matches uintptr(unsafe.Pointer(...)) and
+// uintptr(unsafePointer(...)).
+func isPtrToUintptr(e ast.Expr) bool {
+	c, ok := e.(*ast.CallExpr)
+	if !ok || len(c.Args) != 1 {
+		return false
+	}
+	if id, ok := c.Fun.(*ast.Ident); !ok || id.Name != "uintptr" {
+		return false
+	}
+	in, ok := c.Args[0].(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	switch f := in.Fun.(type) {
+	case *ast.SelectorExpr:
+		return f.Sel.Name == "Pointer"
+	case *ast.Ident:
+		return f.Name == "unsafePointer"
+	}
+	return false
+}
