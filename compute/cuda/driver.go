@@ -17,7 +17,11 @@ import (
 // dlsym, called with purego.SyscallN (no reflection, no allocation).
 
 // cuResult is CUresult, nvrtcResult or cublasStatus_t: 0 is success.
-type cuResult uintptr
+type cuResult uint32
+
+// resultOf reads a C enum return value: the enums are 32-bit and the
+// ABI leaves the register's upper half unspecified.
+func resultOf(r uintptr) cuResult { return cuResult(uint32(r)) }
 
 type driverAPI struct {
 	path string
@@ -175,7 +179,7 @@ var (
 //go:uintptrescapes
 func call(fn uintptr, args ...uintptr) cuResult {
 	r, _, _ := purego.SyscallN(fn, args...)
-	return cuResult(r)
+	return resultOf(r)
 }
 
 // cString reads a NUL-terminated C string.

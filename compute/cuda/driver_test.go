@@ -92,3 +92,19 @@ func isPtrToUintptr(e ast.Expr) bool {
 	}
 	return false
 }
+
+func TestResultOfIgnoresUpperBits(t *testing.T) {
+	for _, c := range []struct {
+		raw  uintptr
+		want cuResult
+	}{
+		{0, 0}, {0xdeadbeef00000000, 0}, {0xdeadbeef00000001, 1}, {0xffffffff00000064, cudaErrorNoDevice},
+	} {
+		if got := resultOf(c.raw); got != c.want {
+			t.Errorf("resultOf(%#x) = %d, want %d", c.raw, got, c.want)
+		}
+	}
+	if s := cublasErrString(resultOf(0xdeadbeef00000007)); s != "CUBLAS_STATUS_INVALID_VALUE" {
+		t.Errorf("cublasErrString of status 7 with garbage upper bits = %q", s)
+	}
+}
