@@ -316,9 +316,10 @@ func (b *Backend) fn(name string) uintptr {
 }
 
 // launch runs kernel name on the default stream with the parameters in
-// b.args. Nothing runs once an error is recorded.
+// b.args. Nothing runs once an error is recorded, or for an empty grid
+// (a zero N, T or B).
 func (b *Backend) launch(name string, grid, block dim3, smem int) {
-	if b.err != nil {
+	if b.err != nil || grid.empty() {
 		return
 	}
 	f := b.fn(name)
