@@ -108,3 +108,57 @@ func TestResultOfIgnoresUpperBits(t *testing.T) {
 		t.Errorf("cublasErrString of status 7 with garbage upper bits = %q", s)
 	}
 }
+
+// Every device allocation the backend holds itself, and every handle,
+// must be released by closeLocked (no GPU here to count leaks).
+func TestCloseReleasesEverything(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "backend.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"fault": true, "partials": true, "blas": true, "mod": true, "ctx": true}
+	used := map[string]bool{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.TypeSpec:
+			if st, ok := n.Type.(*ast.StructType); ok && n.Name.Name == "Backend" {
+				for _, fl := range st.Fields.List {
+					if sel, ok := fl.Type.(*ast.SelectorExpr); ok && sel.Sel.Name == "F32" {
+						for _, nm := range fl.Names {
+							want[nm.Name] = true
+						}
+					}
+				}
+			}
+		case *ast.FuncDecl:
+			if n.Name.Name == "closeLocked" {
+				ast.Inspect(n.Body, func(m ast.Node) bool {
+					if sel, ok := m.(*ast.SelectorExpr); ok {
+						if id, ok := sel.X.(*ast.Ident); ok && id.Name == "b" {
+							used[sel.Sel.Name] = true
+						}
+					}
+					return true
+				})
+			}
+		}
+		return true
+	})
+	for name := range want {
+		if !used[name] {
+			t.Errorf("closeLocked does not release Backend.%s", name)
+		}
+	}
+}
+
+// A closed (or never opened) backend closes again without calling C.
+func TestCloseTwiceIsNoop(t *testing.T) {
+	var b Backend
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
