@@ -248,24 +248,51 @@ func (b *Backend) loadModule(log io.Writer) error {
 	return nil
 }
 
-// Close releases the cuBLAS handle, the module and the device context.
+// Close frees the backend's own device memory and releases the cuBLAS
+// handle, the module and the device context; a second Close does nothing.
 // Views allocated from b must not be used afterwards.
 func (b *Backend) Close() error {
+	if b.ctx == 0 {
+		return nil
+	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	call(b.drv.cuCtxSetCurrent, b.ctx)
-	err := b.Sync()
+	_ = b.Sync() // its error stays in b.err, returned below
 	b.closeLocked()
-	return err
+	return b.err
 }
 
+// closeLocked undoes New and the lazy allocations in reverse order of
+// creation; each step clears what it released, so it runs once. The
+// context must be current on the locked thread.
 func (b *Backend) closeLocked() {
-	if b.blas != 0 {
-		call(b.bl.cublasDestroy, b.blas)
-		b.blas = 0
+	free := func(p *uintptr) {
+		if *p != 0 {
+			b.check("cuMemFree", call(b.drv.cuMemFree, *p))
+			*p = 0
+		}
 	}
 	if b.ctx != 0 {
-		call(b.drv.cuDevicePrimaryCtxRelease, uintptr(b.dev))
+		// Queued kernels may still use the buffers freed below.
+		b.check("cuCtxSynchronize", call(b.drv.cuCtxSynchronize))
+	}
+	free(&b.attnD.Dev)
+	free(&b.ropeSin.Dev)
+	free(&b.ropeCos.Dev)
+	b.attnD, b.ropeSin, b.ropeCos, b.ropeHD, b.ropeNPos = compute.F32{}, compute.F32{}, compute.F32{}, 0, 0
+	free(&b.partials)
+	free(&b.fault)
+	if b.blas != 0 {
+		b.checkBlas("cublasDestroy", call(b.bl.cublasDestroy, b.blas))
+		b.blas = 0
+	}
+	if b.mod != 0 {
+		b.check("cuModuleUnload", call(b.drv.cuModuleUnload, b.mod))
+		b.mod = 0
+		clear(b.fns)
+	}
+	if b.ctx != 0 {
+		b.check("cuDevicePrimaryCtxRelease", call(b.drv.cuDevicePrimaryCtxRelease, uintptr(b.dev)))
 		b.ctx = 0
 	}
 }
@@ -316,9 +343,10 @@ func (b *Backend) fn(name string) uintptr {
 }
 
 // launch runs kernel name on the default stream with the parameters in
-// b.args. Nothing runs once an error is recorded.
+// b.args. Nothing runs once an error is recorded, or for an empty grid
+// (a zero N, T or B).
 func (b *Backend) launch(name string, grid, block dim3, smem int) {
-	if b.err != nil {
+	if b.err != nil || grid.empty() {
 		return
 	}
 	f := b.fn(name)

@@ -17,7 +17,11 @@ import (
 // dlsym, called with purego.SyscallN (no reflection, no allocation).
 
 // cuResult is CUresult, nvrtcResult or cublasStatus_t: 0 is success.
-type cuResult uintptr
+type cuResult uint32
+
+// resultOf reads a C enum return value: the enums are 32-bit and the
+// ABI leaves the register's upper half unspecified.
+func resultOf(r uintptr) cuResult { return cuResult(uint32(r)) }
 
 type driverAPI struct {
 	path string
@@ -26,7 +30,7 @@ type driverAPI struct {
 	cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease,
 	cuCtxSetCurrent, cuCtxSynchronize, cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyDtoH,
 	cuMemcpyDtoD, cuMemsetD32, cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute,
-	cuLaunchKernel, cuGetErrorName, cuGetErrorString uintptr
+	cuLaunchKernel, cuGetErrorName, cuGetErrorString, cuModuleUnload uintptr
 }
 
 var driverSyms = []string{
@@ -34,7 +38,7 @@ var driverSyms = []string{
 	"cuDeviceGetAttribute", "cuDeviceTotalMem_v2", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2",
 	"cuCtxSetCurrent", "cuCtxSynchronize", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
 	"cuMemcpyDtoD_v2", "cuMemsetD32_v2", "cuModuleLoadData", "cuModuleGetFunction", "cuFuncSetAttribute",
-	"cuLaunchKernel", "cuGetErrorName", "cuGetErrorString",
+	"cuLaunchKernel", "cuGetErrorName", "cuGetErrorString", "cuModuleUnload",
 }
 
 type nvrtcAPI struct {
@@ -81,7 +85,7 @@ func (d *driverAPI) fields() []*uintptr {
 		&d.cuDeviceGetAttribute, &d.cuDeviceTotalMem, &d.cuDevicePrimaryCtxRetain, &d.cuDevicePrimaryCtxRelease,
 		&d.cuCtxSetCurrent, &d.cuCtxSynchronize, &d.cuMemAlloc, &d.cuMemFree, &d.cuMemcpyHtoD, &d.cuMemcpyDtoH,
 		&d.cuMemcpyDtoD, &d.cuMemsetD32, &d.cuModuleLoadData, &d.cuModuleGetFunction, &d.cuFuncSetAttribute,
-		&d.cuLaunchKernel, &d.cuGetErrorName, &d.cuGetErrorString}
+		&d.cuLaunchKernel, &d.cuGetErrorName, &d.cuGetErrorString, &d.cuModuleUnload}
 }
 
 func (n *nvrtcAPI) fields() []*uintptr {
@@ -165,9 +169,17 @@ var (
 )
 
 // call runs a C function of up to 11 integer/pointer arguments.
+//
+// C may write through a pointer argument after the goroutine stack has
+// moved, so uintptrescapes makes every uintptr(unsafe.Pointer(p)) written
+// in a call expression move *p to the heap and keeps it alive for the
+// call; it also stops call from being inlined, which would drop that.
+// Such conversions must stay in the call expression itself.
+//
+//go:uintptrescapes
 func call(fn uintptr, args ...uintptr) cuResult {
 	r, _, _ := purego.SyscallN(fn, args...)
-	return cuResult(r)
+	return resultOf(r)
 }
 
 // cString reads a NUL-terminated C string.

@@ -9,10 +9,17 @@ type dim3 struct{ x, y, z int }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
+// empty reports a grid with no blocks: CUDA rejects it
+// (CUDA_ERROR_INVALID_VALUE), and there is nothing to run.
+func (d dim3) empty() bool { return d.x <= 0 || d.y <= 0 || d.z <= 0 }
+
 // gridFor is the 1-D grid for n items at threads per block, capped at
-// maxBlocks (kernels loop grid-stride over the rest); at least 1 block.
+// maxBlocks (kernels loop grid-stride over the rest); 0 when n <= 0.
 func gridFor(n, threads, maxBlocks int) int {
-	g := ceilDiv(max(n, 1), threads)
+	if n <= 0 {
+		return 0
+	}
+	g := ceilDiv(n, threads)
 	if maxBlocks > 0 && g > maxBlocks {
 		g = maxBlocks
 	}

@@ -4,11 +4,26 @@ import "testing"
 
 func TestGridFor(t *testing.T) {
 	for _, c := range []struct{ n, threads, maxB, want int }{
-		{0, 256, 100, 1}, {1, 256, 100, 1}, {256, 256, 100, 1}, {257, 256, 100, 2},
+		{0, 256, 100, 0}, {-1, 256, 100, 0}, {1, 256, 100, 1}, {256, 256, 100, 1}, {257, 256, 100, 2},
 		{1 << 20, 256, 100, 100}, {1 << 20, 256, 0, 4096},
 	} {
 		if got := gridFor(c.n, c.threads, c.maxB); got != c.want {
 			t.Errorf("gridFor(%d,%d,%d) = %d, want %d", c.n, c.threads, c.maxB, got, c.want)
+		}
+	}
+}
+
+func TestEmptyGrid(t *testing.T) {
+	for _, c := range []struct {
+		g    dim3
+		want bool
+	}{
+		{dim3{1, 1, 1}, false}, {dim3{gridFor(0, 256, 100), 1, 1}, true},
+		{dim3{ceilDiv(0, 8), 1, 1}, true}, {attnGrid(0, 64, 4), true}, {attnGrid(2, 0, 4), true},
+		{attnGrid(2, 64, 0), true}, {attnGrid(2, 1, 1), false}, {dim3{4, 0, 1}, true},
+	} {
+		if got := c.g.empty(); got != c.want {
+			t.Errorf("%v.empty() = %v, want %v", c.g, got, c.want)
 		}
 	}
 }
