@@ -2,6 +2,7 @@ package backend
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func TestOpen(t *testing.T) {
 	}
 	defer done()
 	_, gpuErr := cuda.New(cuda.Options{})
+	if gpuErr != nil && !errors.Is(gpuErr, cuda.ErrNoDevice) {
+		t.Errorf("a CUDA device is there, but the backend does not open: %v", gpuErr)
+	}
 	switch be.(type) {
 	case *cpu.Backend:
 		if gpuErr == nil {

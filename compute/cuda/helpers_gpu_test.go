@@ -25,12 +25,18 @@ var (
 	gpuErr  error
 )
 
-// gpu returns the shared test backend (TF32 off) or skips the test.
+// gpu returns the shared test backend (TF32 off), skips the test where
+// there is no GPU, and fails it where there is one that the backend cannot
+// use (NVRTC or cuBLAS missing, a kernel that does not compile): a broken
+// install must not pass as "no GPU".
 func gpu(t *testing.T) *Backend {
 	t.Helper()
 	gpuOnce.Do(func() { gpuBE, gpuErr = New(Options{}) })
-	if gpuErr != nil {
+	if errors.Is(gpuErr, ErrNoDevice) {
 		t.Skipf("no CUDA device: %v", gpuErr)
+	}
+	if gpuErr != nil {
+		t.Fatalf("a CUDA device is there, but the backend does not open: %v", gpuErr)
 	}
 	if err := gpuBE.Err(); err != nil {
 		t.Fatalf("cuda backend already failed: %v", err)
