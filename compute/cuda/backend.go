@@ -41,6 +41,7 @@ type Backend struct {
 	mod       uintptr
 	blas      uintptr
 	fns       map[string]uintptr
+	static    map[string]int // static shared memory of each looked-up kernel
 	devName   string
 	arch      string // the device's, sm_XX
 	target    string // what the kernels were compiled for: sm_XX, or compute_XX PTX
@@ -114,6 +115,8 @@ const (
 	attrComputeCapMinor      = 76
 	attrMaxSharedPerBlockOpt = 97
 	funcAttrMaxDynamicShared = 8
+	funcAttrSharedSizeBytes  = 1 // a kernel's static shared memory
+	sharedDefault            = 48 * 1024
 	cublasOpN                = 0
 	cublasOpT                = 1
 	cublasDefaultMath        = 0
@@ -131,7 +134,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	b := &Backend{drv: drv, ordinal: opts.Device, tf32: opts.TF32, args: newKargs(), fns: map[string]uintptr{}}
+	b := &Backend{drv: drv, ordinal: opts.Device, tf32: opts.TF32, args: newKargs(), fns: map[string]uintptr{}, static: map[string]int{}}
 	if r := call(drv.cuInit, 0); r != 0 {
 		if r == cudaErrorNoDevice {
 			return nil, fmt.Errorf("%w: cuInit: %s", ErrNoDevice, drv.errString(r))
@@ -290,6 +293,7 @@ func (b *Backend) closeLocked() {
 		b.check("cuModuleUnload", call(b.drv.cuModuleUnload, b.mod))
 		b.mod = 0
 		clear(b.fns)
+		clear(b.static)
 	}
 	if b.ctx != 0 {
 		b.check("cuDevicePrimaryCtxRelease", call(b.drv.cuDevicePrimaryCtxRelease, uintptr(b.dev)))
@@ -337,6 +341,9 @@ func (b *Backend) fn(name string) uintptr {
 	b.check("cuModuleGetFunction "+name, call(b.drv.cuModuleGetFunction, uintptr(unsafe.Pointer(&f)), b.mod, uintptr(unsafe.Pointer(&cname[0]))))
 	runtime.KeepAlive(cname)
 	if f != 0 {
+		var st int32
+		b.check("cuFuncGetAttribute "+name, call(b.drv.cuFuncGetAttribute, uintptr(unsafe.Pointer(&st)), funcAttrSharedSizeBytes, f))
+		b.static[name] = int(st)
 		b.fns[name] = f
 	}
 	return f
@@ -353,11 +360,12 @@ func (b *Backend) launch(name string, grid, block dim3, smem int) {
 	if f == 0 {
 		return
 	}
-	if smem > 48*1024 {
-		if smem > b.smemOptin {
-			b.fail(fmt.Errorf("cuda: %s needs %d bytes of shared memory, the device allows %d", name, smem, b.smemOptin))
-			return
-		}
+	optIn, err := sharedMemory(name, b.static[name], smem, b.smemOptin)
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	if optIn {
 		b.check("cuFuncSetAttribute "+name, call(b.drv.cuFuncSetAttribute, f, funcAttrMaxDynamicShared, uintptr(smem)))
 	}
 	r := call(b.drv.cuLaunchKernel, f, uintptr(grid.x), uintptr(grid.y), uintptr(grid.z),
@@ -365,6 +373,21 @@ func (b *Backend) launch(name string, grid, block dim3, smem int) {
 		uintptr(unsafe.Pointer(&b.args.ptrs[0])), 0)
 	runtime.KeepAlive(b.args)
 	b.check("launch "+name, r)
+}
+
+// sharedMemory checks a launch's shared memory: static (the kernel's own
+// __shared__ arrays) plus dynamic bytes must fit the 48 KiB every block
+// gets, or the device's opt-in maximum, for which the kernel must be
+// allowed the dynamic part first (optIn).
+func sharedMemory(name string, static, dynamic, optinMax int) (optIn bool, err error) {
+	total := static + dynamic
+	if total <= sharedDefault {
+		return false, nil
+	}
+	if total > optinMax {
+		return false, fmt.Errorf("cuda: %s needs %d bytes of shared memory (%d static + %d dynamic), the device allows %d", name, total, static, dynamic, optinMax)
+	}
+	return true, nil
 }
 
 // launch1 launches a grid-stride kernel over n items with 256 threads.

@@ -30,7 +30,7 @@ type driverAPI struct {
 	cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease,
 	cuCtxSetCurrent, cuCtxSynchronize, cuMemAlloc, cuMemFree, cuMemcpyHtoD, cuMemcpyDtoH,
 	cuMemcpyDtoD, cuMemsetD32, cuModuleLoadData, cuModuleGetFunction, cuFuncSetAttribute,
-	cuLaunchKernel, cuGetErrorName, cuGetErrorString, cuModuleUnload uintptr
+	cuLaunchKernel, cuGetErrorName, cuGetErrorString, cuModuleUnload, cuFuncGetAttribute uintptr
 }
 
 var driverSyms = []string{
@@ -38,7 +38,7 @@ var driverSyms = []string{
 	"cuDeviceGetAttribute", "cuDeviceTotalMem_v2", "cuDevicePrimaryCtxRetain", "cuDevicePrimaryCtxRelease_v2",
 	"cuCtxSetCurrent", "cuCtxSynchronize", "cuMemAlloc_v2", "cuMemFree_v2", "cuMemcpyHtoD_v2", "cuMemcpyDtoH_v2",
 	"cuMemcpyDtoD_v2", "cuMemsetD32_v2", "cuModuleLoadData", "cuModuleGetFunction", "cuFuncSetAttribute",
-	"cuLaunchKernel", "cuGetErrorName", "cuGetErrorString", "cuModuleUnload",
+	"cuLaunchKernel", "cuGetErrorName", "cuGetErrorString", "cuModuleUnload", "cuFuncGetAttribute",
 }
 
 type nvrtcAPI struct {
@@ -85,7 +85,7 @@ func (d *driverAPI) fields() []*uintptr {
 		&d.cuDeviceGetAttribute, &d.cuDeviceTotalMem, &d.cuDevicePrimaryCtxRetain, &d.cuDevicePrimaryCtxRelease,
 		&d.cuCtxSetCurrent, &d.cuCtxSynchronize, &d.cuMemAlloc, &d.cuMemFree, &d.cuMemcpyHtoD, &d.cuMemcpyDtoH,
 		&d.cuMemcpyDtoD, &d.cuMemsetD32, &d.cuModuleLoadData, &d.cuModuleGetFunction, &d.cuFuncSetAttribute,
-		&d.cuLaunchKernel, &d.cuGetErrorName, &d.cuGetErrorString, &d.cuModuleUnload}
+		&d.cuLaunchKernel, &d.cuGetErrorName, &d.cuGetErrorString, &d.cuModuleUnload, &d.cuFuncGetAttribute}
 }
 
 func (n *nvrtcAPI) fields() []*uintptr {

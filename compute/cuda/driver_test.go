@@ -162,3 +162,27 @@ func TestCloseTwiceIsNoop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSharedMemoryCountsStatic: decode attention has 256 static bytes
+// beside its 8*Tk dynamic ones; at Tk = 6144 the total passes 48 KiB and
+// needs the opt-in although the dynamic part alone does not, and past the
+// opt-in maximum it is refused before the launch.
+func TestSharedMemoryCountsStatic(t *testing.T) {
+	const optin = 227 * 1024 // an H100's
+	for _, c := range []struct {
+		static, dynamic int
+		optIn, err      bool
+	}{
+		{256, 8 * 6112, false, false},
+		{256, 8 * 6144, true, false}, // the dynamic bytes alone fit 48 KiB
+		{0, 8 * 6144, false, false},
+		{256, optin - 256, true, false},
+		{256, optin - 255, false, true},
+		{0, 0, false, false},
+	} {
+		optIn, err := sharedMemory("attn_decode", c.static, c.dynamic, optin)
+		if optIn != c.optIn || (err != nil) != c.err {
+			t.Errorf("static %d dynamic %d: opt-in %v err %v, want %v %v", c.static, c.dynamic, optIn, err, c.optIn, c.err)
+		}
+	}
+}
