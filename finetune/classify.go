@@ -143,6 +143,14 @@ func (c *Classifier) ensure(B int) {
 	c.logits = make([]float32, B*c.K)
 }
 
+// slot is the head's slot of position t: t for HeadFlat, else 0.
+func (c *Classifier) slot(t int) int {
+	if c.P > 1 {
+		return t
+	}
+	return 0
+}
+
 // poolWeights writes row b's position weights (T) from its key mask: the
 // pooled heads average over their window of valid positions, HeadFlat
 // keeps each valid position once.
@@ -198,10 +206,7 @@ func (c *Classifier) Forward(tokens, keyMask []int32, B int) ([]float32, error) 
 			if a == 0 {
 				continue
 			}
-			p := 0
-			if P > 1 {
-				p = t
-			}
+			p := c.slot(t)
 			x := c.x[(b*P+p)*F : (b*P+p+1)*F]
 			for i, v := range feat[(b*T+t)*FW : (b*T+t+1)*FW] {
 				if c.Head == HeadConv {
@@ -296,10 +301,7 @@ func (c *Classifier) Loss(labels []int, backward bool) (float64, error) {
 				if a == 0 {
 					continue
 				}
-				p := 0
-				if P > 1 {
-					p = t
-				}
+				p := c.slot(t)
 				dx := c.dx[(b*P+p)*F : (b*P+p+1)*F]
 				dh := c.dh[(b*T+t)*C : (b*T+t+1)*C]
 				for i, v := range dx {
