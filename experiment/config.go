@@ -2,9 +2,7 @@ package experiment
 
 import (
 	"fmt"
-	"math"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/seqdiff/seqdiff/evaluate"
@@ -204,15 +202,12 @@ func ReadConfig(path string) (Config, error) {
 	if d.LR != 0 && len(d.LRs) > 0 {
 		return c, fmt.Errorf("study config %s: downstream: lr fixes one learning rate, lrs lists a grid: give one of them", path)
 	}
-	for _, lr := range append(d.LRs, d.LR) {
-		if lr < 0 || math.IsNaN(lr) {
-			return c, fmt.Errorf("study config %s: downstream learning rate %g", path, lr)
-		}
+	lrs := d.LRs
+	if d.LR != 0 {
+		lrs = []float64{d.LR}
 	}
-	for _, h := range d.Heads {
-		if !slices.Contains(finetune.Heads, h) {
-			return c, fmt.Errorf("study config %s: downstream head %q: want one of %v", path, h, finetune.Heads)
-		}
+	if err := finetune.CheckGrid(d.Heads, lrs); err != nil {
+		return c, fmt.Errorf("study config %s: downstream: %w", path, err)
 	}
 	seen := map[string]bool{}
 	for i, t := range c.Tasks {

@@ -47,11 +47,7 @@ func Baseline(ctx context.Context, task *Task, o BaselineOptions) (*Results, err
 	if o.ValidFrac == 0 {
 		o.ValidFrac = 0.1
 	}
-	longest := 0
-	for _, e := range append(append([]Example(nil), task.Train...), task.Test...) {
-		longest = max(longest, len(e.Seq))
-	}
-	T := longest
+	_, T := lengths(task)
 	if o.MaxLen > 0 {
 		T = min(T, o.MaxLen)
 	}
@@ -84,12 +80,7 @@ func Baseline(ctx context.Context, task *Task, o BaselineOptions) (*Results, err
 	crop := func(ex []Example) ([][]uint8, []int) {
 		rows, ys := make([][]uint8, len(ex)), make([]int, len(ex))
 		for i, e := range ex {
-			s := e.Seq
-			if len(s) > T {
-				off := (len(s) - T) / 2
-				s = s[off : off+T]
-			}
-			rows[i], ys[i] = s, e.Label
+			rows[i], ys[i] = centreCrop(e.Seq, T), e.Label
 		}
 		return rows, ys
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -375,11 +376,7 @@ func (c *Classifier) Predict(B int) []int {
 func Pack(ex []Example, T, padID int, rc []bool, tokens, keyMask []int32) {
 	for b, e := range ex {
 		row, m := tokens[b*T:(b+1)*T], keyMask[b*T:(b+1)*T]
-		s := e.Seq
-		if len(s) > T {
-			off := (len(s) - T) / 2
-			s = s[off : off+T]
-		}
+		s := centreCrop(e.Seq, T)
 		n := len(s)
 		flip := rc != nil && rc[b]
 		for i := range T {
@@ -469,4 +466,40 @@ func geluGrad(x float32) float32 {
 	u := k * (v + 0.044715*v*v*v)
 	th := math.Tanh(u)
 	return float32(0.5*(1+th) + 0.5*v*(1-th*th)*k*(1+3*0.044715*v*v))
+}
+
+// centreCrop keeps the centre T positions of s (start (len-T)/2, rounding
+// down), or all of a shorter s: CropRule.
+func centreCrop(s []uint8, T int) []uint8 {
+	if len(s) <= T {
+		return s
+	}
+	off := (len(s) - T) / 2
+	return s[off : off+T]
+}
+
+// lengths is the shortest and the longest sequence of task.
+func lengths(task *Task) (shortest, longest int) {
+	shortest = math.MaxInt
+	for _, part := range [][]Example{task.Train, task.Test} {
+		for _, e := range part {
+			shortest, longest = min(shortest, len(e.Seq)), max(longest, len(e.Seq))
+		}
+	}
+	return shortest, longest
+}
+
+// CheckGrid refuses heads and learning rates Run cannot train.
+func CheckGrid(heads []string, lrs []float64) error {
+	for _, h := range heads {
+		if !slices.Contains(Heads, h) {
+			return fmt.Errorf("head %q: want one of %s", h, strings.Join(Heads, ", "))
+		}
+	}
+	for _, lr := range lrs {
+		if !(lr > 0) {
+			return fmt.Errorf("lr %g: must be > 0", lr)
+		}
+	}
+	return nil
 }

@@ -184,15 +184,8 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 	if o.Batch < 1 || o.Epochs < 1 || o.Patience < 1 || o.MinEpochs < 0 || o.ValidFrac <= 0 || o.ValidFrac >= 1 {
 		return nil, errors.New("finetune: batch, epochs and patience must be >= 1, valid fraction in (0,1)")
 	}
-	for _, lr := range o.LRs {
-		if !(lr > 0) {
-			return nil, fmt.Errorf("finetune: learning rate %g: must be > 0", lr)
-		}
-	}
-	for _, h := range o.Heads {
-		if !slices.Contains(Heads, h) {
-			return nil, fmt.Errorf("finetune: head %q: want one of %v", h, Heads)
-		}
+	if err := CheckGrid(o.Heads, o.LRs); err != nil {
+		return nil, fmt.Errorf("finetune: %w", err)
 	}
 	cfg, err := nn.ReadConfig(nn.CheckpointPath(o.From))
 	if err != nil {
@@ -202,10 +195,7 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 	if o.MaxLen > 0 {
 		T = min(T, o.MaxLen)
 	}
-	longest, shortest := 0, math.MaxInt
-	for _, e := range append(append([]Example(nil), task.Train...), task.Test...) {
-		longest, shortest = max(longest, len(e.Seq)), min(shortest, len(e.Seq))
-	}
+	shortest, longest := lengths(task)
 	T = min(T, longest)
 	if len(o.Heads) == 0 {
 		o.Heads = []string{HeadConv}
@@ -233,6 +223,7 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 		t0 := time.Now()
 		tr, va := TrainValid(task.Train, o.MaxTrain, o.ValidFrac, seed)
 		var sr SeedResult
+		var trials []Trial
 		for _, head := range o.Heads {
 			for _, lr := range o.LRs {
 				r, ema, err := runTrial(ctx, be, task, tr, va, o, T, seed, head, lr)
@@ -240,13 +231,12 @@ func Run(ctx context.Context, be compute.Backend, task *Task, o Options) (*Resul
 					return nil, fmt.Errorf("finetune %s on %s, seed %d, head %s, lr %g: %w", o.From, task.Name, seed, head, lr, err)
 				}
 				res.EMA = ema
-				grid := append(sr.Grid, r.Grid...)
-				if len(sr.Grid) == 0 || r.ValidLoss < sr.ValidLoss {
+				if trials = append(trials, r.Grid...); len(trials) == 1 || r.ValidLoss < sr.ValidLoss {
 					sr = r
 				}
-				sr.Grid = grid
 			}
 		}
+		sr.Grid = trials
 		sr.Seconds = math.Round(time.Since(t0).Seconds()*100) / 100
 		if o.Stderr != nil && len(sr.Grid) > 1 {
 			fmt.Fprintf(o.Stderr, "  seed %d: head %s, lr %g chosen on valid loss %.4f (valid accuracy %.4f); test accuracy %.4f\n",

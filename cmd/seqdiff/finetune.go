@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -222,15 +221,8 @@ func (o *finetuneOptions) runTask(cmd *cobra.Command, stdout, stderr io.Writer) 
 	}
 	d := o.down
 	d.From, d.Stderr, d.LRs, d.Heads = o.from, stderr, o.lrs, o.heads
-	for _, h := range o.heads {
-		if !slices.Contains(finetune.Heads, h) {
-			return usagef("--head %q: want one of %s", h, strings.Join(finetune.Heads, ", "))
-		}
-	}
-	for _, lr := range o.lrs {
-		if !(lr > 0) {
-			return usagef("--lr %g: must be > 0", lr)
-		}
+	if err := finetune.CheckGrid(o.heads, o.lrs); err != nil {
+		return usagef("--%v", err) // "--head ...", "--lr ..."
 	}
 	for _, s := range o.seeds {
 		d.Seeds = append(d.Seeds, uint64(s))
