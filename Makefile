@@ -7,7 +7,7 @@ BIN      := bin/seqdiff
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 
-.PHONY: build demo test test-short vet lint fuzz bench-prep clean
+.PHONY: build demo test test-short vet lint fuzz bench-prep clean cuda-emu test-cuda-emu
 
 build:
 	CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/seqdiff
@@ -35,6 +35,26 @@ test:
 	CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 $(CPU_PKGS)
 	SEQDIFF_BLAS=off CGO_ENABLED=0 GOEXPERIMENT=$(GOEXP) $(GO) test -count=1 $(CPU_PKGS)
 	CGO_ENABLED=0 $(GO) test -count=1 $(CPU_PKGS)
+
+# The emulated CUDA device (compute/cuda/emu): libcuda, NVRTC and cuBLAS
+# stand-ins built with the system C++ compiler, so the unchanged Go backend
+# runs its own kernels on the CPU. SEQDIFF_CUDA_LIBS=$(EMU_DIR) selects it.
+CXX      ?= c++
+EMU_DIR  := build/cuda-emu
+EMU_SRC  := $(wildcard compute/cuda/emu/*.cpp)
+EMU_HDR  := $(wildcard compute/cuda/emu/*.h)
+cuda-emu: $(EMU_DIR)/libseqdiff_cuda_emu.so
+$(EMU_DIR)/libseqdiff_cuda_emu.so: $(EMU_SRC) $(EMU_HDR)
+	mkdir -p $(EMU_DIR)
+	$(CXX) -std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -o $@.tmp $(EMU_SRC) -ldl -lpthread
+	cp compute/cuda/emu/cuda_builtins.h compute/cuda/emu/emu_macros.h $(EMU_DIR)/
+	for l in libcuda.so.1 libnvrtc.so.12 libcublas.so.12; do ln -sf libseqdiff_cuda_emu.so $(EMU_DIR)/$$l; done
+	mv $@.tmp $@
+
+# Every test of compute/cuda and compute/backend (the CUDA training tests
+# included) against the emulated device; a skipped test fails the target.
+test-cuda-emu: cuda-emu
+	scripts/test-cuda-emu.sh
 
 # staticcheck (.ci/run installs the pinned version into bin/).
 STATICCHECK ?= staticcheck
