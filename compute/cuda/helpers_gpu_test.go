@@ -4,8 +4,10 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
@@ -24,6 +26,24 @@ var (
 	gpuBE   *Backend
 	gpuErr  error
 )
+
+// TestMain also closes the shared test backend at the end, so that the
+// emulated device reports device memory a test never freed (a leak fails
+// the run there; a real driver says nothing), and runs a seeded-bug child
+// (emu_test.go) when asked to.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("SEQDIFF_EMU_SEEDED"); spec != "" {
+		os.Exit(runSeeded(spec))
+	}
+	code := m.Run()
+	if gpuBE != nil {
+		if err := gpuBE.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "closing the shared test backend: %v\n", err)
+			code = max(code, 1)
+		}
+	}
+	os.Exit(code)
+}
 
 // gpu returns the shared test backend (TF32 off), skips the test where
 // there is no GPU, and fails it where there is one that the backend cannot
