@@ -41,7 +41,8 @@ type Backend struct {
 	mod       uintptr
 	blas      uintptr
 	fns       map[string]uintptr
-	static    map[string]int // static shared memory of each looked-up kernel
+	static    map[string]int   // static shared memory of each looked-up kernel
+	params    map[string][]int // each kernel's parameter sizes, where the driver says
 	devName   string
 	arch      string // the device's, sm_XX
 	target    string // what the kernels were compiled for: sm_XX, or compute_XX PTX
@@ -70,10 +71,12 @@ var _ compute.Backend = (*Backend)(nil)
 
 // kargs holds kernel parameters for cuLaunchKernel: each value in an
 // 8-byte slot, ptrs[i] pointing at vals[i] (CUDA copies the parameter's
-// own size from there; little-endian, so an int32 is the slot's low half).
+// own size from there; little-endian, so an int32 is the slot's low half);
+// size[i] is the size the kernel must declare for it.
 type kargs struct {
 	vals  [24]uint64
 	ptrs  [24]uintptr
+	size  [24]uint8
 	n     int
 	alpha float32 // cublasSgemm's alpha and beta (host pointer mode)
 	beta  float32
@@ -88,18 +91,19 @@ func newKargs() *kargs {
 }
 
 func (a *kargs) reset() *kargs { a.n = 0; return a }
-func (a *kargs) u64(v uint64) *kargs {
+func (a *kargs) put(v uint64, size uint8) *kargs {
 	a.vals[a.n] = v
+	a.size[a.n] = size
 	a.n++
 	return a
 }
-func (a *kargs) ptr(p uintptr) *kargs      { return a.u64(uint64(p)) }
+func (a *kargs) ptr(p uintptr) *kargs      { return a.put(uint64(p), 8) }
 func (a *kargs) f32p(t compute.F32) *kargs { return a.ptr(t.Dev) }
 func (a *kargs) i32p(t compute.I32) *kargs { return a.ptr(t.Dev) }
-func (a *kargs) i32(v int) *kargs          { return a.u64(uint64(uint32(int32(v)))) }
-func (a *kargs) i64(v int) *kargs          { return a.u64(uint64(int64(v))) }
-func (a *kargs) f32(v float32) *kargs      { return a.u64(uint64(math.Float32bits(v))) }
-func (a *kargs) f64(v float64) *kargs      { return a.u64(math.Float64bits(v)) }
+func (a *kargs) i32(v int) *kargs          { return a.put(uint64(uint32(int32(v))), 4) }
+func (a *kargs) i64(v int) *kargs          { return a.put(uint64(int64(v)), 8) }
+func (a *kargs) f32(v float32) *kargs      { return a.put(uint64(math.Float32bits(v)), 4) }
+func (a *kargs) f64(v float64) *kargs      { return a.put(math.Float64bits(v), 8) }
 
 // ErrNoDevice is wrapped by New's error when there is no GPU to use: no
 // CUDA driver library, or a driver that sees no device. Other errors mean
@@ -134,7 +138,8 @@ func New(opts Options) (*Backend, error) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	b := &Backend{drv: drv, ordinal: opts.Device, tf32: opts.TF32, args: newKargs(), fns: map[string]uintptr{}, static: map[string]int{}}
+	b := &Backend{drv: drv, ordinal: opts.Device, tf32: opts.TF32, args: newKargs(), fns: map[string]uintptr{}, static: map[string]int{},
+		params: map[string][]int{}}
 	if r := call(drv.cuInit, 0); r != 0 {
 		if r == cudaErrorNoDevice {
 			return nil, fmt.Errorf("%w: cuInit: %s", ErrNoDevice, drv.errString(r))
@@ -222,7 +227,7 @@ func (b *Backend) loadModule(log io.Writer) error {
 	}
 	b.target = target
 	opts := nvrtcOptions(target)
-	key := cacheKey(src, target, opts, b.nvMaj, b.nvMin)
+	key := cacheKey(src, target, opts, b.nvMaj, b.nvMin, libIdentity(b.nv.path))
 	ext := ".cubin"
 	if strings.HasPrefix(target, "compute_") {
 		ext = ".ptx"
@@ -294,6 +299,7 @@ func (b *Backend) closeLocked() {
 		b.mod = 0
 		clear(b.fns)
 		clear(b.static)
+		clear(b.params)
 	}
 	if b.ctx != 0 {
 		b.check("cuDevicePrimaryCtxRelease", call(b.drv.cuDevicePrimaryCtxRelease, uintptr(b.dev)))
@@ -344,9 +350,44 @@ func (b *Backend) fn(name string) uintptr {
 		var st int32
 		b.check("cuFuncGetAttribute "+name, call(b.drv.cuFuncGetAttribute, uintptr(unsafe.Pointer(&st)), funcAttrSharedSizeBytes, f))
 		b.static[name] = int(st)
+		b.params[name] = b.paramSizes(f)
 		b.fns[name] = f
 	}
 	return f
+}
+
+// paramSizes lists kernel f's parameter sizes through cuFuncGetParamInfo
+// (driver 12.4+; nil where the driver cannot say).
+func (b *Backend) paramSizes(f uintptr) []int {
+	if b.drv.cuFuncGetParamInfo == 0 {
+		return nil
+	}
+	var sizes []int
+	for i := 0; i <= len(b.args.vals); i++ {
+		var off, size uintptr
+		if call(b.drv.cuFuncGetParamInfo, f, uintptr(i), uintptr(unsafe.Pointer(&off)), uintptr(unsafe.Pointer(&size))) != 0 {
+			break
+		}
+		sizes = append(sizes, int(size))
+	}
+	return sizes
+}
+
+// checkArgs compares a launch's arguments (their sizes) with the kernel's
+// parameters: a wrong count or size would hand the kernel garbage.
+func checkArgs(name string, want []int, got []uint8) error {
+	if want == nil {
+		return nil
+	}
+	if len(want) != len(got) {
+		return fmt.Errorf("cuda: kernel %s takes %d parameters; the launch passes %d", name, len(want), len(got))
+	}
+	for i, w := range want {
+		if w != int(got[i]) {
+			return fmt.Errorf("cuda: kernel %s parameter %d is %d bytes; the launch passes %d", name, i, w, got[i])
+		}
+	}
+	return nil
 }
 
 // launch runs kernel name on the default stream with the parameters in
@@ -358,6 +399,10 @@ func (b *Backend) launch(name string, grid, block dim3, smem int) {
 	}
 	f := b.fn(name)
 	if f == 0 {
+		return
+	}
+	if err := checkArgs(name, b.params[name], b.args.size[:b.args.n]); err != nil {
+		b.fail(err)
 		return
 	}
 	optIn, err := sharedMemory(name, b.static[name], smem, b.smemOptin)

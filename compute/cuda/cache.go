@@ -11,13 +11,29 @@ import (
 
 // cacheKey names a compiled kernel image: the sha256 of everything that
 // changes NVRTC's output (source, target architecture, options, NVRTC
-// version), so an edited kernel, another GPU or another toolkit never
-// picks up a stale image.
-func cacheKey(src, arch string, opts []string, nvrtcMajor, nvrtcMinor int) string {
+// version and build), so an edited kernel, another GPU or another toolkit
+// never picks up a stale image. build is libIdentity of the NVRTC library:
+// two installs of one version (a real one and the emulator's) differ.
+func cacheKey(src, arch string, opts []string, nvrtcMajor, nvrtcMinor int, build string) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "seqdiff-cuda-v1\x00%s\x00nvrtc %d.%d\x00%s\x00", arch, nvrtcMajor, nvrtcMinor, strings.Join(opts, "\x00"))
+	fmt.Fprintf(h, "seqdiff-cuda-v1\x00%s\x00nvrtc %d.%d\x00%s\x00%s\x00", arch, nvrtcMajor, nvrtcMinor, build, strings.Join(opts, "\x00"))
 	h.Write([]byte(src))
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// libIdentity names a library file by its resolved path, size and
+// modification time (a library upgraded or rebuilt in place changes it);
+// a bare name found by the system loader is its own identity.
+func libIdentity(path string) string {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return path
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return real
+	}
+	return fmt.Sprintf("%s %d %d", real, st.Size(), st.ModTime().UnixNano())
 }
 
 // cacheDir is os.UserCacheDir()/seqdiff/cuda ("" when there is no home;

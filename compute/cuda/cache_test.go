@@ -10,19 +10,20 @@ import (
 
 func TestCacheKey(t *testing.T) {
 	opts := nvrtcOptions("sm_90")
-	base := cacheKey("src", "sm_90", opts, 12, 4)
+	base := cacheKey("src", "sm_90", opts, 12, 4, "lib")
 	if len(base) != 64 {
 		t.Fatalf("key %q: want 64 hex digits", base)
 	}
-	if cacheKey("src", "sm_90", opts, 12, 4) != base {
+	if cacheKey("src", "sm_90", opts, 12, 4, "lib") != base {
 		t.Error("key not deterministic")
 	}
 	for name, k := range map[string]string{
-		"source":  cacheKey("src ", "sm_90", opts, 12, 4),
-		"arch":    cacheKey("src", "sm_80", opts, 12, 4),
-		"options": cacheKey("src", "sm_90", append(opts[:len(opts):len(opts)], "-lineinfo"), 12, 4),
-		"major":   cacheKey("src", "sm_90", opts, 13, 4),
-		"minor":   cacheKey("src", "sm_90", opts, 12, 5),
+		"source":  cacheKey("src ", "sm_90", opts, 12, 4, "lib"),
+		"arch":    cacheKey("src", "sm_80", opts, 12, 4, "lib"),
+		"options": cacheKey("src", "sm_90", append(opts[:len(opts):len(opts)], "-lineinfo"), 12, 4, "lib"),
+		"major":   cacheKey("src", "sm_90", opts, 13, 4, "lib"),
+		"minor":   cacheKey("src", "sm_90", opts, 12, 5, "lib"),
+		"build":   cacheKey("src", "sm_90", opts, 12, 4, "other lib"),
 	} {
 		if k == base {
 			t.Errorf("changing the %s leaves the key unchanged", name)
@@ -37,6 +38,31 @@ func TestCacheKey(t *testing.T) {
 	}
 	if len(kernelFiles()) < 7 {
 		t.Errorf("only %d kernel files embedded", len(kernelFiles()))
+	}
+}
+
+func TestLibIdentity(t *testing.T) {
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "libnvrtc.so.12")
+	if err := os.WriteFile(lib, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "libnvrtc.so")
+	if err := os.Symlink(lib, link); err != nil {
+		t.Fatal(err)
+	}
+	a := libIdentity(link)
+	if a != libIdentity(lib) || !strings.HasPrefix(a, lib+" ") {
+		t.Errorf("a link and its target differ: %q, %q", a, libIdentity(lib))
+	}
+	if err := os.WriteFile(lib, []byte("rebuilt"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if libIdentity(lib) == a {
+		t.Error("a rebuilt library keeps its identity")
+	}
+	if got := libIdentity("libnvrtc.so.12"); got != "libnvrtc.so.12" {
+		t.Errorf("bare name: %q", got)
 	}
 }
 

@@ -25,6 +25,8 @@ func resultOf(r uintptr) cuResult { return cuResult(uint32(r)) }
 
 type driverAPI struct {
 	path string
+	// Optional (driver 12.4+): a kernel's parameter sizes, to check launches.
+	cuFuncGetParamInfo uintptr
 	// Set by bind, in the order below.
 	cuInit, cuDriverGetVersion, cuDeviceGetCount, cuDeviceGet, cuDeviceGetName,
 	cuDeviceGetAttribute, cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuDevicePrimaryCtxRelease,
@@ -144,6 +146,11 @@ var (
 		d := &driverAPI{}
 		p, err := openFirst(osSearchEnv(), "the CUDA driver (libcuda.so.1, from the NVIDIA driver)", driverNames, driverSyms, d.fields(), nil)
 		d.path = p
+		if err == nil { // dlopen of a loaded library returns it again
+			if lib, e := purego.Dlopen(p, purego.RTLD_NOW|purego.RTLD_GLOBAL); e == nil {
+				d.cuFuncGetParamInfo, _ = purego.Dlsym(lib, "cuFuncGetParamInfo")
+			}
+		}
 		return d, err
 	})
 	nvrtcOnce = sync.OnceValues(func() (*nvrtcAPI, error) {

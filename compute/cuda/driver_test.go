@@ -186,3 +186,21 @@ func TestSharedMemoryCountsStatic(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckArgs(t *testing.T) {
+	a := newKargs()
+	a.reset().ptr(1).i32(2).f32(3).i64(4).f64(5)
+	got := a.size[:a.n]
+	if err := checkArgs("k", []int{8, 4, 4, 8, 8}, got); err != nil {
+		t.Error(err)
+	}
+	if err := checkArgs("k", nil, got); err != nil {
+		t.Errorf("unknown parameters: %v", err)
+	}
+	if err := checkArgs("k", []int{8, 4, 4, 8}, got); err == nil || !strings.Contains(err.Error(), "takes 4 parameters; the launch passes 5") {
+		t.Errorf("count: %v", err)
+	}
+	if err := checkArgs("k", []int{8, 8, 4, 8, 8}, got); err == nil || !strings.Contains(err.Error(), "parameter 1 is 8 bytes; the launch passes 4") {
+		t.Errorf("size: %v", err)
+	}
+}

@@ -183,6 +183,7 @@ func (b *Backend) swapModule(src string) error {
 	b.mod = mod
 	clear(b.fns)
 	clear(b.static)
+	clear(b.params)
 	return nil
 }
 

@@ -76,7 +76,7 @@ func TestNVRTCCompile(t *testing.T) {
 			opts = append(opts, "--ptxas-options=-v")
 		}
 		src, dir := kernelSource(), cacheDir()
-		key := cacheKey(src, arch, opts, maj, mnr)
+		key := cacheKey(src, arch, opts, maj, mnr, libIdentity(nv.path))
 		if _, ok := cacheLoad(dir, key, ".cubin"); ok && !full {
 			t.Logf("%s whole module: compiled before (cache %s)", arch, key[:12])
 			continue

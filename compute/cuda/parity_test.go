@@ -47,6 +47,7 @@ func TestEmbeddingParity(t *testing.T) {
 func TestEmbeddingFault(t *testing.T) {
 	g := freshGPU(t, Options{})
 	out := g.Alloc(8 * 4)
+	t.Cleanup(func() { g.Free(out) })
 	g.EmbeddingForward(out, upI(t, g, []int32{0, 1, 12, 2, 3, 4, 5, 6}), up(t, g, make([]float32, 12*4)), 8, 4)
 	err := g.Sync()
 	if !errors.Is(err, ErrDeviceFault) {

@@ -118,13 +118,34 @@ EMU_EXPORT int cublasSgemm_v2(Handle* h, int ta, int tb, int m, int n, int k, co
             float v = tb == 0 ? B[p + (size_t)j * ldb] : B[j + (size_t)p * ldb];
             bc[(size_t)j * k + p] = round ? tf32(v) : v;
         }
-    for (int j = 0; j < n; j++)
-        for (int i = 0; i < m; i++) {
-            const float *a = &ar[(size_t)i * k], *b = &bc[(size_t)j * k];
+    auto store = [&](int i, int j, double acc) {
+        float* c = &C[i + (size_t)j * ldc];
+        *c = be == 0.0f ? (float)(al * acc) : (float)(al * acc + (double)be * *c);
+    };
+    for (int i = 0; i < m; i++) {
+        const float* a = &ar[(size_t)i * k];
+        int j = 0;
+        for (; j + 4 <= n; j += 4) { // four independent sums: the loop is latency-bound otherwise
+            const float *b0 = &bc[(size_t)j * k], *b1 = b0 + k, *b2 = b1 + k, *b3 = b2 + k;
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (int p = 0; p < k; p++) {
+                double x = a[p];
+                s0 += x * b0[p];
+                s1 += x * b1[p];
+                s2 += x * b2[p];
+                s3 += x * b3[p];
+            }
+            store(i, j, s0);
+            store(i, j + 1, s1);
+            store(i, j + 2, s2);
+            store(i, j + 3, s3);
+        }
+        for (; j < n; j++) {
+            const float* b = &bc[(size_t)j * k];
             double acc = 0;
             for (int p = 0; p < k; p++) acc += (double)a[p] * b[p];
-            float* c = &C[i + (size_t)j * ldc];
-            *c = be == 0.0f ? (float)(al * acc) : (float)(al * acc + (double)be * *c);
+            store(i, j, acc);
         }
+    }
     return 0;
 }
