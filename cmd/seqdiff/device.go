@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"regexp"
 
@@ -8,8 +11,84 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/compute/backend"
+	"github.com/seqdiff/seqdiff/compute/cuda"
 	"github.com/seqdiff/seqdiff/nn"
 )
+
+func init() { register(newDeviceCmd) }
+
+type deviceOptions struct {
+	json bool
+}
+
+func newDeviceCmd() *cobra.Command {
+	o := &deviceOptions{}
+	cmd := &cobra.Command{
+		Use:   "device",
+		Short: "List the CUDA libraries and GPUs that --device cuda would use",
+		Long: `device loads the CUDA driver (libcuda.so.1), NVRTC and cuBLAS as --device cuda
+does and lists the GPUs the driver sees, without creating a context or
+compiling a kernel, so it answers in well under a second: the preflight of
+a GPU session (scripts/gpu-check.sh runs it first).
+
+It exits with status 1 when a library is missing or the driver sees no
+GPU, naming on one line every library it could not load and where it
+looked; SEQDIFF_CUDA_LIBS (a colon list of folders) is searched first.
+--json prints one JSON object, on failure too ("ok": false, "error").`,
+		Example: `  seqdiff device
+  SEQDIFF_CUDA_LIBS=/usr/local/cuda/lib64 seqdiff device --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
+	}
+	cmd.Flags().BoolVar(&o.json, "json", false, "print one JSON object")
+	return cmd
+}
+
+// deviceReport is device --json's object: the verdict, then cuda.Info.
+type deviceReport struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+	cuda.Info
+}
+
+func (o *deviceOptions) run(stdout io.Writer) error {
+	info, err := cuda.Probe()
+	if err != nil {
+		err = fmt.Errorf("device: %w", err)
+	}
+	if o.json {
+		r := deviceReport{OK: err == nil, Info: info}
+		if err != nil {
+			r.Error = err.Error()
+		}
+		if r.Devices == nil {
+			r.Devices = []cuda.DeviceInfo{} // [] rather than null for readers
+		}
+		if e := json.NewEncoder(stdout).Encode(r); e != nil && err == nil {
+			err = e
+		}
+		return err
+	}
+	lib := func(path, version string) string {
+		switch {
+		case path == "":
+			return "not found"
+		case version != "":
+			return path + " (" + version + ")"
+		}
+		return path
+	}
+	drv := ""
+	if v := info.DriverVersion; v > 0 {
+		drv = fmt.Sprintf("CUDA %d.%d", v/1000, v%1000/10)
+	}
+	fmt.Fprintf(stdout, "driver  %s\nnvrtc   %s\ncublas  %s\n",
+		lib(info.DriverLib, drv), lib(info.NVRTCLib, info.NVRTCVersion), lib(info.CuBLASLib, ""))
+	for _, d := range info.Devices {
+		fmt.Fprintf(stdout, "cuda:%d  %s, %s, %d SMs, %.1f GiB\n", d.Ordinal, d.Name, d.Arch, d.SMs, float64(d.MemoryBytes)/(1<<30))
+	}
+	return err
+}
 
 // deviceFlags choose where a command computes: --device and --threads.
 type deviceFlags struct {

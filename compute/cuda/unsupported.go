@@ -34,3 +34,9 @@ func (b *Backend) Close() error { return nil }
 
 // DeviceName is empty.
 func (b *Backend) DeviceName() string { return "" }
+
+// Probe always fails here.
+func Probe() (Info, error) {
+	_, err := New(Options{})
+	return Info{}, err
+}
