@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/seqdiff/seqdiff/compute"
 )
 
 // The emulated device (compute/cuda/emu, `make test-cuda-emu`) must not be
@@ -218,5 +220,48 @@ func TestEmulatorCatchesSeededBugs(t *testing.T) {
 			}
 			t.Logf("%s", o)
 		})
+	}
+}
+
+// TestEmptyShapesOnDevice: a zero N, T or B is no launch at all (CUDA
+// rejects an empty grid), and nothing fails.
+func TestEmptyShapesOnDevice(t *testing.T) {
+	g := freshGPU(t, Options{})
+	var none compute.F32
+	var noneI compute.I32
+	g.Add(none, none, none, 0)
+	g.Scale(none, 0, 2)
+	g.GeluForward(none, none, 0)
+	g.LayerNormForward(none, none, none, none, none, none, 0, 8)
+	g.EmbeddingForward(none, noneI, none, 0, 8)
+	g.MeanPoolForward(none, none, noneI, 0, 4, 8)
+	g.AttentionForward(none, none, none, noneI, 0, 4, 8, 2, false)
+	g.AttentionForward(none, none, none, noneI, 2, 0, 8, 2, true)
+	g.Softmax(none, none, 0, 12, -1, 1)
+	if s := g.SumSquares(none, 0); s != 0 {
+		t.Errorf("SumSquares of nothing = %g", s)
+	}
+	if err := g.Sync(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrokenInstallFails: a driver with a GPU but no NVRTC or cuBLAS must
+// fail the GPU tests, not skip them as "no GPU". Run in a child process
+// that finds only the emulator's libcuda.
+func TestBrokenInstallFails(t *testing.T) {
+	g := gpu(t)
+	if !emulated(g) {
+		t.Skipf("%s is not the emulated device: this needs its libcuda alone in a folder", g.DeviceName())
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(g.drv.path, dir+"/libcuda.so.1"); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestElementwiseParity$", "-test.v")
+	cmd.Env = append(os.Environ(), "SEQDIFF_CUDA_LIBS="+dir, "LD_LIBRARY_PATH=")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--- FAIL: TestElementwiseParity") || !strings.Contains(string(out), "does not open") {
+		t.Fatalf("with libcuda but no NVRTC or cuBLAS the test did not fail (exit %v):\n%s", err, out)
 	}
 }
