@@ -8,9 +8,15 @@ import (
 	"github.com/seqdiff/seqdiff/vocab"
 )
 
-// SampleConfig configures ancestral (ddpm) sampling.
+// SampleConfig configures sampling.
 type SampleConfig struct {
-	Steps       int      // T, the number of denoising steps (>= 1)
+	// Method is MethodDDPM ("" too), MethodFirstHitting or
+	// MethodTopKConfidence.
+	Method string
+	// Steps: ddpm's denoising steps T, topk_confidence's model calls
+	// (>= 1); first_hitting needs none (one call per TokensPerStep
+	// revealed tokens).
+	Steps       int
 	Schedule    Schedule // nil means LogLinear{DefaultEps}
 	Temperature float64  // divides the logits; 0 means 1
 	// Cache is ddpm_cache: when no position of a row changed in a step,
@@ -19,7 +25,13 @@ type SampleConfig struct {
 	// otherwise it is ignored). The model is called on the rows that
 	// changed, and not at all in a step where none did.
 	Cache bool
-	Seed  uint64
+	// TokensPerStep is first_hitting's positions revealed per model call
+	// (0 or 1: exact).
+	TokensPerStep int
+	// RevealSchedule is topk_confidence's RevealLinear ("" too) or
+	// RevealCosine.
+	RevealSchedule string
+	Seed           uint64
 }
 
 // Sampler draws sequences from a Denoiser by MDLM's ancestral sampler.
@@ -62,8 +74,25 @@ func NewSampler(d Denoiser, v vocab.Vocab, cfg SampleConfig) (*Sampler, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Steps < 1 {
+	switch cfg.Method {
+	case "":
+		cfg.Method = MethodDDPM
+	case MethodDDPM, MethodFirstHitting, MethodTopKConfidence:
+	default:
+		return nil, fmt.Errorf("sample: method %q: want %s, %s or %s", cfg.Method, MethodDDPM, MethodFirstHitting, MethodTopKConfidence)
+	}
+	if cfg.Steps < 1 && cfg.Method != MethodFirstHitting {
 		return nil, fmt.Errorf("sample: %d steps, need at least 1", cfg.Steps)
+	}
+	if cfg.TokensPerStep < 0 {
+		return nil, fmt.Errorf("sample: %d tokens per step, need at least 1", cfg.TokensPerStep)
+	}
+	switch cfg.RevealSchedule {
+	case "":
+		cfg.RevealSchedule = RevealLinear
+	case RevealLinear, RevealCosine:
+	default:
+		return nil, fmt.Errorf("sample: reveal schedule %q: want %s or %s", cfg.RevealSchedule, RevealLinear, RevealCosine)
 	}
 	if cfg.Schedule == nil {
 		cfg.Schedule = LogLinear{Eps: DefaultEps}
@@ -111,6 +140,12 @@ func (s *Sampler) Sample(z []int32, B, L int) error {
 	v := s.v
 	if err := v.Check(z, B, L, false); err != nil {
 		return fmt.Errorf("sample: %w", err)
+	}
+	switch s.cfg.Method {
+	case MethodFirstHitting:
+		return s.sampleFirstHitting(z, B, L)
+	case MethodTopKConfidence:
+		return s.sampleTopK(z, B, L)
 	}
 	V := v.Size
 	s.logits = grow(s.logits, B*L*V)
