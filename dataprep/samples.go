@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
+	"github.com/seqdiff/seqdiff/genome"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 	"github.com/seqdiff/seqdiff/vocab"
 )
@@ -93,4 +95,45 @@ func ReadTexts(path string) ([]string, error) {
 		return nil, fmt.Errorf("samples %s: no sample", path)
 	}
 	return texts, nil
+}
+
+// ReadInfill reads a FASTA of rows to fill in (`seqdiff sample --infill`):
+// the N positions of each record are to be generated ([MASK] in the
+// returned rows) and its bases are kept. It reads FASTA as genome.Open
+// does, everywhere in seqdiff: lower case (soft-masked) is the base, an
+// IUPAC ambiguity code is N. A record with no N is an error naming it.
+func ReadInfill(path string) (names []string, rows [][]int32, err error) {
+	r, err := genome.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		row := make([]int32, len(rec.Seq))
+		fill := 0
+		for i, c := range rec.Seq {
+			if c == 'N' {
+				row[i] = vocab.Mask
+				fill++
+			} else {
+				row[i] = vocab.Bases[strings.IndexByte("ACGT", c)]
+			}
+		}
+		if fill == 0 {
+			return nil, nil, fmt.Errorf("infill %s record %q: nothing to fill (mark the positions to generate with N)", path, rec.Name)
+		}
+		names = append(names, rec.Name)
+		rows = append(rows, row)
+	}
+	if len(rows) == 0 {
+		return nil, nil, fmt.Errorf("infill %s: no record", path)
+	}
+	return names, rows, nil
 }

@@ -32,12 +32,17 @@ type SampleTiming struct {
 	PredictedSpeedup float64 `json:"predicted_speedup,omitempty"`
 }
 
-// Samplers BenchSample times.
+// Samplers: MDLM's and AR's.
 const (
-	SamplerDDPM      = "ddpm"
-	SamplerDDPMCache = "ddpm_cache"
-	SamplerAR        = "ar"
+	SamplerDDPM         = "ddpm"
+	SamplerDDPMCache    = "ddpm_cache"
+	SamplerFirstHitting = "first_hitting"
+	SamplerTopK         = "topk_confidence"
+	SamplerAR           = "ar"
 )
+
+// MDLMSamplers are the MDLM samplers, in the order of their flags' help.
+var MDLMSamplers = []string{SamplerDDPM, SamplerDDPMCache, SamplerFirstHitting, SamplerTopK}
 
 // BenchSampleOptions configure BenchSample.
 type BenchSampleOptions struct {

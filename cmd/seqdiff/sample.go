@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"time"
@@ -21,6 +22,7 @@ type sampleOptions struct {
 	output string
 	prefix string
 	suffix string
+	infill string
 	gen    train.GenerateOptions
 	model  modelFlags
 	full   bool
@@ -47,9 +49,17 @@ trained on what follows an LM1B [SEP]); --full keeps the whole --len tokens.
 [PAD] never appears (it is never sampled); special tokens are written by
 name.
 
-MDLM: ancestral sampling in --steps steps from all-[MASK] (ddpm), or
-ddpm_cache, which skips the model call when no position changed. --prefix and
---suffix are clamped (infilling). Past the model's seq_len, generation is
+MDLM samplers (--sampler): ddpm, ancestral sampling in --steps steps from
+all-[MASK]; ddpm_cache, the same with the model call skipped for rows where no
+position changed; first_hitting, the exact sampler of infinitely many steps
+with one model call per revealed base (--tokens-per-step k reveals k per call:
+k times fewer calls, no longer exact); topk_confidence, --steps model calls,
+each keeping the most confident of the tokens drawn for the masked positions
+(--reveal linear: as many each call; cosine: few first). --prefix and --suffix
+are clamped (infilling); --infill FASTA fills the N positions of each record
+and keeps its bases (one sample per record, in order; --n and --len then come
+from the file; as everywhere, lower case reads as the base and IUPAC codes as
+N). Past the model's seq_len, generation is
 semi-autoregressive: each window keeps the last tokens as a clamped prefix and
 generates --stride new ones. AR: ancestral sampling with a KV cache,
 temperature, top-k and top-p; --prefix is the prompt (without one, each row
@@ -57,6 +67,9 @@ starts with a uniformly drawn base); past seq_len the window slides (when the
 cache is full, the last seq_len/2 tokens are encoded again).`,
 		Example: `  seqdiff sample --ckpt runs/mdlm --n 4 --len 1024 --steps 256 -o mdlm.fa
   seqdiff sample --ckpt runs/mdlm --n 2 --len 200 --prefix ACGTACGT --suffix TTTT --sampler ddpm_cache -o infill.fa
+  seqdiff sample --ckpt runs/mdlm --n 8 --len 1024 --sampler first_hitting --tokens-per-step 8 -o fh.fa
+  seqdiff sample --ckpt runs/mdlm --n 8 --len 1024 --sampler topk_confidence --steps 128 --reveal cosine -o topk.fa
+  seqdiff sample --ckpt runs/mdlm --infill regions.fa -o filled.fa
   seqdiff sample --ckpt runs/ar --n 4 --len 1024 --temperature 0.9 --top-p 0.95 --output ar.fa
   seqdiff sample --ckpt runs/lm1b-mdlm --n 16 --steps 128 -o mdlm.txt
   seqdiff sample --ckpt runs/lm1b-ar --n 16 --prefix "the president said" -o ar.jsonl`,
@@ -71,8 +84,11 @@ cache is full, the last seq_len/2 tokens are encoded again).`,
 	f.IntVar(&g.N, "n", 1, "sequences")
 	f.IntVar(&g.Len, "len", 0, "length in tokens (bases), prefix and suffix included (0: the model's seq_len)")
 	f.IntVar(&g.Batch, "batch", 8, "sequences generated together")
-	f.IntVar(&g.Steps, "steps", 128, "MDLM denoising steps T")
-	choiceVar(cmd, &g.Sampler, "sampler", train.SamplerDDPMCache, []string{train.SamplerDDPM, train.SamplerDDPMCache}, "MDLM sampler")
+	f.IntVar(&g.Steps, "steps", 128, "MDLM: ddpm's denoising steps T, topk_confidence's model calls")
+	choiceVar(cmd, &g.Sampler, "sampler", train.SamplerDDPMCache, train.MDLMSamplers, "MDLM sampler")
+	f.IntVar(&g.TokensPerStep, "tokens-per-step", 1, "MDLM first_hitting: bases revealed per model call (1: exact)")
+	f.StringVar(&g.Reveal, "reveal", "", "MDLM topk_confidence: reveal schedule over the calls, linear or cosine (default linear)")
+	f.StringVar(&o.infill, "infill", "", "MDLM: FASTA of rows whose N positions to fill (bases kept)")
 	f.IntVar(&g.Stride, "stride", 0, "MDLM past seq_len: new tokens per window (0: seq_len/2)")
 	f.StringVar(&o.prefix, "prefix", "", "bases or text clamped at the start (AR: the prompt)")
 	f.StringVar(&o.suffix, "suffix", "", "bases or text clamped at the end (MDLM)")
@@ -109,6 +125,14 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	if o.gen.Len == 0 {
 		o.gen.Len = m.Cfg.SeqLen
 	}
+	if o.infill != "" {
+		if text {
+			return usageError{fmt.Errorf("--infill reads DNA FASTA; %s is a text checkpoint", o.ckpt)}
+		}
+		if _, o.gen.Infill, err = dataprep.ReadInfill(o.infill); err != nil {
+			return err
+		}
+	}
 	t0 := time.Now()
 	rows, st, err := train.Generate(m, o.gen)
 	if err != nil {
@@ -117,13 +141,28 @@ func (o *sampleOptions) run(stderr io.Writer) error {
 	dt := time.Since(t0)
 	desc := fmt.Sprintf("mode=%s len=%d seed=%d ema=%v", m.Cfg.Mode, o.gen.Len, o.gen.Seed, ema)
 	if m.Cfg.Mode == nn.ModeMDLM {
-		desc += fmt.Sprintf(" sampler=%s steps=%d", o.gen.Sampler, o.gen.Steps)
+		desc += " sampler=" + o.gen.Sampler
+		switch o.gen.Sampler {
+		case train.SamplerFirstHitting:
+			desc += fmt.Sprintf(" tokens_per_step=%d", max(o.gen.TokensPerStep, 1))
+		case train.SamplerTopK:
+			desc += fmt.Sprintf(" steps=%d reveal=%s", o.gen.Steps, cmp.Or(o.gen.Reveal, "linear"))
+		default:
+			desc += fmt.Sprintf(" steps=%d", o.gen.Steps)
+		}
+		if o.infill != "" {
+			desc += " infill=" + o.infill
+		}
 	}
 	if err := dataprep.WriteSamples(o.output, tok, rows, desc, !o.full); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "sample: %d x %d tokens in %s (%.0f tokens/s, %d model calls) -> %s\n",
-		len(rows), o.gen.Len, dt.Round(time.Millisecond), float64(len(rows)*o.gen.Len)/dt.Seconds(), st.Calls, o.output)
+	ntok := 0
+	for _, r := range rows {
+		ntok += len(r)
+	}
+	fmt.Fprintf(stderr, "sample: %d rows, %d tokens in %s (%.0f tokens/s, %d model calls) -> %s\n",
+		len(rows), ntok, dt.Round(time.Millisecond), float64(ntok)/dt.Seconds(), st.Calls, o.output)
 	return nil
 }
 
