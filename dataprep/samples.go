@@ -3,10 +3,13 @@ package dataprep
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
+	"github.com/seqdiff/seqdiff/genome"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 	"github.com/seqdiff/seqdiff/vocab"
 )
@@ -93,4 +96,39 @@ func ReadTexts(path string) ([]string, error) {
 		return nil, fmt.Errorf("samples %s: no sample", path)
 	}
 	return texts, nil
+}
+
+// ReadDNASamples reads a FASTA of DNA samples (WriteSamples' output or any
+// other; plain or gzip) as token ids, one sequence a record, with the
+// record names. Lower case reads as the base (soft-masking), IUPAC
+// ambiguity codes as N. genome.Reader's rules hold: an empty file, a byte
+// that is not a base and a repeated record name are errors naming the file
+// and line; so is a record with no A, C, G or T, which has nothing to
+// measure.
+func ReadDNASamples(path string) (names []string, seqs [][]uint8, err error) {
+	r, err := genome.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("samples: %w", err)
+	}
+	defer r.Close()
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("samples: %w", err)
+		}
+		ids := make([]uint8, len(rec.Seq))
+		nN, err := EncodeBases(ids, rec.Seq)
+		if err != nil { // the reader has normalised every byte already
+			return nil, nil, fmt.Errorf("samples %s: record %s: %w", path, rec.Name, err)
+		}
+		if nN == len(ids) {
+			return nil, nil, fmt.Errorf("samples %s: record %s (sample %d): no A, C, G or T in its %d positions", path, rec.Name, len(seqs)+1, len(ids))
+		}
+		names = append(names, rec.Name)
+		seqs = append(seqs, ids)
+	}
+	return names, seqs, nil
 }
