@@ -3,6 +3,7 @@ package dataprep
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,25 +98,60 @@ func ReadTexts(path string) ([]string, error) {
 	return texts, nil
 }
 
-// ReadInfill reads a FASTA of rows to fill in (`seqdiff sample --infill`):
-// the N positions of each record are to be generated ([MASK] in the
-// returned rows) and its bases are kept. It reads FASTA as genome.Open
-// does, everywhere in seqdiff: lower case (soft-masked) is the base, an
-// IUPAC ambiguity code is N. A record with no N is an error naming it.
-func ReadInfill(path string) (names []string, rows [][]int32, err error) {
+// eachRecord calls fn with each record of a FASTA read as genome.Open
+// reads it everywhere in seqdiff: lower case (soft-masked) is the base, an
+// IUPAC ambiguity code is N; an empty file, a byte that is not a base and
+// a repeated record name are errors naming the file and line.
+func eachRecord(path string, fn func(genome.Record) error) error {
 	r, err := genome.Open(path)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	defer r.Close()
 	for {
 		rec, err := r.Next()
-		if err == io.EOF {
-			break
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}
+
+// ReadDNASamples reads a FASTA of DNA samples (WriteSamples' output or any
+// other; plain or gzip) as token ids, one sequence a record, with the
+// record names. A record with no A, C, G or T, which has nothing to
+// measure, is an error naming it.
+func ReadDNASamples(path string) (names []string, seqs [][]uint8, err error) {
+	err = eachRecord(path, func(rec genome.Record) error {
+		ids := make([]uint8, len(rec.Seq))
+		nN, err := EncodeBases(ids, rec.Seq)
+		if err != nil { // the reader has normalised every byte already
+			return fmt.Errorf("samples %s: record %s: %w", path, rec.Name, err)
+		}
+		if nN == len(ids) {
+			return fmt.Errorf("samples %s: record %s (sample %d): no A, C, G or T in its %d positions", path, rec.Name, len(seqs)+1, len(ids))
+		}
+		names = append(names, rec.Name)
+		seqs = append(seqs, ids)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("samples: %w", err)
+	}
+	return names, seqs, nil
+}
+
+// ReadInfill reads a FASTA of rows to fill in (`seqdiff sample --infill`):
+// the N positions of each record are to be generated ([MASK] in the
+// returned rows) and its bases are kept. A record with no N is an error
+// naming it.
+func ReadInfill(path string) (names []string, rows [][]int32, err error) {
+	err = eachRecord(path, func(rec genome.Record) error {
 		row := make([]int32, len(rec.Seq))
 		fill := 0
 		for i, c := range rec.Seq {
@@ -127,10 +163,14 @@ func ReadInfill(path string) (names []string, rows [][]int32, err error) {
 			}
 		}
 		if fill == 0 {
-			return nil, nil, fmt.Errorf("infill %s record %q: nothing to fill (mark the positions to generate with N)", path, rec.Name)
+			return fmt.Errorf("infill %s record %q: nothing to fill (mark the positions to generate with N)", path, rec.Name)
 		}
 		names = append(names, rec.Name)
 		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	if len(rows) == 0 {
 		return nil, nil, fmt.Errorf("infill %s: no record", path)

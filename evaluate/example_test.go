@@ -3,6 +3,7 @@ package evaluate_test
 import (
 	"fmt"
 
+	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/evaluate"
 )
 
@@ -42,4 +43,32 @@ func ExampleKmer() {
 	// Output:
 	// order 0: perplexity 4.00
 	// order 1: perplexity 1.00
+}
+
+// Generated DNA against real DNA: a sampler stuck on poly-A runs has
+// homopolymers and a low 3-mer entropy, and its k-mer spectrum is far from
+// the real one.
+func ExampleCompareSamples() {
+	ids := func(ss ...string) [][]int32 {
+		var out [][]int32
+		for _, s := range ss {
+			x, _ := dataprep.DNA{}.Encode([]byte(s))
+			out = append(out, x)
+		}
+		return out
+	}
+	real := ids("ACGTTGCAACGGATCCTTAG", "TTTACGGACACAGTAGCTAA")
+	samples := ids("AAAAAAAAAAGCAAAAAAAA", "ACGTTGCAAAAAAAAAAAAA")
+	q, _ := evaluate.CompareSamples(samples, real, nil)
+	for _, r := range []struct {
+		name string
+		s    evaluate.SetStats
+	}{{"samples", q.Samples}, {"real", q.Reference}} {
+		fmt.Printf("%-7s GC %.3f, 3-mer entropy %.2f bits, homopolymer share %.2f\n", r.name, r.s.GCMean, r.s.Entropy3Mean, r.s.HomopolymerShare)
+	}
+	fmt.Printf("JS at k = 1: %.3f %s, k = 3: %.3f\n", q.KmerJS[1], q.JSUnit, q.KmerJS[3])
+	// Output:
+	// samples GC 0.150, 3-mer entropy 1.63 bits, homopolymer share 0.78
+	// real    GC 0.450, 3-mer entropy 4.06 bits, homopolymer share 0.00
+	// JS at k = 1: 0.194 bits, k = 3: 0.740
 }

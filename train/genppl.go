@@ -6,6 +6,7 @@ import (
 	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/vocab"
 )
 
 // GenPPL is the generative perplexity of a set of texts under an AR scorer:
@@ -86,21 +87,8 @@ func GenerativePerplexity(m *nn.Model, tok dataprep.Tokenizer, texts []string, b
 			g.Empty++
 			continue
 		}
-		for len(ids) > 0 {
-			n := min(len(ids), L-1)
-			row := make([]int32, L)
-			row[0] = bos
-			copy(row[1:], ids[:n])
-			for j := n + 1; j < L; j++ {
-				row[j] = rows.pad
-			}
-			for j, id := range row[1 : n+1] {
-				if id == rows.pad || id < 0 || int(id) >= m.Cfg.VocabSize {
-					return g, fmt.Errorf("genppl: text %d: token %d (id %d) is [PAD] or outside the scorer's vocabulary", i+1, j+1, id)
-				}
-			}
-			rows.data = append(rows.data, row...)
-			ids = ids[n:]
+		if j := rows.add(ids, bos, m.Cfg.VocabSize); j >= 0 {
+			return g, fmt.Errorf("genppl: text %d: token %d (id %d) is [PAD] or outside the scorer's vocabulary", i+1, j+1, ids[j])
 		}
 	}
 	g.Windows = rows.Rows()
@@ -110,6 +98,40 @@ func GenerativePerplexity(m *nn.Model, tok dataprep.Tokenizer, texts []string, b
 	}
 	g.NLL = res
 	return g, nil
+}
+
+// ScoreDNA is the exact NLL of DNA sequences (token ids) under the AR
+// checkpoint m, scored as eval ppl scores a prep split: each sequence cut
+// into windows of the scorer's seq_len that begin with a base (DNA rows
+// have no BOS), every position but a window's first predicted, N included.
+// Windows are scored batch at a time; the NLL sums over all sequences.
+func ScoreDNA[I vocab.ID](m *nn.Model, seqs [][]I, batch int) (evaluate.NLL, error) {
+	if m.Cfg.Mode != nn.ModeAR {
+		return evaluate.NLL{}, fmt.Errorf("score: the scorer must be an ar checkpoint, not %s (an mdlm model gives only a bound)", m.Cfg.Mode)
+	}
+	if t := m.Cfg.Tokenizer; t != "" && t != vocab.DNATokenizer {
+		return evaluate.NLL{}, fmt.Errorf("score: the scorer was trained on %s, not DNA", t)
+	}
+	L := m.Cfg.SeqLen
+	if L < 2 {
+		return evaluate.NLL{}, fmt.Errorf("score: scorer seq_len %d leaves nothing to predict", L)
+	}
+	rows := &textRows{L: L, pad: int32(m.Cfg.PadID)}
+	ids := []int32{}
+	for i, s := range seqs {
+		ids = ids[:0]
+		for _, id := range s {
+			ids = append(ids, int32(id))
+		}
+		if j := rows.add(ids, -1, m.Cfg.VocabSize); j >= 0 {
+			return evaluate.NLL{}, fmt.Errorf("score: sequence %d: position %d (id %d) is [PAD] or outside the scorer's vocabulary", i+1, j+1, ids[j])
+		}
+	}
+	res, err := Evaluate(m, rows, L, EvalOptions{Batch: batch})
+	if err != nil {
+		return res, fmt.Errorf("score: %w", err)
+	}
+	return res, nil
 }
 
 // textRows is a Rows held in memory: rows of L ids back to back.
@@ -127,4 +149,34 @@ func (r *textRows) ReadRows(dst []int32, start int) int {
 		dst[i] = r.pad
 	}
 	return n / r.L
+}
+
+// add appends ids as rows of L, PAD-filled at the end: each row bos then up
+// to L-1 ids, or with bos < 0 up to L ids. It appends nothing and returns
+// the index of the first id that is [PAD] or outside [0, size), if any,
+// else -1.
+func (r *textRows) add(ids []int32, bos int32, size int) int {
+	for j, id := range ids {
+		if id == r.pad || id < 0 || int(id) >= size {
+			return j
+		}
+	}
+	n := r.L
+	if bos >= 0 {
+		n--
+	}
+	for len(ids) > 0 {
+		k := min(len(ids), n)
+		row := make([]int32, 0, r.L)
+		if bos >= 0 {
+			row = append(row, bos)
+		}
+		row = append(row, ids[:k]...)
+		for len(row) < r.L {
+			row = append(row, r.pad)
+		}
+		r.data = append(r.data, row...)
+		ids = ids[k:]
+	}
+	return -1
 }

@@ -19,10 +19,10 @@ func init() { register(newEvalCmd) }
 func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Score models and baselines: perplexity, k-mer baselines, generative perplexity of text samples",
+		Short: "Score models and baselines: perplexity, k-mer baselines, generative perplexity of text samples, quality of DNA samples",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newEvalPPLCmd(), newEvalKmerCmd(), newEvalGenPPLCmd())
+	cmd.AddCommand(newEvalPPLCmd(), newEvalKmerCmd(), newEvalGenPPLCmd(), newEvalSamplesCmd())
 	return cmd
 }
 

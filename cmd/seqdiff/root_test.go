@@ -96,7 +96,7 @@ func TestFlagsOneMeaning(t *testing.T) {
 		}
 	}
 	walk(root)
-	for _, path := range [][]string{{"eval", "ppl"}, {"sample"}, {"model", "logits"}, {"finetune"}} {
+	for _, path := range [][]string{{"eval", "ppl"}, {"eval", "samples"}, {"sample"}, {"model", "logits"}, {"finetune"}} {
 		c, _, _ := root.Find(path)
 		if c.Flags().Lookup("raw") == nil {
 			t.Errorf("%s: no --raw", c.CommandPath())
@@ -134,6 +134,9 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"finetune", "--mode", "ar", "--data", missing, "--from", missing, "--out", missing, "--lr", "1e-4,1e-3"}, 2, "takes one --lr"},
 		{[]string{"pretrain", "--data", missing, "--out", missing, "--max-steps", "1"}, 1, missing},
 		{[]string{"eval", "ppl", "--ckpt", missing, "--data", missing}, 1, missing},
+		{[]string{"eval", "samples", "--samples", missing, "--data", missing, "--max-ref", "-1"}, 2, "--max-ref -1: must be >= 0"},
+		{[]string{"eval", "samples", "--samples", missing, "--data", missing, "--raw"}, 2, "--raw goes with --scorer"},
+		{[]string{"eval", "samples", "--samples", missing, "--data", missing}, 1, missing},
 		{[]string{"index", missing}, 1, missing},
 	} {
 		p := start(t, tmp, c.args...)
