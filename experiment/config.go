@@ -91,7 +91,9 @@ type Config struct {
 	Bench struct {
 		N     int   `yaml:"n"`
 		Len   int   `yaml:"len"`
-		Steps []int `yaml:"steps"`
+		Steps []int `yaml:"steps"` // ddpm's T and topk_confidence's calls
+		// TokensPerStep: first_hitting's k values (default 1, exact).
+		TokensPerStep []int `yaml:"tokens_per_step"`
 	} `yaml:"bench"`
 }
 

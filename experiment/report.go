@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -118,13 +119,33 @@ func (s *study) report(context.Context) error {
 	}
 
 	if rows, err := plots.ReadBench(filepath.Join(s.out, "bench", plots.BenchFile)); err == nil {
-		b.WriteString("\n## Sampling speed\n\n| sampler | steps | sequences x tokens | model calls | seconds | tokens/s |\n|---|---|---|---|---|---|\n")
+		b.WriteString("\n## Sampling: speed and quality\n\nQuality: the k-mer spectrum Jensen-Shannon divergence (bits) of the samples to as many real test windows (lower is better; the real row is two disjoint sets of real windows, the floor at this size), and the samples' NLL per base under the AR model.\n\n| sampler | setting | sequences x tokens | model calls | seconds | tokens/s | 3-mer JS | 6-mer JS | NLL/base (AR) |\n|---|---|---|---|---|---|---|---|---|\n")
 		for _, r := range rows {
-			st := fmt.Sprint(r.Steps)
-			if r.Steps == 0 {
-				st = "one per token"
+			st := fmt.Sprintf("T %d", r.Steps)
+			switch r.Sampler {
+			case train.SamplerARKV:
+				st = "one step per token"
+			case train.SamplerFirstHitting:
+				st = fmt.Sprintf("k %d", max(r.TokensPerStep, 1))
+			case train.SamplerTopK:
+				st = fmt.Sprintf("%d calls, %s", r.Steps, cmp.Or(r.Reveal, "linear"))
+			case train.SamplerReal:
+				st = "real windows"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %d x %d | %d | %.3f | %.0f |\n", r.Sampler, st, r.N, r.Len, r.Calls, r.Seconds, r.TokensPerS)
+			q := func(v float64, ok bool) string {
+				if !ok || v <= 0 {
+					return "-"
+				}
+				return fmt.Sprintf("%.4f", v)
+			}
+			js3, ok3 := r.KmerJS[3]
+			js6, ok6 := r.KmerJS[6]
+			speed := "-"
+			if r.TokensPerS > 0 {
+				speed = fmt.Sprintf("%.0f", r.TokensPerS)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d x %d | %d | %.3f | %s | %s | %s | %s |\n", r.Sampler, st, r.N, r.Len, r.Calls, r.Seconds, speed,
+				q(js3, ok3), q(js6, ok6), q(r.GenNLL, r.GenNLL > 0))
 		}
 	}
 
@@ -132,7 +153,8 @@ func (s *study) report(context.Context) error {
 	for _, f := range []struct{ name, caption string }{
 		{plots.FigPPLAccuracy, "Test perplexity against downstream test accuracy (mean over seeds, bars: min-max), one panel per task and an overview."},
 		{plots.FigCurves, "Learning curves: train loss (running mean) and valid loss against training tokens."},
-		{plots.FigSampling, "Sampling speed against MDLM denoising steps; AR with a KV cache for reference."},
+		{plots.FigSampling, "Sampling speed against MDLM model calls for each sampler; AR with a KV cache for reference."},
+		{plots.FigQuality, "Sample quality (6-mer spectrum JS to real test windows; lower is better) against speed, with the real-vs-real floor."},
 	} {
 		if _, err := os.Stat(filepath.Join(s.figDir(), f.name+".png")); err == nil {
 			fmt.Fprintf(&b, "![%s](figures/%s.png)\n\n%s ([SVG](figures/%s.svg))\n\n", f.name, f.name, f.caption, f.name)

@@ -548,12 +548,24 @@ func (s *study) bench(context.Context) error {
 		L = min(md.Cfg.SeqLen, am.Cfg.SeqLen)
 	}
 	// Three timed runs a setting (same seed, same output): the median is
-	// what a busy machine disturbs least.
+	// what a busy machine disturbs least. The samples are held against
+	// real test windows and scored by the AR model.
+	o := train.BenchSampleOptions{N: b.N, Len: L, Steps: b.Steps, TokensPerStep: b.TokensPerStep, Repeats: 3, Scorer: am, ScorerName: arDir}
+	lens := make([]int, b.N)
+	for i := range lens {
+		lens[i] = L
+	}
+	if ref, floor, err := train.ReferenceWindows(s.prepDir(), "test", lens); err == nil && len(ref) == b.N {
+		o.Ref, o.Floor = ref, floor
+	} else {
+		o.Scorer = nil
+		s.progress("bench", "sample quality skipped: the test split has no room for %d windows of %d (%v)", b.N, L, err)
+	}
 	var lines []string
-	err = train.BenchSample(md, am, train.BenchSampleOptions{N: b.N, Len: L, Steps: b.Steps, Repeats: 3}, func(r train.SampleTiming) error {
+	err = train.BenchSample(md, am, o, func(r train.SampleTiming) error {
 		j, err := json.Marshal(r)
 		lines = append(lines, string(j))
-		s.progress("bench", "%-11s steps %4d: %8.0f tokens/s (median of 3), %d model calls", r.Sampler, r.Steps, r.TokensPerS, r.Calls)
+		s.progress("bench", "%s", r)
 		return err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 	"github.com/seqdiff/seqdiff/train"
@@ -48,6 +49,7 @@ const (
 	FigPPLAccuracy = "ppl_vs_accuracy"
 	FigCurves      = "learning_curves"
 	FigSampling    = "sampling_speed"
+	FigQuality     = "sample_quality"
 )
 
 // All writes every figure that r has data for into dir and returns the
@@ -81,6 +83,12 @@ func All(r *Runs, dir string) ([]string, error) {
 		p, err := SamplingSpeed(r.Bench)
 		if err := add(FigSampling, []*plot.Plot{p}, 1, err); err != nil {
 			return files, err
+		}
+		if hasQuality(r.Bench) {
+			p, err := SampleQuality(r.Bench, 6)
+			if err := add(FigQuality, []*plot.Plot{p}, 1, err); err != nil {
+				return files, err
+			}
 		}
 	}
 	if len(files) == 0 {
@@ -347,59 +355,89 @@ func smooth(pts [][2]float64, w int) plotter.XYs {
 	return xy
 }
 
-// SamplingSpeed is generated tokens per second against MDLM denoising
-// steps for each sampler, log-log; AR (which has no steps) is a horizontal
-// line at its speed.
-func SamplingSpeed(rows []train.SampleTiming) (*plot.Plot, error) {
-	title := "Sampling speed"
-	if len(rows) > 0 {
-		title = fmt.Sprintf("Sampling speed (%d sequences x %d tokens)", rows[0].N, rows[0].Len)
-	}
-	p := newPlot(title, "MDLM denoising steps", "generated tokens per second")
-	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	bySampler := map[string]plotter.XYs{}
-	var arSpeed []float64
-	minS, maxS := math.Inf(1), math.Inf(-1)
+// samplerStyles are the MDLM samplers' line styles.
+var samplerStyles = map[string]style{
+	train.SamplerDDPM:         modeStyle("mdlm"),
+	train.SamplerDDPMCache:    {color.RGBA{86, 180, 233, 255}, draw.RingGlyph{}, []vg.Length{vg.Points(4), vg.Points(2)}},
+	train.SamplerFirstHitting: {color.RGBA{0, 158, 115, 255}, draw.BoxGlyph{}, []vg.Length{vg.Points(2), vg.Points(2)}},
+	train.SamplerTopK:         {color.RGBA{204, 121, 167, 255}, draw.PyramidGlyph{}, []vg.Length{vg.Points(6), vg.Points(2)}},
+}
+
+// samplerSeries groups timings by MDLM sampler (a topk_confidence line per
+// reveal schedule) as points (x, y) sorted by x; AR's timings are returned
+// apart. Rows where x or y is not positive are left out.
+func samplerSeries(rows []train.SampleTiming, x, y func(train.SampleTiming) float64) (map[string]plotter.XYs, []train.SampleTiming) {
+	by := map[string]plotter.XYs{}
+	var ar []train.SampleTiming
 	for _, r := range rows {
-		if r.TokensPerS <= 0 {
+		if r.Sampler == train.SamplerARKV {
+			ar = append(ar, r)
 			continue
 		}
-		if r.Steps > 0 {
-			bySampler[r.Sampler] = append(bySampler[r.Sampler], plotter.XY{X: float64(r.Steps), Y: r.TokensPerS})
-			minS, maxS = math.Min(minS, float64(r.Steps)), math.Max(maxS, float64(r.Steps))
-		} else {
-			arSpeed = append(arSpeed, r.TokensPerS)
+		if r.Sampler == train.SamplerReal || !(x(r) > 0) || !(y(r) > 0) {
+			continue
 		}
+		name := r.Sampler
+		if r.Sampler == train.SamplerTopK && r.Reveal != "" {
+			name += " (" + r.Reveal + ")"
+		}
+		by[name] = append(by[name], plotter.XY{X: x(r), Y: y(r)})
 	}
-	names := make([]string, 0, len(bySampler))
-	for k := range bySampler {
+	for _, xy := range by {
+		sort.Slice(xy, func(i, j int) bool { return xy[i].X < xy[j].X })
+	}
+	return by, ar
+}
+
+// addSeries draws each sampler's line, in name order.
+func addSeries(p *plot.Plot, by map[string]plotter.XYs) error {
+	names := make([]string, 0, len(by))
+	for k := range by {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	colors := map[string]style{"ddpm": modeStyle("mdlm"), "ddpm_cache": {color.RGBA{86, 180, 233, 255}, draw.RingGlyph{}, []vg.Length{vg.Points(4), vg.Points(2)}}}
 	for _, n := range names {
-		xy := bySampler[n]
-		sort.Slice(xy, func(i, j int) bool { return xy[i].X < xy[j].X })
-		st, ok := colors[n]
+		st, ok := samplerStyles[strings.Fields(n)[0]]
 		if !ok {
 			st = modeStyle("")
 		}
-		l, s, err := plotter.NewLinePoints(xy)
+		l, s, err := plotter.NewLinePoints(by[n])
 		if err != nil {
-			return nil, err
+			return err
 		}
 		l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = st.c, vg.Points(2), st.dash
 		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(3.5)
 		p.Add(l, s)
 		p.Legend.Add("MDLM "+n, l, s)
 	}
-	if len(arSpeed) > 0 && !math.IsInf(minS, 1) {
-		v := 0.0
-		for _, s := range arSpeed {
-			v += s
-		}
-		v /= float64(len(arSpeed))
+	return nil
+}
+
+// SamplingSpeed is generated tokens per second against model calls (NFE)
+// for each MDLM sampler, log-log (ddpm's calls are about its steps T,
+// first_hitting's one per k revealed tokens); AR, whose decoder steps are
+// cheap KV-cache calls, is a horizontal line at its speed.
+func SamplingSpeed(rows []train.SampleTiming) (*plot.Plot, error) {
+	title := "Sampling speed"
+	if len(rows) > 0 {
+		title = fmt.Sprintf("Sampling speed (%d sequences x %d tokens)", rows[0].N, rows[0].Len)
+	}
+	p := newPlot(title, "MDLM model calls", "generated tokens per second")
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	by, ar := samplerSeries(rows, func(r train.SampleTiming) float64 { return float64(r.Calls) }, func(r train.SampleTiming) float64 { return r.TokensPerS })
+	if err := addSeries(p, by); err != nil {
+		return nil, err
+	}
+	minS, maxS := math.Inf(1), math.Inf(-1)
+	for _, xy := range by {
+		minS, maxS = math.Min(minS, xy[0].X), math.Max(maxS, xy[len(xy)-1].X)
+	}
+	var v float64
+	for _, r := range ar {
+		v += r.TokensPerS / float64(len(ar))
+	}
+	if v > 0 && !math.IsInf(minS, 1) {
 		st := modeStyle("ar")
 		l, s, err := plotter.NewLinePoints(plotter.XYs{{X: minS, Y: v}, {X: maxS, Y: v}})
 		if err != nil {
@@ -412,6 +450,74 @@ func SamplingSpeed(rows []train.SampleTiming) (*plot.Plot, error) {
 	}
 	p.Legend.Top = true
 	padLog(p)
+	return p, nil
+}
+
+// hasQuality reports whether any timing carries k-mer JS.
+func hasQuality(rows []train.SampleTiming) bool {
+	for _, r := range rows {
+		if len(r.KmerJS) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// SampleQuality is the k-mer spectrum JS of each setting's samples against
+// real windows (lower is better) against generated tokens per second, one
+// line per MDLM sampler, AR's point on the same axes, and the real-vs-real
+// floor (the JS two sets of real windows of this size have) as a
+// horizontal line.
+func SampleQuality(rows []train.SampleTiming, k int) (*plot.Plot, error) {
+	title := fmt.Sprintf("Sample quality against speed (%d-mer JS)", k)
+	if len(rows) > 0 {
+		title = fmt.Sprintf("Sample quality against speed (%d-mer JS, %d x %d)", k, rows[0].N, rows[0].Len)
+	}
+	p := newPlot(title, "generated tokens per second", fmt.Sprintf("%d-mer spectrum JS to real windows (bits)", k))
+	p.X.Scale, p.X.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
+	js := func(r train.SampleTiming) float64 { return r.KmerJS[k] }
+	by, ar := samplerSeries(rows, func(r train.SampleTiming) float64 { return r.TokensPerS }, js)
+	if err := addSeries(p, by); err != nil {
+		return nil, err
+	}
+	var arXY plotter.XYs
+	for _, r := range ar {
+		if r.TokensPerS > 0 && js(r) > 0 {
+			arXY = append(arXY, plotter.XY{X: r.TokensPerS, Y: js(r)})
+		}
+	}
+	if len(arXY) > 0 {
+		st := modeStyle("ar")
+		s, err := plotter.NewScatter(arXY)
+		if err != nil {
+			return nil, err
+		}
+		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = st.c, st.glyph, vg.Points(5)
+		p.Add(s)
+		p.Legend.Add("AR, KV cache", s)
+	}
+	for _, r := range rows {
+		if r.Sampler != train.SamplerReal || !(js(r) > 0) {
+			continue
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, q := range rows {
+			if q.TokensPerS > 0 {
+				lo, hi = math.Min(lo, q.TokensPerS), math.Max(hi, q.TokensPerS)
+			}
+		}
+		if math.IsInf(lo, 1) {
+			break
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: lo, Y: js(r)}, {X: hi, Y: js(r)}})
+		if err != nil {
+			return nil, err
+		}
+		l.LineStyle.Color, l.LineStyle.Width, l.LineStyle.Dashes = color.Gray{Y: 100}, vg.Points(1.5), []vg.Length{vg.Points(2), vg.Points(3)}
+		p.Add(l)
+		p.Legend.Add("real vs real windows (floor)", l)
+	}
+	p.Legend.Top = true
 	return p, nil
 }
 

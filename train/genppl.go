@@ -180,3 +180,33 @@ func (r *textRows) add(ids []int32, bos int32, size int) int {
 	}
 	return -1
 }
+
+// ReferenceWindows are real windows of a DNA prep dir's split to stand
+// beside samples of lengths lens, and a second, disjoint set for the
+// real-vs-real floor (evaluate.RealWindows); floor is nil when the split
+// has no room for it.
+func ReferenceWindows(data, splitName string, lens []int) (ref, floor [][]uint8, err error) {
+	ds, err := dataprep.Open(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ds.Manifest.Tokenizer != vocab.DNATokenizer {
+		return nil, nil, fmt.Errorf("prep dir %s: sample quality needs DNA, not %s", data, ds.Manifest.Tokenizer)
+	}
+	split, err := ds.Split(splitName)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Rows apart so that joined rows do not overlap (prep --stride below
+	// --seq-len).
+	p := ds.Manifest.Params
+	step := 1
+	if p.Stride > 0 && p.Stride < ds.Manifest.SeqLen {
+		step = (ds.Manifest.SeqLen + p.Stride - 1) / p.Stride
+	}
+	ref, floor, err = evaluate.RealWindows(split, step, lens)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prep dir %s, %s split: %w", data, splitName, err)
+	}
+	return ref, floor, nil
+}

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/seqdiff/seqdiff/compute"
+	"github.com/seqdiff/seqdiff/dataprep"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 )
@@ -110,6 +113,9 @@ func (b *benchTrainOptions) run(stdout io.Writer) error {
 type benchSampleOptions struct {
 	shape    shapeOptions
 	mdlm, ar string
+	data     string
+	split    string
+	scorer   string
 	dev      deviceFlags
 	o        train.BenchSampleOptions
 	json     bool
@@ -119,12 +125,23 @@ func newBenchSampleCmd() *cobra.Command {
 	b := &benchSampleOptions{}
 	cmd := &cobra.Command{
 		Use:   "sample",
-		Short: "Time MDLM ddpm, ddpm_cache and AR KV-cache sampling at the same length",
-		Long: `Generate --n sequences of --len tokens (one batch) with MDLM ddpm, MDLM
-ddpm_cache (for each of --steps T) and AR ancestral sampling over the KV
-cache, and report tokens/s and model calls (NFE) of each. The models are
---mdlm and --ar checkpoints when given, else freshly initialised models of
-the --preset shape (speed does not depend on the weights).
+		Short: "Time every sampler at the same length, and with --data measure the quality of its samples",
+		Long: `Generate --n sequences of --len tokens (one batch) with MDLM ddpm and
+ddpm_cache (for each of --steps T), topk_confidence (--steps model calls,
+--reveal schedule), first_hitting (for each of --tokens-per-step k) and AR
+ancestral sampling over the KV cache, and report tokens/s and model calls
+(NFE) of each. The models are --mdlm and --ar checkpoints when given, else
+freshly initialised models of the --preset shape (speed does not depend on
+the weights).
+
+With --data (a DNA prep dir), every setting's samples are also held against
+as many real windows of --split: k-mer spectrum Jensen-Shannon divergence
+for k = 1..6 (bits; eval samples), GC, 3-mer entropy and homopolymers, and,
+with a scorer (--scorer, or the --ar checkpoint), the NLL per base of the
+samples under that AR model (gen_nll). A first line, sampler "real", gives
+the same numbers for a second, disjoint set of real windows: the JS floor at
+this sample size and the real NLL. seqdiff plot draws quality against
+tokens/s from these lines.
 
 Next to each MDLM sampler's calls stands the expected number E[NFE]
 (mdlm.ExpectedCalls), with the rows run through the model for a batch, and
@@ -138,6 +155,8 @@ at len 1024, T 1000; 10.3x at T 10000). A time-conditioned model never
 reuses logits.`,
 		Example: `  seqdiff bench sample --len 1024 --steps 128 --n 4
   seqdiff bench sample --n 1 --len 1024 --steps 1000,10000 --samplers ddpm,ddpm_cache
+  seqdiff bench sample --mdlm runs/mdlm --ar runs/ar --data prep/chr20 --n 16 --len 1024 \
+    --steps 32,128 --tokens-per-step 1,8,32 --json > bench.jsonl
   seqdiff bench sample --mdlm runs/mdlm --ar runs/ar --len 1024 --steps 1024 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return b.run(cmd.OutOrStdout()) },
@@ -149,8 +168,13 @@ reuses logits.`,
 	f.StringVar(&b.ar, "ar", "", "AR checkpoint or run directory (default: a fresh model)")
 	f.IntVar(&o.N, "n", 4, "sequences")
 	f.IntVar(&o.Len, "len", 0, "tokens per sequence (0: the model's seq_len)")
-	f.IntSliceVar(&o.Steps, "steps", []int{128}, "MDLM denoising steps T (a comma-separated list runs each)")
-	f.StringSliceVar(&o.Samplers, "samplers", []string{train.SamplerDDPM, train.SamplerDDPMCache, train.SamplerAR}, "samplers to time: ddpm, ddpm_cache, ar")
+	f.IntSliceVar(&o.Steps, "steps", []int{128}, "MDLM ddpm's T and topk_confidence's model calls (a comma-separated list runs each)")
+	f.IntSliceVar(&o.TokensPerStep, "tokens-per-step", []int{1}, "first_hitting's bases revealed per call (a list runs each; 1: exact)")
+	f.StringVar(&o.Reveal, "reveal", "", "topk_confidence's reveal schedule: linear or cosine (default linear)")
+	f.StringSliceVar(&o.Samplers, "samplers", train.AllSamplers, "samplers to run: "+strings.Join(train.AllSamplers, ", "))
+	f.StringVar(&b.data, "data", "", "DNA prep dir: measure sample quality against its real windows")
+	choiceVar(cmd, &b.split, "split", "test", dataprep.SplitNames[:], "split the real windows come from (with --data)")
+	f.StringVar(&b.scorer, "scorer", "", "AR checkpoint that scores samples and real windows (default: --ar when given)")
 	f.IntVar(&o.Repeats, "repeats", 1, "timed runs per setting (the median is reported)")
 	b.dev.bind(cmd)
 	f.Uint64Var(&o.Seed, "seed", 0, "seed")
@@ -204,7 +228,7 @@ func (b *benchSampleOptions) run(stdout io.Writer) error {
 	defer closeBE()
 	var md, am *nn.Model
 	L := o.Len
-	if want[train.SamplerDDPM] || want[train.SamplerDDPMCache] {
+	if train.WantsMDLM(want) {
 		if md, err = b.model(be, b.mdlm, nn.ModeMDLM); err != nil {
 			return err
 		}
@@ -223,6 +247,32 @@ func (b *benchSampleOptions) run(stdout io.Writer) error {
 		}
 	}
 	o.Len = L
+	if b.data != "" {
+		lens := make([]int, o.N)
+		for i := range lens {
+			lens[i] = L
+		}
+		if o.Ref, o.Floor, err = train.ReferenceWindows(b.data, b.split, lens); err != nil {
+			return err
+		}
+		if len(o.Ref) < o.N {
+			return fmt.Errorf("prep dir %s, %s split: room for %d real windows of %d, the samples need %d", b.data, b.split, len(o.Ref), L, o.N)
+		}
+		scorer := cmp.Or(b.scorer, b.ar)
+		switch {
+		case scorer != "" && scorer == b.ar && am != nil:
+			o.Scorer, o.ScorerName = am, scorer
+		case scorer != "":
+			sm, _, _, err := nn.LoadModel(be, scorer, true)
+			if err != nil {
+				return err
+			}
+			defer sm.Free()
+			o.Scorer, o.ScorerName = sm, scorer
+		}
+	} else if b.scorer != "" {
+		return usagef("--scorer needs --data (the real windows the samples are held against)")
+	}
 	return train.BenchSample(md, am, o, func(r train.SampleTiming) error {
 		if b.json {
 			return json.NewEncoder(stdout).Encode(r)

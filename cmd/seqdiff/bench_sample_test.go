@@ -77,3 +77,40 @@ func TestBenchSample(t *testing.T) {
 		t.Error("ar model with --time-conditioning accepted")
 	}
 }
+
+// TestBenchSampleQuality: every sampler and setting gets a line, and with
+// --data each line carries k-mer JS against real windows; the real row
+// comes first with the floor and the scorer's NLL of real windows.
+func TestBenchSampleQuality(t *testing.T) {
+	dir := t.TempDir()
+	prep := filepath.Join(dir, "prep")
+	if _, _, err := run(t, "prep", "--out", prep, "--seq-len", "64", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	ar := filepath.Join(dir, "ar")
+	if _, _, err := run(t, "model", "init", "--mode", "ar", "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--seq-len", "32", "--out", ar); err != nil {
+		t.Fatal(err)
+	}
+	rows := benchSampleRows(t, "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--seq-len", "32", "--len", "32", "--n", "4",
+		"--steps", "4", "--tokens-per-step", "1,8", "--reveal", "cosine", "--data", prep, "--ar", ar)
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Sampler)
+		if len(r.KmerJS) < 3 || !(r.KmerJS[1] >= 0) || r.KmerJS[3] > 1 { // a random model samples N, which breaks long k-mers
+			t.Errorf("%s: kmer_js %v", r.Sampler, r.KmerJS)
+		}
+		if !(r.GenNLL > 0) || r.Scorer != ar {
+			t.Errorf("%s: gen_nll %v by %q", r.Sampler, r.GenNLL, r.Scorer)
+		}
+	}
+	want := []string{"real", "ddpm", "ddpm_cache", "topk_confidence", "first_hitting", "first_hitting", "ar_kv_cache"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("samplers %v, want %v", got, want)
+	}
+	if rows[3].Calls != 4 || rows[3].Reveal != "cosine" || rows[4].Calls != 32 || rows[5].Calls != 4 || rows[5].TokensPerStep != 8 {
+		t.Errorf("calls: topk %d (%s), first_hitting k1 %d, k8 %d", rows[3].Calls, rows[3].Reveal, rows[4].Calls, rows[5].Calls)
+	}
+	if _, _, err := run(t, "bench", "sample", "--scorer", ar); err == nil {
+		t.Error("--scorer without --data accepted")
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
-	"github.com/seqdiff/seqdiff/vocab"
 )
 
 type evalSamplesOptions struct {
@@ -106,17 +105,6 @@ func (o *evalSamplesOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ds, err := dataprep.Open(o.data)
-	if err != nil {
-		return err
-	}
-	if ds.Manifest.Tokenizer != vocab.DNATokenizer {
-		return fmt.Errorf("prep dir %s: sample quality needs DNA, not %s", o.data, ds.Manifest.Tokenizer)
-	}
-	split, err := ds.Split(o.split)
-	if err != nil {
-		return err
-	}
 	lens := make([]int, len(samples))
 	for i, s := range samples {
 		lens[i] = len(s)
@@ -124,16 +112,9 @@ func (o *evalSamplesOptions) run(stdout io.Writer) error {
 	if o.maxRef > 0 && o.maxRef < len(lens) {
 		lens = lens[:o.maxRef]
 	}
-	// Rows apart so that joined rows do not overlap (prep --stride below
-	// --seq-len).
-	p := ds.Manifest.Params
-	step := 1
-	if p.Stride > 0 && p.Stride < ds.Manifest.SeqLen {
-		step = (ds.Manifest.SeqLen + p.Stride - 1) / p.Stride
-	}
-	ref, floor, err := evaluate.RealWindows(split, step, lens)
+	ref, floor, err := train.ReferenceWindows(o.data, o.split, lens)
 	if err != nil {
-		return fmt.Errorf("prep dir %s, %s split: %w", o.data, o.split, err)
+		return err
 	}
 	q, err := evaluate.CompareSamples(samples, ref, floor)
 	if err != nil {

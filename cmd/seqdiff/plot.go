@@ -29,7 +29,8 @@ has data to --out as PNG and SVG:
 
   ppl_vs_accuracy   one panel per task plus an overview; error bars: min-max over seeds
   learning_curves   train (running mean) and valid loss against training tokens
-  sampling_speed    tokens/s against MDLM steps (ddpm, ddpm_cache) and AR`,
+  sampling_speed    tokens/s against model calls for each MDLM sampler, and AR
+  sample_quality    6-mer JS to real windows against tokens/s (bench sample --data)`,
 		Example: `  seqdiff plot --runs study/models --runs study/bench --out study/figures
   seqdiff plot --runs runs/mdlm,runs/ar --out figs`,
 		Args: cobra.NoArgs,

@@ -159,7 +159,7 @@ func TestPretrainEvalSampleMDLM(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(bout), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 5 { // ddpm, ddpm_cache, topk_confidence, first_hitting, ar
 		t.Fatalf("bench sample printed %d lines", len(lines))
 	}
 	var rows []train.SampleTiming
@@ -172,8 +172,10 @@ func TestPretrainEvalSampleMDLM(t *testing.T) {
 	}
 	// 128 steps over 2 x 64 positions: ddpm calls the model every step; the
 	// cache skips the steps where no position of either row changed, which
-	// with 128 steps for 64 positions per row happens; AR steps len-1 times.
-	if rows[0].Calls != 128 || rows[1].Calls >= 128 || rows[1].Calls < 1 || rows[2].Calls != 63 {
+	// with 128 steps for 64 positions per row happens; topk_confidence
+	// (at least one position a call) and first_hitting call it once per
+	// position; AR steps len-1 times.
+	if rows[0].Calls != 128 || rows[1].Calls >= 128 || rows[1].Calls < 1 || rows[2].Calls != 64 || rows[3].Calls != 64 || rows[4].Calls != 63 {
 		t.Fatalf("bench sample calls: %+v", rows)
 	}
 }
