@@ -18,18 +18,18 @@ import (
 type SampleTiming struct {
 	// ddpm, ddpm_cache, first_hitting, topk_confidence, ar_kv_cache, or
 	// real: the reference row of real windows (quality only).
-	Sampler       string `json:"sampler"`
-	N             int    `json:"n"`
-	Len           int    `json:"len"`
-	Steps         int    `json:"steps,omitempty"`
-	TokensPerStep int    `json:"tokens_per_step,omitempty"` // first_hitting
-	Reveal        string `json:"reveal,omitempty"`          // topk_confidence
-	Calls      int     `json:"model_calls"`
-	RowEvals   int     `json:"row_evals,omitempty"` // MDLM: rows over all model calls
-	Seconds    float64 `json:"seconds"`             // median over the timed runs
-	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
-	TokensPerS float64 `json:"tokens_per_s"`
-	Threads    int     `json:"threads"`
+	Sampler       string  `json:"sampler"`
+	N             int     `json:"n"`
+	Len           int     `json:"len"`
+	Steps         int     `json:"steps,omitempty"`
+	TokensPerStep int     `json:"tokens_per_step,omitempty"` // first_hitting
+	Reveal        string  `json:"reveal,omitempty"`          // topk_confidence
+	Calls         int     `json:"model_calls"`
+	RowEvals      int     `json:"row_evals,omitempty"` // MDLM: rows over all model calls
+	Seconds       float64 `json:"seconds"`             // median over the timed runs
+	CPUSeconds    float64 `json:"cpu_seconds,omitempty"`
+	TokensPerS    float64 `json:"tokens_per_s"`
+	Threads       int     `json:"threads"`
 	// MDLM: E[NFE] of this sampler (mdlm.ExpectedCalls); for ddpm_cache,
 	// when ddpm ran at the same steps, its measured and predicted speed-up.
 	ExpectedCalls    float64 `json:"expected_calls,omitempty"`
