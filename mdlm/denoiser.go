@@ -12,6 +12,42 @@ type Denoiser interface {
 	Logits(z []int32, B, L int, t []float32, out []float32) error
 }
 
+// PositionLogits is a Denoiser that can return the logits of chosen
+// positions only, so the others never leave the backend (nn.Denoiser: a
+// gather on the device). The samplers use it where they need few rows.
+type PositionLogits interface {
+	// LogitsAt writes the logits of z's positions pos (indices into its
+	// B*L grid) into out (len(pos) x V); with no position the model still
+	// runs.
+	LogitsAt(z []int32, B, L int, t []float32, pos []int32, out []float32) error
+}
+
+// PositionLogProbs is a Denoiser that computes log p(target) itself
+// (nn.Denoiser: the backend's fused cross-entropy), one value per position.
+// The NELBO evaluator uses it.
+type PositionLogProbs interface {
+	// LogProbsAt writes log softmax(logits)[targets[j]] over the
+	// vocabulary without [MASK] at z's positions pos into out.
+	LogProbsAt(z []int32, B, L int, t []float32, pos, targets []int32, out []float64) error
+}
+
+// logitsAt fills out (len(pos) x V) with the logits of z's positions pos:
+// from the denoiser's LogitsAt when it has one, else from its full logits
+// (into *full, grown as needed).
+func logitsAt(d Denoiser, z []int32, B, L, V int, t []float32, pos []int32, out []float32, full *[]float32) error {
+	if pd, ok := d.(PositionLogits); ok {
+		return pd.LogitsAt(z, B, L, t, pos, out)
+	}
+	*full = grow(*full, B*L*V)
+	if err := d.Logits(z, B, L, t, *full); err != nil {
+		return err
+	}
+	for j, p := range pos {
+		copy(out[j*V:(j+1)*V], (*full)[int(p)*V:(int(p)+1)*V])
+	}
+	return nil
+}
+
 // TimeConditioned is implemented by a Denoiser whose output depends on t
 // (MDLM's time_conditioning). ddpm_cache may reuse logits only for models
 // that do not implement it or return false.

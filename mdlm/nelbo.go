@@ -37,6 +37,9 @@ type Evaluator struct {
 	t      []float32
 	w      []float64
 	logits []float32
+	pos    []int32   // masked positions of a draw
+	tgt    []int32   // their clean tokens
+	lp     []float64 // log p(tgt | z_t) at each
 	rngs   []*rand.Rand
 
 	// binNats and binTokens are summed per bin of t for NLL.ByT.
@@ -71,6 +74,32 @@ func NewEvaluator(d Denoiser, v vocab.Vocab, cfg NELBOConfig) (*Evaluator, error
 	return &Evaluator{d: d, v: v, cfg: cfg, NLL: evaluate.NLL{Bound: true, K: cfg.K}}, nil
 }
 
+// logProbs fills e.pos with the masked positions of e.z and e.lp with
+// log p(x0 | z_t) at each: from the denoiser itself when it computes them
+// (PositionLogProbs: one value per position leaves the backend), else from
+// its full logits.
+func (e *Evaluator) logProbs(x0 []int32, B, L, V int) error {
+	e.pos, e.tgt = e.pos[:0], e.tgt[:0]
+	for i, zi := range e.z {
+		if zi == e.v.Mask {
+			e.pos = append(e.pos, int32(i))
+			e.tgt = append(e.tgt, x0[i])
+		}
+	}
+	e.lp = grow(e.lp, len(e.pos))
+	if pl, ok := e.d.(PositionLogProbs); ok {
+		return pl.LogProbsAt(e.z, B, L, e.t, e.pos, e.tgt, e.lp)
+	}
+	e.logits = grow(e.logits, B*L*V)
+	if err := e.d.Logits(e.z, B, L, e.t, e.logits); err != nil {
+		return err
+	}
+	for j, i := range e.pos {
+		e.lp[j] = logProbOf(e.logits[int(i)*V:(int(i)+1)*V], int(e.tgt[j]), e.v.Mask)
+	}
+	return nil
+}
+
 // Add scores clean rows x0 (B x L). Rows of only [PAD] add nothing.
 func (e *Evaluator) Add(x0 []int32, B, L int) error {
 	v := e.v
@@ -81,7 +110,6 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 	e.z = grow(e.z, B*L)
 	e.t = grow(e.t, B)
 	e.w = grow(e.w, B)
-	e.logits = grow(e.logits, B*L*V)
 	e.rngs = e.rngs[:0]
 	us := make([]float64, B)
 	for b := 0; b < B; b++ {
@@ -120,14 +148,12 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 		}
 		// With nothing masked every term is zero: no model call needed.
 		if any {
-			if err := e.d.Logits(e.z, B, L, e.t, e.logits); err != nil {
+			if err := e.logProbs(x0, B, L, V); err != nil {
 				return fmt.Errorf("nelbo: draw %d: %w", k, err)
 			}
-			for i, zi := range e.z {
-				if zi != v.Mask {
-					continue
-				}
-				lp := logProbOf(e.logits[i*V:(i+1)*V], int(x0[i]), v.Mask)
+			for j, i32 := range e.pos {
+				i := int(i32)
+				lp := e.lp[j]
 				if math.IsNaN(lp) {
 					return fmt.Errorf("nelbo: draw %d, row %d position %d: NaN log-probability", k, i/L, i%L)
 				}

@@ -67,6 +67,9 @@ type Sampler struct {
 	sub    []int
 	zsub   []int32
 	lsub   []float32
+	pos    []int32   // positions whose logits a call returns
+	lpos   []float32 // their logits
+	reveal []int     // ddpm: positions revealed this step
 }
 
 // NewSampler checks the configuration.
@@ -168,18 +171,45 @@ func (s *Sampler) Sample(z []int32, B, L int) error {
 		if masked == 0 {
 			return nil
 		}
-		if err := s.refresh(z, B, L, t); err != nil {
-			return fmt.Errorf("sample: step %d of %d: %w", step+1, T, err)
-		}
 		p := RevealProb(s.cfg.Schedule, t, sNext)
 		if step == T-1 {
 			p = 1
 		}
+		// Which positions this step reveals, then their logits: without the
+		// cache only those rows cross from the backend (PositionLogits).
+		s.reveal = s.reveal[:0]
 		for i, id := range z {
-			if id != v.Mask || s.rng.Float64() >= p {
-				continue
+			if id == v.Mask && s.rng.Float64() < p {
+				s.reveal = append(s.reveal, i)
 			}
-			id, err := s.draw(s.logits[i*V : (i+1)*V])
+		}
+		lg := s.logits
+		if s.cfg.Cache {
+			if err := s.refresh(z, B, L, t); err != nil {
+				return fmt.Errorf("sample: step %d of %d: %w", step+1, T, err)
+			}
+		} else {
+			s.pos = s.pos[:0]
+			for _, i := range s.reveal {
+				s.pos = append(s.pos, int32(i))
+			}
+			for b := range s.tvec[:B] {
+				s.tvec[b] = float32(t)
+			}
+			s.lpos = grow(s.lpos, len(s.pos)*V)
+			if err := logitsAt(s.d, z, B, L, V, s.tvec[:B], s.pos, s.lpos, &s.logits); err != nil {
+				return fmt.Errorf("sample: step %d of %d: %w", step+1, T, err)
+			}
+			s.calls++
+			s.rows += B
+			lg = s.lpos
+		}
+		for j, i := range s.reveal {
+			at := i
+			if !s.cfg.Cache {
+				at = j // s.lpos holds the revealed rows in order
+			}
+			id, err := s.draw(lg[at*V : (at+1)*V])
 			if err != nil {
 				return fmt.Errorf("sample: step %d, row %d position %d: %w", step+1, i/L, i%L, err)
 			}

@@ -70,17 +70,18 @@ func (s *Sampler) maskedPositions(z []int32, B, L int) ([][]int, int) {
 	return pos, total
 }
 
-// callRows runs the model on the rows in s.sub (rows of z, each at its own
-// time in s.tvec) and leaves their logits in s.lsub, row j of s.sub at
-// s.lsub[j*L*V:].
-func (s *Sampler) callRows(z []int32, L int) error {
+// callAt runs the model on the rows in s.sub (rows of z, each at its own
+// time in s.tvec) and leaves the logits of the positions s.pos (indices
+// into that sub-batch's grid) in s.lpos, in order.
+func (s *Sampler) callAt(z []int32, L int) error {
 	V := s.v.Size
 	nb := len(s.sub)
-	s.zsub, s.lsub = grow(s.zsub, nb*L), grow(s.lsub, nb*L*V)
+	s.zsub = grow(s.zsub, nb*L)
 	for j, b := range s.sub {
 		copy(s.zsub[j*L:(j+1)*L], z[b*L:(b+1)*L])
 	}
-	if err := s.d.Logits(s.zsub, nb, L, s.tvec[:nb], s.lsub); err != nil {
+	s.lpos = grow(s.lpos, len(s.pos)*V)
+	if err := logitsAt(s.d, s.zsub, nb, L, V, s.tvec[:nb], s.pos, s.lpos, &s.lsub); err != nil {
 		return err
 	}
 	s.calls++
@@ -114,25 +115,34 @@ func (s *Sampler) sampleFirstHitting(z []int32, B, L int) error {
 			m[b] *= math.Pow(s.rng.Float64(), 1/float64(len(pos[b])))
 			s.tvec[j] = float32(timeAt(sch, m[b]))
 		}
-		if err := s.callRows(z, L); err != nil {
+		// The positions each row reveals, and its clock after them.
+		s.pos = s.pos[:0]
+		for j, b := range s.sub {
+			p := pos[b]
+			for i := range min(k, len(p)) {
+				if i > 0 {
+					m[b] *= math.Pow(s.rng.Float64(), 1/float64(len(p)-i))
+				}
+				// A uniform masked position, swapped to the front.
+				q := i + s.rng.IntN(len(p)-i)
+				p[i], p[q] = p[q], p[i]
+				s.pos = append(s.pos, int32(j*L+p[i]))
+			}
+		}
+		if err := s.callAt(z, L); err != nil {
 			return fmt.Errorf("sample: first_hitting call %d: %w", call, err)
 		}
-		for j, b := range s.sub {
+		n := 0
+		for _, b := range s.sub {
 			p := pos[b]
 			r := min(k, len(p))
 			for i := range r {
-				if i > 0 { // the next reveal time, for the row's clock
-					m[b] *= math.Pow(s.rng.Float64(), 1/float64(len(p)-i))
-				}
-				// A uniform masked position, swapped out of the list.
-				q := i + s.rng.IntN(len(p)-i)
-				p[i], p[q] = p[q], p[i]
-				at := p[i]
-				id, err := s.draw(s.lsub[(j*L+at)*V : (j*L+at+1)*V])
+				id, err := s.draw(s.lpos[n*V : (n+1)*V])
 				if err != nil {
-					return fmt.Errorf("sample: first_hitting call %d, row %d position %d: %w", call, b, at, err)
+					return fmt.Errorf("sample: first_hitting call %d, row %d position %d: %w", call, b, p[i], err)
 				}
-				z[b*L+at] = id
+				z[b*L+p[i]] = id
+				n++
 			}
 			pos[b] = p[r:]
 		}
@@ -185,15 +195,23 @@ func (s *Sampler) sampleTopK(z []int32, B, L int) error {
 			frac := float64(len(pos[b])) / float64(m0[b])
 			s.tvec[i] = float32(timeAt(sch, frac*(1-sch.Alpha(1))))
 		}
-		if err := s.callRows(z, L); err != nil {
+		s.pos = s.pos[:0]
+		for i, b := range s.sub {
+			for _, at := range pos[b] {
+				s.pos = append(s.pos, int32(i*L+at))
+			}
+		}
+		if err := s.callAt(z, L); err != nil {
 			return fmt.Errorf("sample: topk_confidence call %d of %d: %w", j, S, err)
 		}
-		for i, b := range s.sub {
+		n := 0
+		for _, b := range s.sub {
 			// At least one per call, so S calls always finish.
 			r := max(revealedAfter(s.cfg.RevealSchedule, m0[b], j, S)-(m0[b]-len(pos[b])), 1)
 			cands = cands[:0]
 			for _, at := range pos[b] {
-				lg := s.lsub[(i*L+at)*V : (i*L+at+1)*V]
+				lg := s.lpos[n*V : (n+1)*V]
+				n++
 				id, err := s.draw(lg)
 				if err != nil {
 					return fmt.Errorf("sample: topk_confidence call %d, row %d position %d: %w", j, b, at, err)

@@ -223,3 +223,89 @@ func TestFastSamplersClamp(t *testing.T) {
 		}
 	}
 }
+
+// positional wraps a Denoiser with LogitsAt and LogProbsAt computed from
+// its full logits, counting their use: the samplers and the evaluator must
+// give the same results through them as through Logits.
+type positional struct {
+	Denoiser
+	V         int
+	mask      int32
+	at, probs int
+	full      []float32
+}
+
+func (p *positional) LogitsAt(z []int32, B, L int, t []float32, pos []int32, out []float32) error {
+	p.at++
+	p.full = grow(p.full, B*L*p.V)
+	if err := p.Logits(z, B, L, t, p.full); err != nil {
+		return err
+	}
+	for j, i := range pos {
+		copy(out[j*p.V:(j+1)*p.V], p.full[int(i)*p.V:])
+	}
+	return nil
+}
+
+func (p *positional) LogProbsAt(z []int32, B, L int, t []float32, pos, targets []int32, out []float64) error {
+	p.probs++
+	p.full = grow(p.full, B*L*p.V)
+	if err := p.Logits(z, B, L, t, p.full); err != nil {
+		return err
+	}
+	for j, i := range pos {
+		out[j] = logProbOf(p.full[int(i)*p.V:(int(i)+1)*p.V], int(targets[j]), p.mask)
+	}
+	return nil
+}
+
+// TestPositionalDenoiser: with a denoiser that returns chosen positions
+// only, every sampler draws the same samples for a seed as with full
+// logits, and the NELBO is the same.
+func TestPositionalDenoiser(t *testing.T) {
+	v := vocab.DNA()
+	L, B := 7, 3
+	m := newMarkov(rand.New(rand.NewPCG(21, 21)), L)
+	plain := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
+	for _, cfg := range []SampleConfig{{Steps: 5, Seed: 1}, {Steps: 5, Cache: true, Seed: 1}, {Method: MethodFirstHitting, TokensPerStep: 2, Seed: 2},
+		{Method: MethodTopKConfidence, Steps: 3, Seed: 3}} {
+		var rows [2][]int32
+		pd := &positional{Denoiser: plain, V: v.Size, mask: v.Mask}
+		for k, d := range []Denoiser{plain, pd} {
+			s, err := NewSampler(d, v, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			z := make([]int32, B*L)
+			for i := range z {
+				z[i] = v.Mask
+			}
+			if err := s.Sample(z, B, L); err != nil {
+				t.Fatal(err)
+			}
+			rows[k] = z
+		}
+		if !slices.Equal(rows[0], rows[1]) {
+			t.Errorf("%+v: %v with full logits, %v through LogitsAt", cfg, rows[0], rows[1])
+		}
+		if used := pd.at > 0; used == cfg.Cache {
+			t.Errorf("%+v: LogitsAt used %d times (the cache needs whole rows)", cfg, pd.at)
+		}
+	}
+	x := make([]int32, B*L)
+	for b := range B {
+		copy(x[b*L:], m.sample(rand.New(rand.NewPCG(uint64(b), 9)), L))
+	}
+	var nll [2]float64
+	pd := &positional{Denoiser: plain, V: v.Size, mask: v.Mask}
+	for k, d := range []Denoiser{plain, pd} {
+		ev, _ := NewEvaluator(d, v, NELBOConfig{K: 3, Seed: 4})
+		if err := ev.Add(x, B, L); err != nil {
+			t.Fatal(err)
+		}
+		nll[k] = ev.Sum
+	}
+	if nll[0] != nll[1] || pd.probs == 0 {
+		t.Errorf("NELBO %v with full logits, %v through LogProbsAt (%d calls)", nll[0], nll[1], pd.probs)
+	}
+}

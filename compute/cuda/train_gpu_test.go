@@ -234,3 +234,42 @@ func ExampleNew() {
 	fmt.Println("no GPU:", false)
 	_ = out // [0.5 1 1.5 2]
 }
+
+// TestDenoiserAtParity: the sampler's and the evaluator's device-side
+// paths (logits gathered by position, log-probabilities from the fused
+// cross-entropy) give on the GPU what the CPU gives.
+func TestDenoiserAtParity(t *testing.T) {
+	g := gpu(t)
+	cfg := nn.DefaultConfig(12, 32, 2, 4, 16, nn.ModeMDLM)
+	mc, mg := newPair(t, g, cfg, 5)
+	B, L, V := 2, 16, cfg.VocabSize
+	r := rand.New(rand.NewPCG(8, 8))
+	z := make([]int32, B*L)
+	for i := range z {
+		z[i] = 7 + int32(r.IntN(4))
+		if r.IntN(2) == 0 {
+			z[i] = int32(cfg.MaskID)
+		}
+	}
+	tm := []float32{0.4, 0.9}
+	pos, targets := []int32{3, 30, 0, 17}, []int32{7, 10, 9, 8}
+	var at [2][]float32
+	var lp [2][]float64
+	for k, m := range []*nn.Model{mc, mg} {
+		d := nn.Denoiser{M: m}
+		at[k] = make([]float32, len(pos)*V)
+		lp[k] = make([]float64, len(pos))
+		if err := d.LogitsAt(z, B, L, tm, pos, at[k]); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.LogProbsAt(z, B, L, tm, pos, targets, lp[k]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	same(t, "LogitsAt", at[1], at[0], f32Tol)
+	for j := range pos {
+		if math.Abs(lp[1][j]-lp[0][j]) > 1e-5 {
+			t.Errorf("LogProbsAt position %d: gpu %v cpu %v", pos[j], lp[1][j], lp[0][j])
+		}
+	}
+}
