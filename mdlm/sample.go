@@ -34,7 +34,13 @@ type SampleConfig struct {
 	Seed           uint64
 }
 
-// Sampler draws sequences from a Denoiser by MDLM's ancestral sampler.
+// Sampler draws sequences from a Denoiser: by MDLM's ancestral sampler
+// (below), or by first_hitting or topk_confidence (sample_fast.go;
+// SampleConfig.Method). Every categorical draw is by inverse CDF over
+// float64 probabilities: a float32 Gumbel-max draw would lower the
+// effective temperature (Zheng et al. 2024). Where the Denoiser can return
+// chosen positions only (PositionLogits), ddpm without the cache,
+// first_hitting and topk_confidence fetch just the rows they draw from.
 //
 // Time runs from t = 1 to 0 in Steps equal steps. At the step t -> s each
 // position still [MASK] is revealed with probability

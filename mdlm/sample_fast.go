@@ -70,6 +70,19 @@ func (s *Sampler) maskedPositions(z []int32, B, L int) ([][]int, int) {
 	return pos, total
 }
 
+// activeRows sets s.sub to the rows with a masked position left (and
+// s.tvec to their length); false when there are none.
+func (s *Sampler) activeRows(pos [][]int) bool {
+	s.sub = s.sub[:0]
+	for b, p := range pos {
+		if len(p) > 0 {
+			s.sub = append(s.sub, b)
+		}
+	}
+	s.tvec = grow(s.tvec, len(s.sub))
+	return len(s.sub) > 0
+}
+
 // callAt runs the model on the rows in s.sub (rows of z, each at its own
 // time in s.tvec) and leaves the logits of the positions s.pos (indices
 // into that sub-batch's grid) in s.lpos, in order.
@@ -99,18 +112,8 @@ func (s *Sampler) sampleFirstHitting(z []int32, B, L int) error {
 	for b := range m {
 		m[b] = 1 - sch.Alpha(1)
 	}
-	for call := 1; ; call++ {
-		s.sub = s.sub[:0]
-		for b := range B {
-			if len(pos[b]) > 0 {
-				s.sub = append(s.sub, b)
-			}
-		}
-		if len(s.sub) == 0 {
-			return nil
-		}
+	for call := 1; s.activeRows(pos); call++ {
 		// Each row's next reveal time: the first of n.
-		s.tvec = grow(s.tvec, len(s.sub))
 		for j, b := range s.sub {
 			m[b] *= math.Pow(s.rng.Float64(), 1/float64(len(pos[b])))
 			s.tvec[j] = float32(timeAt(sch, m[b]))
@@ -147,6 +150,7 @@ func (s *Sampler) sampleFirstHitting(z []int32, B, L int) error {
 			pos[b] = p[r:]
 		}
 	}
+	return nil
 }
 
 // revealedAfter is how many of m positions a reveal schedule has revealed
@@ -179,18 +183,8 @@ func (s *Sampler) sampleTopK(z []int32, B, L int) error {
 		conf float64
 	}
 	var cands []cand
-	for j := 1; j <= S; j++ {
-		s.sub = s.sub[:0]
-		for b := range B {
-			if len(pos[b]) > 0 {
-				s.sub = append(s.sub, b)
-			}
-		}
-		if len(s.sub) == 0 {
-			return nil
-		}
+	for j := 1; j <= S && s.activeRows(pos); j++ {
 		// The time whose masking rate is the row's masked share.
-		s.tvec = grow(s.tvec, len(s.sub))
 		for i, b := range s.sub {
 			frac := float64(len(pos[b])) / float64(m0[b])
 			s.tvec[i] = float32(timeAt(sch, frac*(1-sch.Alpha(1))))

@@ -22,31 +22,7 @@ func TestFirstHittingMarkovJoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts := make([]int, 64)
-	z := make([]int32, B*L)
-	for range n {
-		for i := range z {
-			z[i] = v.Mask
-		}
-		if err := s.Sample(z, B, L); err != nil {
-			t.Fatal(err)
-		}
-		for b := range B {
-			k := 0
-			for _, id := range z[b*L : (b+1)*L] {
-				k = k*4 + int(id-7)
-			}
-			counts[k]++
-		}
-	}
-	probs := make([]float64, 64)
-	for k := range probs {
-		a, b, c := k/16, k/4%4, k%4
-		probs[k] = m.pi[a] * m.P[a][b] * m.P[b][c]
-	}
-	if _, _, p, err := evaluate.ChiSquareGOF(counts, probs); err != nil || p < 1e-3 {
-		t.Fatalf("joint of 3 positions: p = %v (%v)", p, err)
-	}
+	checkMarkovJoint(t, s, m, v, B, n)
 	if s.Calls() != n*L {
 		t.Errorf("%d calls for %d batches of %d positions: want one per position", s.Calls(), n, L)
 	}

@@ -93,10 +93,22 @@ func TestDDPMMarkovJoint(t *testing.T) {
 	m := newMarkov(rand.New(rand.NewPCG(12, 12)), L)
 	d := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
 	s, _ := NewSampler(d, v, SampleConfig{Steps: 1000, Cache: true, Seed: 5})
-	counts := make([]int, 64)
 	B := 100
+	checkMarkovJoint(t, s, m, v, B, 40)
+	// At most one call per step in which something was revealed, plus the first.
+	if s.Calls() > 40*(B*L+1) || s.Calls() >= 40*1000 {
+		t.Fatalf("ddpm_cache made %d calls for 40 batches of %d positions, 1000 steps", s.Calls(), B*L)
+	}
+}
+
+// checkMarkovJoint draws n batches of B rows of 3 positions with s and
+// checks their joint against the chain m's by a chi-square test.
+func checkMarkovJoint(t *testing.T, s *Sampler, m *markov, v vocab.Vocab, B, n int) {
+	t.Helper()
+	const L = 3
+	counts := make([]int, 64)
 	z := make([]int32, B*L)
-	for it := 0; it < 40; it++ {
+	for range n {
 		for i := range z {
 			z[i] = v.Mask
 		}
@@ -119,13 +131,8 @@ func TestDDPMMarkovJoint(t *testing.T) {
 		a, b, c := k/16, k/4%4, k%4
 		probs[k] = m.pi[a] * m.P[a][b] * m.P[b][c]
 	}
-	_, _, p, err := evaluate.ChiSquareGOF(counts, probs)
-	if err != nil || p < 1e-3 {
+	if _, _, p, err := evaluate.ChiSquareGOF(counts, probs); err != nil || p < 1e-3 {
 		t.Fatalf("joint of 3 positions: p = %v (%v)", p, err)
-	}
-	// At most one call per step in which something was revealed, plus the first.
-	if s.Calls() > 40*(B*L+1) || s.Calls() >= 40*1000 {
-		t.Fatalf("ddpm_cache made %d calls for 40 batches of %d positions, 1000 steps", s.Calls(), B*L)
 	}
 }
 
