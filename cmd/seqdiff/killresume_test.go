@@ -434,7 +434,7 @@ func normalizeReport(rep, out string) string {
 		switch {
 		case section == "## Models" && len(cells) == 9 && !strings.HasPrefix(line, "|---") && !strings.Contains(line, "training time"):
 			cells[7] = " <time> " // training time
-		case section == "## Sampling speed" && len(cells) == 8 && !strings.HasPrefix(line, "|---") && !strings.Contains(line, "tokens/s"):
+		case section == "## Sampling: speed and quality" && len(cells) == 11 && !strings.HasPrefix(line, "|---") && !strings.Contains(line, "tokens/s"):
 			cells[5], cells[6] = " <s> ", " <tok/s> " // seconds, tokens/s
 		}
 		b.WriteString(strings.Join(cells, "|") + "\n")
