@@ -232,6 +232,35 @@ func newCSV(r io.Reader) (*csv.Reader, error) {
 	return cr, nil
 }
 
+// Row is one row of a task table as ReadTable returns it.
+type Row struct {
+	Seq   []uint8 // token ids of the DNA vocabulary
+	Label string  // as written, surrounding spaces trimmed
+	Where string  // file:line
+}
+
+// ReadTable reads a TSV or CSV table (plain or gzip) with a header naming
+// seqCol and labelCol ("" means "seq" and "label") as Load reads one, and
+// returns its rows in file order, neither split nor mapped to classes
+// (seqdiff embed --task). Bad rows are errors naming the file and line.
+func ReadTable(path, seqCol, labelCol string) ([]Row, error) {
+	if seqCol == "" {
+		seqCol = "seq"
+	}
+	if labelCol == "" {
+		labelCol = "label"
+	}
+	raw, err := readTable(path, seqCol, labelCol)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]Row, len(raw))
+	for i, r := range raw {
+		rows[i] = Row{Seq: r.seq, Label: r.label, Where: r.where}
+	}
+	return rows, nil
+}
+
 // readTable reads a TSV or CSV table with a header naming seqCol and
 // labelCol. Sequences are tokenized (upper or lower case; IUPAC codes read
 // as N); bad rows are errors naming the file and line.

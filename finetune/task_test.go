@@ -94,6 +94,24 @@ func TestLoadCSVQuotedBOMCRLFIUPAC(t *testing.T) {
 	}
 }
 
+// TestReadTableInOrder: ReadTable keeps every row in file order with its
+// label as written and its line, one class or many.
+func TestReadTableInOrder(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, filepath.Join(dir, "t.csv"), "id,sequence,class\r\nb,acgN,\" x \"\r\na,TT,x\r\n")
+	rows, err := ReadTable(p, "sequence", "class")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || string(rows[0].Seq) != string([]uint8{7, 8, 9, 11}) || rows[0].Label != "x" ||
+		rows[0].Where != p+":2" || rows[1].Where != p+":3" || string(rows[1].Seq) != string([]uint8{10, 10}) {
+		t.Fatalf("%+v", rows)
+	}
+	if _, err := ReadTable(p, "", ""); err == nil || !strings.Contains(err.Error(), `lacks column "seq" or "label"`) {
+		t.Errorf("default columns: %v", err)
+	}
+}
+
 func TestLoadBadRows(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {

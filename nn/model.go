@@ -531,6 +531,23 @@ func (m *Model) LogitsHost() ([]float32, error) {
 // input, for mean-pool classification heads.
 func (m *Model) Hidden() compute.F32 { return m.acts.lnf }
 
+// HiddenLayer is the hidden state (B*T, C) of layer l of the last Forward,
+// numbered as Hugging Face's hidden_states: 0 the token embedding, l in
+// 1..NLayers-1 the residual stream after block l, NLayers the final state
+// after final_ln (Hidden; the last block's output before final_ln is not
+// kept apart). It panics on l outside [0, NLayers].
+func (m *Model) HiddenLayer(l int) compute.F32 {
+	switch {
+	case l < 0 || l > m.Cfg.NLayers:
+		panic(fmt.Sprintf("hidden layer %d outside [0, %d]", l, m.Cfg.NLayers))
+	case l == 0:
+		return m.acts.encoded
+	case l == m.Cfg.NLayers:
+		return m.acts.lnf
+	}
+	return m.acts.blocks[l-1].resOut
+}
+
 // CrossEntropy is the loss the objectives call after Forward:
 //
 //	loss = sum_n weight[n] * -log softmax(logits[n])[target[n]] / normaliser
