@@ -47,4 +47,5 @@
 // ema.safetensors (same names), optimizer.safetensors ("m.NAME" and
 // "v.NAME", the update count in __metadata__ "step") and state.json (the
 // trainer's resume state). Checkpoint.Save writes them atomically.
+// python/seqdiff_torch.py loads them in PyTorch (docs/pytorch.md).
 package nn

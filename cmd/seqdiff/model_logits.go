@@ -18,6 +18,7 @@ type modelLogitsOptions struct {
 	output string
 	batch  int
 	ema    bool
+	tFile  string
 }
 
 func newModelLogitsCmd() *cobra.Command {
@@ -28,18 +29,24 @@ func newModelLogitsCmd() *cobra.Command {
 		Long: `Read rows of int32 little-endian token ids (rows x L), run the checkpoint's
 backbone on them (causal attention when its mode is ar, bidirectional
 otherwise) and write the logits as float32 little-endian, shape (rows, L, V).
-The EMA weights are used when the checkpoint has them; --raw takes the
-trained weights, which shared/reference/torch_ref.py reads. The output is
-written to a temporary file and renamed into place.`,
-		Example: `  seqdiff model logits --ckpt ckpt/init --tokens batch.i32 --rows 2 -o logits.f32`,
-		Args:    cobra.NoArgs,
-		RunE:    func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
+A time-conditioned mdlm checkpoint reads its input at the diffusion times
+of --t (float32 little-endian, one per row, as model loss takes them), or
+at t = 0 (clean input) without it. The EMA weights are used when the
+checkpoint has them; --raw takes the trained weights, which
+shared/reference/torch_ref.py reads. The output is written to a temporary
+file and renamed into place. python/seqdiff_torch.py --check compares its
+PyTorch logits with this output.`,
+		Example: `  seqdiff model logits --ckpt ckpt/init --tokens batch.i32 --rows 2 -o logits.f32
+  seqdiff model logits --ckpt ckpt/mdlm-tc --tokens batch.i32 --rows 2 --t t.f32 -o logits.f32`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.OutOrStdout()) },
 	}
 	f := cmd.Flags()
 	o.in.bind(cmd)
 	f.StringVarP(&o.output, "output", "o", "", "output file (float32 little-endian, rows x L x V)")
 	alias(f, "out", "output")
 	f.IntVar(&o.batch, "batch", 8, "rows per forward pass")
+	f.StringVar(&o.tFile, "t", "", "time-conditioned mdlm: float32 little-endian diffusion time per row (default 0)")
 	f.BoolVar(&o.ema, "ema", false, "use the EMA weights")
 	f.MarkDeprecated("ema", "the EMA weights are the default; --raw takes the trained ones")
 	required(cmd, "output")
@@ -58,10 +65,26 @@ func (o *modelLogitsOptions) run(stdout io.Writer) error {
 	rows := o.in.rows
 	V := model.Cfg.VocabSize
 	causal := model.Cfg.Causal()
+	var times []float32
+	if o.tFile != "" {
+		// Refused rather than ignored: the logits of a model without time
+		// conditioning do not depend on t, and a caller passing one expects
+		// they do.
+		if !model.Cfg.TimeConditioning {
+			return usagef("--t: checkpoint %s is not time-conditioned; its logits do not depend on t", o.in.ckpt)
+		}
+		if times, err = readTimes(o.tFile, rows); err != nil {
+			return err
+		}
+	}
 	out := make([]byte, 0, rows*L*V*4)
 	for r := 0; r < rows; r += o.batch {
 		B := min(o.batch, rows-r)
-		if err := model.Forward(toks[r*L:(r+B)*L], nil, B, L, causal); err != nil {
+		var t []float32 // nil: t = 0
+		if times != nil {
+			t = times[r : r+B]
+		}
+		if err := model.ForwardTime(toks[r*L:(r+B)*L], nil, t, B, L, causal); err != nil {
 			return fmt.Errorf("%s: rows %d..%d: %w", o.in.tokens, r, r+B-1, err)
 		}
 		logits, err := model.LogitsHost()

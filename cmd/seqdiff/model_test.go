@@ -195,10 +195,19 @@ func TestModelLogitsErrors(t *testing.T) {
 	long := filepath.Join(dir, "long.i32")
 	writeI32(t, long, make([]int32, 34))
 	out := filepath.Join(dir, "out.f32")
+	tc := filepath.Join(dir, "tc")
+	run(t, append([]string{"model", "init", "--time-conditioning", "--out", tc}, tinyShape...)...)
+	tOne := filepath.Join(dir, "t1.f32")
+	os.WriteFile(tOne, binary.LittleEndian.AppendUint32(nil, math.Float32bits(0.5)), 0o644)
+	tBad := filepath.Join(dir, "tbad.f32")
+	os.WriteFile(tBad, binary.LittleEndian.AppendUint32(nil, math.Float32bits(1.5)), 0o644)
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
+		{[]string{"--ckpt", ck, "--tokens", big, "--rows", "1", "--t", tOne, "--out", out}, "not time-conditioned"},
+		{[]string{"--ckpt", tc, "--tokens", big, "--rows", "2", "--t", tOne, "--out", out}, "want 2 float32 (one per row)"},
+		{[]string{"--ckpt", tc, "--tokens", big, "--rows", "1", "--t", tBad, "--out", out}, "outside (0, 1]"},
 		{[]string{"--ckpt", ck, "--tokens", odd, "--rows", "1", "--out", out}, "not a whole number of int32"},
 		{[]string{"--ckpt", ck, "--tokens", big, "--rows", "3", "--out", out}, "do not split into 3 equal rows"},
 		{[]string{"--ckpt", ck, "--tokens", big, "--rows", "1", "--out", out}, "token 12 at row 0 position 2"},
