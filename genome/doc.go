@@ -22,6 +22,12 @@
 //     access through FILE.fai (and FILE.gzi for BGZF). BuildFai and
 //     BuildGzi write indexes byte-identical to `samtools faidx`.
 //
+// VCF: OpenVCF and VCFReader.Next stream the records of a VCF (plain,
+// gzip or BGZF), reading the fixed columns CHROM POS ID REF ALT after
+// checking the #CHROM header line; ParseAllele tells sequence, '.', '*',
+// symbolic and breakend ALT alleles apart. Malformed lines are
+// *FormatErrors naming the file and the line.
+//
 // Chromosome names: CanonicalName is the alias rule (a leading "chr" is
 // dropped, case is ignored, and M is MT), and ResolveName maps a user's
 // name onto the names a file holds.

@@ -22,6 +22,7 @@ var (
 	ErrNotBGZF        = errors.New("gzip file is not BGZF; recompress it with bgzip")
 	ErrNoIndex        = errors.New("index file missing")
 	ErrBadBED         = errors.New("malformed BED line")
+	ErrBadVCF         = errors.New("malformed VCF line")
 	ErrNoSuchRecord   = errors.New("no such record")
 	ErrAmbiguousName  = errors.New("ambiguous record name")
 	ErrRange          = errors.New("range out of bounds")

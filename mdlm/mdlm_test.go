@@ -405,6 +405,67 @@ func TestNELBOBatchInvariant(t *testing.T) {
 	}
 }
 
+// TestNELBOKeyed: AddKeyed with the running indices as keys is Add, and
+// rows given one key draw the same times and masks wherever they sit: the
+// same row twice under one key scores the same, and two rows that differ
+// in one token under one key differ by less than under two keys on
+// average (common random numbers).
+func TestNELBOKeyed(t *testing.T) {
+	v := vocab.DNA()
+	rng := rand.New(rand.NewPCG(8, 8))
+	const L = 16
+	m := newMarkov(rng, L)
+	d := &markovDenoiser{m: m, V: v.Size, mask: v.Mask}
+	var x []int32
+	for r := 0; r < 4; r++ {
+		x = append(x, m.sample(rng, L)...)
+	}
+	a, _ := NewEvaluator(d, v, NELBOConfig{K: 3, Seed: 9})
+	b, _ := NewEvaluator(d, v, NELBOConfig{K: 3, Seed: 9})
+	if err := a.Add(x, 4, L); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddKeyed(x[2*L:], 2, L, []uint64{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddKeyed(x[:2*L], 2, L, []uint64{0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(a.Sum-b.Sum) > 1e-9 {
+		t.Fatalf("keyed %v vs running %v", b.Sum, a.Sum)
+	}
+	if err := b.AddKeyed(x, 4, L, []uint64{1}); err == nil {
+		t.Fatal("AddKeyed took 1 key for 4 rows")
+	}
+	// One row and a copy with a token changed, under one key or two.
+	var rows []float64
+	c, _ := NewEvaluator(d, v, NELBOConfig{K: 2, Seed: 1})
+	c.PerRow = func(r evaluate.RowNLL) { rows = append(rows, r.NLL) }
+	var same, diff float64
+	for k := uint64(0); k < 200; k++ {
+		row := m.sample(rng, L)
+		alt := append([]int32(nil), row...)
+		alt[L/2] = vocab.A + (alt[L/2]-vocab.A+1)%4
+		pair := append(append([]int32(nil), row...), alt...)
+		rows = rows[:0]
+		if err := c.AddKeyed(append(pair, row...), 3, L, []uint64{2 * k, 2 * k, 2*k + 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.AddKeyed(row, 1, L, []uint64{2 * k}); err != nil {
+			t.Fatal(err)
+		}
+		if rows[3] != rows[0] {
+			t.Fatalf("one row under one key: %v then %v", rows[0], rows[3])
+		}
+		same += math.Abs(rows[1] - rows[0])
+		diff += math.Abs(rows[1] - rows[2])
+	}
+	if same >= diff {
+		t.Fatalf("mean |NELBO difference| of a one-token change: %.3f under one key, %.3f under two", same/200, diff/200)
+	}
+	t.Logf("mean |NELBO difference| of a one-token change: %.3f under one key, %.3f under two", same/200, diff/200)
+}
+
 // TestNELBOByTAndRows: the bins of t add up to the total (their
 // token-weighted mean per token is the NELBO per token), the per-row
 // scores add up to it too with rows numbered across batches, and each bin

@@ -101,7 +101,23 @@ func (e *Evaluator) logProbs(x0 []int32, B, L, V int) error {
 }
 
 // Add scores clean rows x0 (B x L). Rows of only [PAD] add nothing.
-func (e *Evaluator) Add(x0 []int32, B, L int) error {
+func (e *Evaluator) Add(x0 []int32, B, L int) error { return e.add(x0, B, L, nil) }
+
+// AddKeyed is Add with row b's draws taken from the generator seeded by
+// (Seed, keys[b]) instead of (Seed, its running index): rows given the
+// same key get the same K times and, when their non-PAD positions are the
+// same, the same masked positions (common random numbers), whatever their
+// batch or order. Two sequences scored under one key differ in their
+// NELBO by what they hold, not by their draws. Add is AddKeyed with keys
+// 0, 1, 2, ... counted across calls.
+func (e *Evaluator) AddKeyed(x0 []int32, B, L int, keys []uint64) error {
+	if len(keys) != B {
+		return fmt.Errorf("nelbo: %d keys for %d rows", len(keys), B)
+	}
+	return e.add(x0, B, L, keys)
+}
+
+func (e *Evaluator) add(x0 []int32, B, L int, keys []uint64) error {
 	v := e.v
 	if err := v.Check(x0, B, L, true); err != nil {
 		return fmt.Errorf("nelbo: %w", err)
@@ -113,7 +129,11 @@ func (e *Evaluator) Add(x0 []int32, B, L int) error {
 	e.rngs = e.rngs[:0]
 	us := make([]float64, B)
 	for b := 0; b < B; b++ {
-		r := rand.New(rand.NewPCG(e.cfg.Seed, e.row+uint64(b)))
+		key := e.row + uint64(b)
+		if keys != nil {
+			key = keys[b]
+		}
+		r := rand.New(rand.NewPCG(e.cfg.Seed, key))
 		us[b] = r.Float64()
 		e.rngs = append(e.rngs, r)
 	}

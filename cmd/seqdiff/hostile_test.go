@@ -9,6 +9,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -550,5 +551,52 @@ func TestHostileResumeState(t *testing.T) {
 			}
 			t.Logf("seqdiff: %v", err)
 		})
+	}
+}
+
+// TestHostileVCF: a malformed VCF stops `score` with FILE:LINE, exit
+// status 1 and no output file (a bad line after the first chunk of
+// records, whose rows were already written, included); problems of one
+// record against the FASTA are not errors of the file (TestScoreChr20Cases).
+func TestHostileVCF(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "scores.tsv")
+	ck := scoreModel(t, dir, "ar")
+	seq := hostileBases(2000, 4)
+	fa := hostileWrite(t, dir, "g.fa", ">1\n"+seq+"\n")
+	const hdr = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+	good := func(n int) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			p := 100 + i%1800
+			fmt.Fprintf(&b, "1\t%d\t.\t%c\tN\t.\t.\t.\n", p, seq[p-1])
+		}
+		return b.String()
+	}
+	vcf := func(name, body string) []string {
+		return []string{"score", "--ckpt", ck, "--fasta", fa, "--vcf", hostileWrite(t, dir, name, body), "-o", out, "--window", "16"}
+	}
+	cases := []hostileCase{
+		{"wrong column count", vcf("cols.vcf", hdr+good(2)+"1\t300\t.\tA\tC\t.\t.\n"), []string{"cols.vcf:5: 7 column(s); the #CHROM line has 8"}, nil},
+		{"non-numeric POS", vcf("pos.vcf", hdr+"1\t3e5\t.\tA\tC\t.\t.\t.\n"), []string{`pos.vcf:3: POS "3e5" is not a non-negative integer`}, nil},
+		{"empty REF", vcf("ref.vcf", hdr+"1\t300\t.\t\tC\t.\t.\t.\n"), []string{"ref.vcf:3: empty REF"}, nil},
+		{"a REF that is not bases", vcf("refx.vcf", hdr+"1\t300\t.\tA-\tC\t.\t.\t.\n"), []string{`refx.vcf:3: REF "A-": '-' at position 2 is not a base`}, nil},
+		{"an empty ALT allele", vcf("alt.vcf", hdr+"1\t300\t.\tA\tC,\t.\t.\t.\n"), []string{`alt.vcf:3: ALT "C,": allele 2: empty allele`}, nil},
+		{"no #CHROM line", vcf("nochrom.vcf", "##fileformat=VCFv4.2\n1\t300\t.\tA\tC\t.\t.\t.\n"), []string{"nochrom.vcf:2: record before the #CHROM header line (line starts with '1'); is this a VCF file?"}, nil},
+		{"a #CHROM line with spaces", vcf("spaced.vcf", "#CHROM POS ID REF ALT QUAL FILTER INFO\n"), []string{"spaced.vcf:1: the #CHROM line is separated by spaces; VCF columns are separated by tabs"}, nil},
+		{"a data line with spaces", vcf("spaces.vcf", hdr+"1 300 . A C . . .\n"), []string{"spaces.vcf:3: 1 column(s); the #CHROM line has 8 (VCF columns are separated by tabs, not spaces)"}, nil},
+		{"a FASTA given as VCF", vcf("fa.vcf", ">1\nACGT\n"), []string{"fa.vcf:1: record before the #CHROM header line (line starts with '>')"}, nil},
+		{"empty file", vcf("empty.vcf", ""), []string{"empty.vcf: empty file: no VCF header"}, nil},
+		{"a bad line after 600 scored records", vcf("late.vcf", hdr+good(600)+"1\tx\t.\tA\tC\t.\t.\t.\n"), []string{`late.vcf:603: POS "x" is not a non-negative integer`}, nil},
+		{"truncated gzip", vcf("cut.vcf.gz", hostileGzip(hdr + good(3000))[:3000]), []string{"cut.vcf.gz:", "gzip data ends early: the file is truncated"}, nil},
+		{"a missing path", []string{"score", "--ckpt", ck, "--fasta", fa, "--vcf", filepath.Join(dir, "missing.vcf"), "-o", out}, []string{"missing.vcf: no such file or directory"}, nil},
+	}
+	for i := range cases {
+		cases[i].absent = []string{out}
+	}
+	runHostile(t, cases)
+	_, _, err := run(t, cases[0].args...)
+	if code := exitCode(context.Background(), err); code != 1 {
+		t.Errorf("malformed VCF: exit status %d, want 1", code)
 	}
 }
