@@ -129,6 +129,9 @@ func (s *study) report(context.Context) error {
 				st = fmt.Sprintf("k %d", max(r.TokensPerStep, 1))
 			case train.SamplerTopK:
 				st = fmt.Sprintf("%d calls, %s", r.Steps, cmp.Or(r.Reveal, "linear"))
+				if r.ConfidenceNoise > 0 {
+					st += fmt.Sprintf(", noise %g", r.ConfidenceNoise)
+				}
 			case train.SamplerReal:
 				st = "real windows"
 			}

@@ -31,7 +31,11 @@ type SampleConfig struct {
 	// RevealSchedule is topk_confidence's RevealLinear ("" too) or
 	// RevealCosine.
 	RevealSchedule string
-	Seed           uint64
+	// ConfidenceNoise is topk_confidence's MaskGIT randomisation: the
+	// positions are ranked by log p(drawn token) + noise (1 - j/S) g, g a
+	// standard Gumbel draw, at call j of S (0: pure confidence order).
+	ConfidenceNoise float64
+	Seed            uint64
 }
 
 // Sampler draws sequences from a Denoiser: by MDLM's ancestral sampler
@@ -92,6 +96,9 @@ func NewSampler(d Denoiser, v vocab.Vocab, cfg SampleConfig) (*Sampler, error) {
 	}
 	if cfg.Steps < 1 && cfg.Method != MethodFirstHitting {
 		return nil, fmt.Errorf("sample: %d steps, need at least 1", cfg.Steps)
+	}
+	if cfg.ConfidenceNoise < 0 || math.IsNaN(cfg.ConfidenceNoise) || math.IsInf(cfg.ConfidenceNoise, 0) {
+		return nil, fmt.Errorf("sample: confidence noise %g must be a finite number >= 0", cfg.ConfidenceNoise)
 	}
 	if cfg.TokensPerStep < 0 {
 		return nil, fmt.Errorf("sample: %d tokens per step, need at least 1", cfg.TokensPerStep)

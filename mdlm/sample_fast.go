@@ -29,7 +29,9 @@ const (
 	// drawn token has the highest probability are kept, as many as the
 	// reveal schedule (RevealSchedule) asks for that call; the rest stay
 	// masked. Not a sample of the model's joint: it favours confident
-	// tokens, which is what makes few calls work.
+	// tokens, which is what makes few calls work, and on a weak model it
+	// collapses into repeats (RESULTS.md). ConfidenceNoise ranks by
+	// log-confidence plus annealed Gumbel noise instead, as MaskGIT does.
 	MethodTopKConfidence = "topk_confidence"
 )
 
@@ -210,7 +212,11 @@ func (s *Sampler) sampleTopK(z []int32, B, L int) error {
 				if err != nil {
 					return fmt.Errorf("sample: topk_confidence call %d, row %d position %d: %w", j, b, at, err)
 				}
-				cands = append(cands, cand{at, id, s.probOf(lg, id)})
+				conf := math.Log(s.probOf(lg, id))
+				if nz := s.cfg.ConfidenceNoise * (1 - float64(j)/float64(S)); nz > 0 {
+					conf += nz * -math.Log(-math.Log(1-s.rng.Float64())) // Gumbel(0, 1)
+				}
+				cands = append(cands, cand{at, id, conf})
 			}
 			// Most confident first; ties by position, so a seed repeats.
 			slices.SortStableFunc(cands, func(x, y cand) int {

@@ -164,6 +164,29 @@ func TestTopKConfidence(t *testing.T) {
 	if got := revealedAfter(RevealLinear, 100, 1, 4); got != 25 {
 		t.Errorf("linear after 1 of 4: %d", got)
 	}
+	// With MaskGIT's noise the first call no longer always keeps the most
+	// confident positions, and the calls still fill every position.
+	moved := 0
+	for seed := range uint64(20) {
+		c := &confident{}
+		s, err := NewSampler(c, v, SampleConfig{Method: MethodTopKConfidence, Steps: S, ConfidenceNoise: 20, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, _ := Template(v, L, nil, nil)
+		if err := s.Sample(z, 1, L); err != nil || slices.Contains(z, v.Mask) || s.Calls() != S {
+			t.Fatalf("noise: %v %v, %d calls", err, z, s.Calls())
+		}
+		if c.calls[1][0] != v.Mask { // the least confident position revealed first
+			moved++
+		}
+	}
+	if moved == 0 {
+		t.Error("confidence noise never changed the order")
+	}
+	if _, err := NewSampler(c0{}, v, SampleConfig{Method: MethodTopKConfidence, Steps: 2, ConfidenceNoise: -1}); err == nil {
+		t.Error("negative confidence noise accepted")
+	}
 	if _, err := NewSampler(c0{}, v, SampleConfig{Method: "maskgit", Steps: 1}); err == nil {
 		t.Error("unknown method accepted")
 	}

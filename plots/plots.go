@@ -381,6 +381,9 @@ func samplerSeries(rows []train.SampleTiming, x, y func(train.SampleTiming) floa
 		if r.Sampler == train.SamplerTopK && r.Reveal != "" {
 			name += " (" + r.Reveal + ")"
 		}
+		if r.ConfidenceNoise > 0 {
+			name += fmt.Sprintf(" noise %g", r.ConfidenceNoise)
+		}
 		by[name] = append(by[name], plotter.XY{X: x(r), Y: y(r)})
 	}
 	for _, xy := range by {

@@ -18,18 +18,20 @@ import (
 type SampleTiming struct {
 	// ddpm, ddpm_cache, first_hitting, topk_confidence, ar_kv_cache, or
 	// real: the reference row of real windows (quality only).
-	Sampler       string  `json:"sampler"`
-	N             int     `json:"n"`
-	Len           int     `json:"len"`
-	Steps         int     `json:"steps,omitempty"`
-	TokensPerStep int     `json:"tokens_per_step,omitempty"` // first_hitting
-	Reveal        string  `json:"reveal,omitempty"`          // topk_confidence
-	Calls         int     `json:"model_calls"`
-	RowEvals      int     `json:"row_evals,omitempty"` // MDLM: rows over all model calls
-	Seconds       float64 `json:"seconds"`             // median over the timed runs
-	CPUSeconds    float64 `json:"cpu_seconds,omitempty"`
-	TokensPerS    float64 `json:"tokens_per_s"`
-	Threads       int     `json:"threads"`
+	Sampler       string `json:"sampler"`
+	N             int    `json:"n"`
+	Len           int    `json:"len"`
+	Steps         int    `json:"steps,omitempty"`
+	TokensPerStep int    `json:"tokens_per_step,omitempty"` // first_hitting
+	Reveal        string `json:"reveal,omitempty"`          // topk_confidence
+	// ConfidenceNoise is topk_confidence's annealed Gumbel noise.
+	ConfidenceNoise float64 `json:"confidence_noise,omitempty"`
+	Calls           int     `json:"model_calls"`
+	RowEvals        int     `json:"row_evals,omitempty"` // MDLM: rows over all model calls
+	Seconds         float64 `json:"seconds"`             // median over the timed runs
+	CPUSeconds      float64 `json:"cpu_seconds,omitempty"`
+	TokensPerS      float64 `json:"tokens_per_s"`
+	Threads         int     `json:"threads"`
 	// MDLM: E[NFE] of this sampler (mdlm.ExpectedCalls); for ddpm_cache,
 	// when ddpm ran at the same steps, its measured and predicted speed-up.
 	ExpectedCalls    float64 `json:"expected_calls,omitempty"`
@@ -67,11 +69,13 @@ type BenchSampleOptions struct {
 	// Steps: each is timed as ddpm's and ddpm_cache's T and as
 	// topk_confidence's model calls.
 	Steps         []int
-	TokensPerStep []int    // first_hitting's k, each timed (nil: 1, the exact sampler)
-	Reveal        string   // topk_confidence's reveal schedule ("": linear)
-	Samplers      []string // of AllSamplers (nil: all)
-	Seed          uint64
-	Repeats       int // timed runs per setting, the median kept (0: 1)
+	TokensPerStep []int  // first_hitting's k, each timed (nil: 1, the exact sampler)
+	Reveal        string // topk_confidence's reveal schedule ("": linear)
+	// ConfidenceNoise is topk_confidence's MaskGIT noise (0: none).
+	ConfidenceNoise float64
+	Samplers        []string // of AllSamplers (nil: all)
+	Seed            uint64
+	Repeats         int // timed runs per setting, the median kept (0: 1)
 	// Ref, when set, are real windows (one per sample, of Len) that every
 	// setting's samples are compared with (evaluate.CompareSamples); Floor,
 	// a second disjoint set, gives the real row's JS (the floor at this
@@ -177,7 +181,7 @@ func BenchSample(md, am *nn.Model, o BenchSampleOptions, emit func(SampleTiming)
 		}
 		slices.Sort(secs)
 		slices.Sort(cpus)
-		r := SampleTiming{Sampler: name, N: o.N, Len: o.Len, Steps: g.Steps, TokensPerStep: g.TokensPerStep, Reveal: g.Reveal,
+		r := SampleTiming{Sampler: name, N: o.N, Len: o.Len, Steps: g.Steps, TokensPerStep: g.TokensPerStep, Reveal: g.Reveal, ConfidenceNoise: g.ConfidenceNoise,
 			Calls: st.Calls, RowEvals: st.RowEvals, Seconds: median(secs), Threads: backend.Threads(m.Backend())}
 		r.TokensPerS = float64(o.N*o.Len) / r.Seconds
 		if len(cpus) > 0 {
@@ -244,7 +248,8 @@ func BenchSample(md, am *nn.Model, o BenchSampleOptions, emit func(SampleTiming)
 	}
 	if want[SamplerTopK] {
 		for _, S := range o.Steps {
-			r, err := time1(SamplerTopK, md, GenerateOptions{N: o.N, Len: o.Len, Batch: o.N, Steps: S, Sampler: SamplerTopK, Reveal: o.Reveal, Seed: o.Seed})
+			r, err := time1(SamplerTopK, md, GenerateOptions{N: o.N, Len: o.Len, Batch: o.N, Steps: S, Sampler: SamplerTopK, Reveal: o.Reveal,
+				ConfidenceNoise: o.ConfidenceNoise, Seed: o.Seed})
 			if err != nil {
 				return err
 			}
@@ -286,7 +291,11 @@ func (r SampleTiming) String() string {
 	line := fmt.Sprintf("%-15s %d x %d tokens", r.Sampler, r.N, r.Len)
 	switch {
 	case r.Sampler == SamplerTopK:
-		line += fmt.Sprintf(", %d calls (%s)", r.Steps, cmp.Or(r.Reveal, "linear"))
+		line += fmt.Sprintf(", %d calls (%s", r.Steps, cmp.Or(r.Reveal, "linear"))
+		if r.ConfidenceNoise > 0 {
+			line += fmt.Sprintf(", noise %g", r.ConfidenceNoise)
+		}
+		line += ")"
 	case r.Sampler == SamplerFirstHitting:
 		line += fmt.Sprintf(", k %d", max(r.TokensPerStep, 1))
 	case r.Steps > 0:

@@ -25,11 +25,12 @@ type GenerateOptions struct {
 	// schedule (mdlm.RevealLinear or RevealCosine), and the stride of
 	// semi-autoregressive generation when Len exceeds the model's seq_len
 	// (0: half of seq_len).
-	Steps         int
-	Sampler       string
-	TokensPerStep int
-	Reveal        string
-	Stride        int
+	Steps           int
+	Sampler         string
+	TokensPerStep   int
+	Reveal          string
+	ConfidenceNoise float64 // topk_confidence: mdlm.SampleConfig.ConfidenceNoise
+	Stride          int
 	// Infill, when set, are the rows to generate instead of N x Len (MDLM,
 	// each at most seq_len): [MASK] at the positions to fill, the rest
 	// kept (dataprep.ReadInfill).
@@ -182,7 +183,8 @@ func Generate(m *nn.Model, o GenerateOptions) ([][]int32, GenerateStats, error) 
 
 // mdlmSampleConfig maps a sampler name and its settings to mdlm's.
 func mdlmSampleConfig(o GenerateOptions) (mdlm.SampleConfig, error) {
-	cfg := mdlm.SampleConfig{Steps: o.Steps, Temperature: o.Temperature, Seed: o.Seed, TokensPerStep: o.TokensPerStep, RevealSchedule: o.Reveal}
+	cfg := mdlm.SampleConfig{Steps: o.Steps, Temperature: o.Temperature, Seed: o.Seed, TokensPerStep: o.TokensPerStep, RevealSchedule: o.Reveal,
+		ConfidenceNoise: o.ConfidenceNoise}
 	switch o.Sampler {
 	case "", SamplerDDPM:
 		cfg.Method = mdlm.MethodDDPM
@@ -201,8 +203,8 @@ func mdlmSampleConfig(o GenerateOptions) (mdlm.SampleConfig, error) {
 	if o.TokensPerStep > 1 && cfg.Method != mdlm.MethodFirstHitting {
 		return cfg, fmt.Errorf("generate: tokens per step apply to %s only", SamplerFirstHitting)
 	}
-	if o.Reveal != "" && cfg.Method != mdlm.MethodTopKConfidence {
-		return cfg, fmt.Errorf("generate: a reveal schedule applies to %s only", SamplerTopK)
+	if (o.Reveal != "" || o.ConfidenceNoise != 0) && cfg.Method != mdlm.MethodTopKConfidence {
+		return cfg, fmt.Errorf("generate: a reveal schedule and confidence noise apply to %s only", SamplerTopK)
 	}
 	return cfg, nil
 }

@@ -171,6 +171,7 @@ reuses logits.`,
 	f.IntSliceVar(&o.Steps, "steps", []int{128}, "MDLM ddpm's T and topk_confidence's model calls (a comma-separated list runs each)")
 	f.IntSliceVar(&o.TokensPerStep, "tokens-per-step", []int{1}, "first_hitting's bases revealed per call (a list runs each; 1: exact)")
 	f.StringVar(&o.Reveal, "reveal", "", "topk_confidence's reveal schedule: linear or cosine (default linear)")
+	f.Float64Var(&o.ConfidenceNoise, "confidence-noise", 0, "topk_confidence's annealed Gumbel noise on the ranking (0: none)")
 	f.StringSliceVar(&o.Samplers, "samplers", train.AllSamplers, "samplers to run: "+strings.Join(train.AllSamplers, ", "))
 	f.StringVar(&b.data, "data", "", "DNA prep dir: measure sample quality against its real windows")
 	choiceVar(cmd, &b.split, "split", "test", dataprep.SplitNames[:], "split the real windows come from (with --data)")

@@ -55,7 +55,8 @@ position changed; first_hitting, the exact sampler of infinitely many steps
 with one model call per revealed base (--tokens-per-step k reveals k per call:
 k times fewer calls, no longer exact); topk_confidence, --steps model calls,
 each keeping the most confident of the tokens drawn for the masked positions
-(--reveal linear: as many each call; cosine: few first). --prefix and --suffix
+(--reveal linear: as many each call; cosine: few first; --confidence-noise
+adds MaskGIT's annealed Gumbel noise to the ranking). --prefix and --suffix
 are clamped (infilling); --infill FASTA fills the N positions of each record
 and keeps its bases (one sample per record, in order; --n and --len then come
 from the file; as everywhere, lower case reads as the base and IUPAC codes as
@@ -88,6 +89,7 @@ cache is full, the last seq_len/2 tokens are encoded again).`,
 	choiceVar(cmd, &g.Sampler, "sampler", train.SamplerDDPMCache, train.MDLMSamplers, "MDLM sampler")
 	f.IntVar(&g.TokensPerStep, "tokens-per-step", 1, "MDLM first_hitting: bases revealed per model call (1: exact)")
 	f.StringVar(&g.Reveal, "reveal", "", "MDLM topk_confidence: reveal schedule over the calls, linear or cosine (default linear)")
+	f.Float64Var(&g.ConfidenceNoise, "confidence-noise", 0, "MDLM topk_confidence: annealed Gumbel noise on the log-confidence ranking (MaskGIT; 0: none)")
 	f.StringVar(&o.infill, "infill", "", "MDLM: FASTA of rows whose N positions to fill (bases kept)")
 	f.IntVar(&g.Stride, "stride", 0, "MDLM past seq_len: new tokens per window (0: seq_len/2)")
 	f.StringVar(&o.prefix, "prefix", "", "bases or text clamped at the start (AR: the prompt)")
