@@ -1,0 +1,157 @@
+// Package dist is seqdiff's data-parallel communication: MPI, loaded at
+// run time (no cgo) when the process was started by an MPI launcher
+// (mpirun, mpiexec, srun). Without a launcher nothing is loaded and the
+// world is one process.
+//
+// Open MPI and MPICH (and its derivatives: Intel MPI, MVAPICH, Cray MPICH)
+// are both supported; they differ in their ABI's handles: Open MPI's
+// MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM … are the addresses of exported
+// global structs (ompi_mpi_comm_world …), MPICH's are integer constants.
+package dist
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// launcherVars are environment variables set in every process started by
+// an MPI launcher: Open MPI's mpirun, PMIx (Open MPI 5, srun --mpi=pmix),
+// PMI-1/PMI-2 (MPICH's Hydra mpiexec, srun --mpi=pmi2).
+var launcherVars = []string{"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"}
+
+// Launched reports whether getenv shows an MPI launcher, and which
+// variable says so. SEQDIFF_MPI=0 turns MPI off even under a launcher.
+func Launched(getenv func(string) string) (bool, string) {
+	if getenv("SEQDIFF_MPI") == "0" {
+		return false, ""
+	}
+	for _, v := range launcherVars {
+		if getenv(v) != "" {
+			return true, v
+		}
+	}
+	return false, ""
+}
+
+// Library names, tried in order after SEQDIFF_MPI_LIB: Open MPI 3-5,
+// MPICH 3-4 (and its ABI-compatible derivatives), then the unversioned
+// development link.
+var libNames = []string{"libmpi.so.40", "libmpi.so.12", "libmpi.so"}
+
+func libCandidates(getenv func(string) string) []string {
+	var c []string
+	if p := getenv("SEQDIFF_MPI_LIB"); p != "" {
+		c = append(c, p)
+	}
+	return append(c, libNames...)
+}
+
+// Flavor is the MPI implementation's ABI family.
+type Flavor string
+
+const (
+	OpenMPI Flavor = "Open MPI"
+	MPICH   Flavor = "MPICH"
+)
+
+// handles are the MPI constants of one ABI, as the integer or pointer
+// values passed in registers.
+type handles struct {
+	flavor                          Flavor
+	world, float, double, byte, sum uintptr
+	inPlace                         uintptr
+}
+
+// MPICH's constants (mpi.h): MPI_Comm, MPI_Datatype and MPI_Op are ints.
+const (
+	mpichCommWorld = 0x44000000
+	mpichFloat     = 0x4c00040a
+	mpichDouble    = 0x4c00080b
+	mpichByte      = 0x4c00010d
+	mpichSum       = 0x58000003
+)
+
+// selectHandles picks the ABI from the library's symbols: Open MPI exports
+// ompi_mpi_comm_world, whose address is MPI_COMM_WORLD (and so on for the
+// others); a library without it is taken for MPICH, whose handles are
+// constants. dlsym returns a symbol's address or an error.
+func selectHandles(dlsym func(name string) (uintptr, error)) (handles, error) {
+	if w, err := dlsym("ompi_mpi_comm_world"); err == nil && w != 0 {
+		h := handles{flavor: OpenMPI, world: w, inPlace: 1} // MPI_IN_PLACE is (void *)1
+		for _, s := range []struct {
+			name string
+			dst  *uintptr
+		}{{"ompi_mpi_float", &h.float}, {"ompi_mpi_double", &h.double}, {"ompi_mpi_byte", &h.byte}, {"ompi_mpi_op_sum", &h.sum}} {
+			p, err := dlsym(s.name)
+			if err != nil || p == 0 {
+				return h, fmt.Errorf("Open MPI library without symbol %s: %v", s.name, err)
+			}
+			*s.dst = p
+		}
+		return h, nil
+	}
+	// MPICH has no ompi_ symbols; MPI_Init must exist in any MPI.
+	if _, err := dlsym("MPI_Init_thread"); err != nil {
+		return handles{}, errors.New("not an MPI library: no MPI_Init_thread")
+	}
+	return handles{flavor: MPICH, world: mpichCommWorld, float: mpichFloat, double: mpichDouble,
+		byte: mpichByte, sum: mpichSum, inPlace: ^uintptr(0)}, nil // MPI_IN_PLACE is (void *)-1
+}
+
+// Comm is MPI_COMM_WORLD. A nil *Comm is the one-process world: rank 0 of
+// size 1, whose collectives do nothing.
+type Comm struct {
+	api  *api
+	h    handles
+	rank int
+	size int
+	path string
+}
+
+// Rank is this process's rank (0 for a nil Comm).
+func (c *Comm) Rank() int {
+	if c == nil {
+		return 0
+	}
+	return c.rank
+}
+
+// Size is the number of processes (1 for a nil Comm).
+func (c *Comm) Size() int {
+	if c == nil {
+		return 1
+	}
+	return c.size
+}
+
+// String names the library and world, for a banner.
+func (c *Comm) String() string {
+	if c == nil {
+		return "1 process (no MPI)"
+	}
+	return fmt.Sprintf("%d MPI ranks (%s, %s)", c.size, c.h.flavor, c.path)
+}
+
+// Init starts MPI when the process was started by an MPI launcher and
+// returns the world; otherwise it loads nothing and returns nil (one
+// process). The caller calls Finalize at a clean exit, Abort on an error.
+func Init() (*Comm, error) {
+	ok, why := Launched(os.Getenv)
+	if !ok {
+		return nil, nil
+	}
+	c, err := initMPI(libCandidates(os.Getenv))
+	if err != nil {
+		return nil, fmt.Errorf("started by an MPI launcher (%s is set) but MPI did not start: %w (set SEQDIFF_MPI_LIB to the path of libmpi.so, or SEQDIFF_MPI=0 to run as one process)", why, err)
+	}
+	return c, nil
+}
+
+// errMPI is a failed MPI call.
+func errMPI(fn string, rc int32) error {
+	return fmt.Errorf("%s failed with MPI error %d", fn, rc)
+}
+
+// chunk is the most elements one call passes (MPI's count is a C int).
+const chunk = 1 << 30

@@ -1,0 +1,145 @@
+package dist
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func fakeDlsym(syms map[string]uintptr) func(string) (uintptr, error) {
+	return func(n string) (uintptr, error) {
+		if p, ok := syms[n]; ok {
+			return p, nil
+		}
+		return 0, errors.New("undefined symbol: " + n)
+	}
+}
+
+func TestSelectHandlesOpenMPI(t *testing.T) {
+	h, err := selectHandles(fakeDlsym(map[string]uintptr{
+		"MPI_Init_thread": 1, "ompi_mpi_comm_world": 0x1000, "ompi_mpi_float": 0x2000,
+		"ompi_mpi_double": 0x3000, "ompi_mpi_byte": 0x4000, "ompi_mpi_op_sum": 0x5000,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := handles{flavor: OpenMPI, world: 0x1000, float: 0x2000, double: 0x3000, byte: 0x4000, sum: 0x5000, inPlace: 1}
+	if h != want {
+		t.Fatalf("got %+v, want %+v", h, want)
+	}
+	// An Open MPI library missing one of the handles is refused.
+	if _, err := selectHandles(fakeDlsym(map[string]uintptr{"ompi_mpi_comm_world": 0x1000, "ompi_mpi_float": 0x2000})); err == nil ||
+		!strings.Contains(err.Error(), "ompi_mpi_double") {
+		t.Fatalf("incomplete Open MPI: %v", err)
+	}
+}
+
+func TestSelectHandlesMPICH(t *testing.T) {
+	h, err := selectHandles(fakeDlsym(map[string]uintptr{"MPI_Init_thread": 1, "MPI_Allreduce": 2}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := handles{flavor: MPICH, world: 0x44000000, float: 0x4c00040a, double: 0x4c00080b, byte: 0x4c00010d, sum: 0x58000003,
+		inPlace: ^uintptr(0)}
+	if h != want {
+		t.Fatalf("got %+v, want %+v", h, want)
+	}
+	if _, err := selectHandles(fakeDlsym(nil)); err == nil {
+		t.Fatal("a library without MPI symbols was taken for MPI")
+	}
+}
+
+func TestLaunched(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, c := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{nil, false},
+		{map[string]string{"OMPI_COMM_WORLD_SIZE": "2"}, true},
+		{map[string]string{"PMI_SIZE": "4"}, true},
+		{map[string]string{"PMIX_RANK": "0"}, true},
+		{map[string]string{"PMI_RANK": "1"}, true},
+		{map[string]string{"OMPI_COMM_WORLD_SIZE": "2", "SEQDIFF_MPI": "0"}, false},
+		{map[string]string{"SLURM_PROCID": "0"}, false}, // srun without an MPI plugin: not MPI
+	} {
+		if got, _ := Launched(env(c.env)); got != c.want {
+			t.Errorf("Launched(%v) = %v, want %v", c.env, got, c.want)
+		}
+	}
+	if got := libCandidates(env(map[string]string{"SEQDIFF_MPI_LIB": "/opt/mpi/lib/libmpi.so"})); got[0] != "/opt/mpi/lib/libmpi.so" || len(got) != 1+len(libNames) {
+		t.Fatalf("libCandidates: %v", got)
+	}
+}
+
+// A nil Comm is the one-process world: its collectives change nothing.
+func TestNilComm(t *testing.T) {
+	var c *Comm
+	buf := []float32{1, 2}
+	d := []float64{3}
+	b := []byte{4}
+	if c.Rank() != 0 || c.Size() != 1 || c.AllreduceF32(buf) != nil || c.AllreduceF64(d) != nil || c.Bcast(b, 0) != nil ||
+		c.Barrier() != nil || c.Finalize() != nil || buf[0] != 1 || buf[1] != 2 || d[0] != 3 || b[0] != 4 {
+		t.Fatal("nil Comm is not the one-process world")
+	}
+	c.Abort(1) // does nothing
+	if os.Getenv("OMPI_COMM_WORLD_SIZE") == "" && os.Getenv("PMI_SIZE") == "" {
+		if c, err := Init(); c != nil || err != nil {
+			t.Fatalf("Init without a launcher = %v, %v; want nil, nil", c, err)
+		}
+	}
+}
+
+// TestMPI runs this test binary under mpirun -np 3 (when mpirun is
+// installed) and checks the collectives on every rank.
+func TestMPI(t *testing.T) {
+	if os.Getenv("SEQDIFF_DIST_CHILD") == "1" {
+		mpiChild(t)
+		return
+	}
+	mpirun, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not installed (apt-get install openmpi-bin): the MPI collectives are not tested")
+	}
+	cmd := exec.Command(mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "3", os.Args[0], "-test.run", "^TestMPI$", "-test.v")
+	cmd.Env = append(os.Environ(), "SEQDIFF_DIST_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Count(string(out), "--- PASS: TestMPI") != 3 {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+}
+
+func mpiChild(t *testing.T) {
+	c, err := Init()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size() != 3 {
+		c.Abort(1)
+		t.Fatalf("size %d, want 3", c.Size())
+	}
+	r := c.Rank()
+	f := []float32{float32(r), 1, 0.5}
+	d := []float64{float64(r * r), 1e300}
+	b := []byte{byte(10 + r), byte(20 + r)}
+	if err := c.AllreduceF32(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AllreduceF64(d); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bcast(b, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Barrier(); err != nil {
+		t.Fatal(err)
+	}
+	if f[0] != 3 || f[1] != 3 || f[2] != 1.5 || d[0] != 5 || d[1] != 3e300 || b[0] != 11 || b[1] != 21 {
+		t.Errorf("rank %d: allreduce %v %v, bcast %v", r, f, d, b)
+	}
+	if err := c.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+}
