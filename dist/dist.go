@@ -85,7 +85,7 @@ func selectHandles(dlsym func(name string) (uintptr, error)) (handles, error) {
 		}{{"ompi_mpi_float", &h.float}, {"ompi_mpi_double", &h.double}, {"ompi_mpi_byte", &h.byte}, {"ompi_mpi_op_sum", &h.sum}} {
 			p, err := dlsym(s.name)
 			if err != nil || p == 0 {
-				return h, fmt.Errorf("Open MPI library without symbol %s: %v", s.name, err)
+				return h, fmt.Errorf("an Open MPI library without symbol %s: %v", s.name, err)
 			}
 			*s.dst = p
 		}

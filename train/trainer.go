@@ -14,9 +14,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/seqdiff/seqdiff/dist"
 	"github.com/seqdiff/seqdiff/evaluate"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 
@@ -96,6 +98,15 @@ type Trainer struct {
 	x0          []int32 // one step's clean rows: Accum micro-batches of Batch
 	obj         *nn.Objective
 
+	// comm is the data-parallel world (nil: one process): each rank runs
+	// its share of every step's rows, the gradients are summed over the
+	// ranks, and rank 0 alone writes the run directory.
+	comm *dist.Comm
+	// CheckEvery is how often (steps) the ranks of a data-parallel run
+	// compare a checksum of their weights (0: only at the end).
+	CheckEvery int
+	hostGrad   []float32 // a device backend's gradients, for the all-reduce
+
 	// afterBackward, when set (tests only), runs between backward and the
 	// optimizer step: it is how a test poisons the gradients.
 	afterBackward func(*nn.Model)
@@ -108,9 +119,27 @@ const rngStream = 0x7261696e
 // hold a checkpoint yet) or, with resume, the continuation of its
 // checkpoint. The caller holds the run directory's Lock.
 func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, error) {
+	return NewDist(be, cfg, data, resume, nil)
+}
+
+// NewDist is New for one rank of a data-parallel run over comm (nil: one
+// process, as New). Every rank reads the whole step's rows and corrupts
+// them with the same generator (so the step's normaliser and MDLM's times
+// are those of one process), then runs its Batch/size rows of each
+// micro-batch: rank r rows r*Batch/size … (r+1)*Batch/size-1. The
+// gradients, each already over the whole step's normaliser, are summed
+// with one all-reduce: the step is the one-process step, up to float
+// rounding. Rank 0 alone writes the run directory; the other ranks read
+// its checkpoint on --resume (a shared file system), so a run resumes at
+// any world size.
+func NewDist(be compute.Backend, cfg Config, data *Data, resume bool, comm *dist.Comm) (*Trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if n := comm.Size(); cfg.Batch%n != 0 {
+		return nil, fmt.Errorf("batch %d over %d ranks: the batch (the global batch, split between the ranks) must be a multiple of the number of ranks", cfg.Batch, n)
+	}
+	lead := comm.Rank() == 0
 	mc, err := cfg.ModelConfig(data.SeqLen)
 	if err != nil {
 		return nil, err
@@ -125,10 +154,15 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	if err := CheckData(mc, cfg.Data, data.VocabSize, data.MaskID, data.PadID, data.SeqLen); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+	if !lead {
+		// Rank 0 makes the run dir and recovers its checkpoint first.
+		if err := comm.Barrier(); err != nil {
+			return nil, err
+		}
+	} else if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("run dir %s: %w", cfg.Out, err)
 	}
-	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.StepRows() * data.SeqLen), now: time.Now}
+	t := &Trainer{Cfg: cfg, be: be, data: data, horizon: cfg.Horizon(cfg.StepRows() * data.SeqLen), now: time.Now, comm: comm}
 	if cfg.BudgetOnly() {
 		t.horizon = 0 // until the decay is planned
 	}
@@ -149,8 +183,15 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	var offset int64
 	// A run killed inside a checkpoint write leaves temporaries, or its
 	// checkpoint under the aside name: put it back before looking for it.
-	if err := RecoverCheckpoint(ckDir); err != nil {
-		return nil, err
+	if lead {
+		if err := RecoverCheckpoint(ckDir); err != nil {
+			return nil, err
+		}
+		if comm.Size() > 1 {
+			if err := comm.Barrier(); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if resume {
 		if cursor, offset, err = t.restore(ckDir); err != nil {
@@ -161,6 +202,12 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 	}
 	if t.stream, err = data.Train(cursor); err != nil {
 		return nil, err
+	}
+	t.x0 = make([]int32, cfg.StepRows()*data.SeqLen)
+	t.obj = nn.NewObjective(mc)
+	t.obj.TimeSampling = mdlm.TimeSampling(cfg.TSampling)
+	if !lead {
+		return t, nil // silent: no metrics log, no train.yaml
 	}
 	// The metrics log continues exactly after the checkpoint's last line.
 	t.log, err = os.OpenFile(metricsPath, os.O_RDWR|os.O_CREATE, 0o644)
@@ -193,9 +240,6 @@ func New(be compute.Backend, cfg Config, data *Data, resume bool) (*Trainer, err
 		t.log.Close()
 		return nil, fmt.Errorf("%w; %s%s", err, diskHint(err), t.lastGood())
 	}
-	t.x0 = make([]int32, cfg.StepRows()*data.SeqLen)
-	t.obj = nn.NewObjective(mc)
-	t.obj.TimeSampling = mdlm.TimeSampling(cfg.TSampling)
 	return t, nil
 }
 
@@ -377,6 +421,9 @@ func secs(s float64) string {
 func (t *Trainer) Close() error {
 	t.Opt.Free()
 	t.Model.Free()
+	if t.log == nil { // a data-parallel rank other than 0
+		return nil
+	}
 	return t.log.Close()
 }
 
@@ -406,6 +453,9 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 		return r, nil
 	}
 	t.Model.ZeroGrad()
+	if t.comm.Size() > 1 {
+		return t.distStep(li, r)
+	}
 	for k := range c.Accum {
 		loss, err := t.Model.Loss(li.Rows(k*c.Batch, c.Batch), nil, true)
 		if err != nil {
@@ -420,6 +470,59 @@ func (t *Trainer) TrainStep(x0 []int32) (StepResult, error) {
 			return r, fmt.Errorf("step %d: %w", t.step, err)
 		}
 	}
+	return t.update(r)
+}
+
+// distStep is TrainStep's forward, backward and update on one rank of a
+// data-parallel run: this rank's rows of each micro-batch, then the loss
+// and the gradients summed over the ranks (each is over the whole step's
+// normaliser, so the sums are the one-process step's), then the same
+// update on every rank. A non-finite loss on any rank skips the step on
+// all of them.
+func (t *Trainer) distStep(li nn.LossInputs, r StepResult) (StepResult, error) {
+	c := t.Cfg
+	n := c.Batch / t.comm.Size()
+	off := t.comm.Rank() * n
+	for k := range c.Accum {
+		loss, err := t.Model.Loss(li.Rows(k*c.Batch+off, n), nil, true)
+		if err != nil {
+			return r, fmt.Errorf("step %d, micro-batch %d: %w", t.step, k+1, err)
+		}
+		r.Loss += loss
+		if err := t.Model.Backward(); err != nil {
+			return r, fmt.Errorf("step %d: %w", t.step, err)
+		}
+	}
+	sum := []float64{r.Loss}
+	if err := t.comm.AllreduceF64(sum); err != nil {
+		return r, fmt.Errorf("step %d: loss all-reduce: %w", t.step, err)
+	}
+	r.Loss = sum[0]
+	if math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+		r.Skipped, r.GradNorm = true, math.NaN()
+		return r, nil
+	}
+	g := t.Model.Grads()
+	host := g.Host
+	if host == nil { // a device backend: through host memory
+		if len(t.hostGrad) != g.N {
+			t.hostGrad = make([]float32, g.N)
+		}
+		host = t.hostGrad
+		t.be.Download(host, g)
+	}
+	if err := t.comm.AllreduceF32(host[:g.N]); err != nil {
+		return r, fmt.Errorf("step %d: gradient all-reduce: %w", t.step, err)
+	}
+	if g.Host == nil {
+		t.be.Upload(g, host)
+	}
+	return t.update(r)
+}
+
+// update runs the optimizer step on the step's gradients.
+func (t *Trainer) update(r StepResult) (StepResult, error) {
+	c := t.Cfg
 	if t.afterBackward != nil {
 		t.afterBackward(t.Model)
 	}
@@ -459,6 +562,9 @@ func (t *Trainer) Evaluate() (evaluate.NLL, error) {
 // resolved configuration as config.json's "training") atomically to
 // RUNDIR/checkpoint, after syncing the metrics log whose length it records.
 func (t *Trainer) Save() error {
+	if t.log == nil { // a data-parallel rank other than 0 writes nothing
+		return nil
+	}
 	if err := t.log.Sync(); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -581,19 +687,33 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 	c := t.Cfg
 	last := t.started
 	lastTokens := t.tokens
+	lead := t.comm.Rank() == 0
+	if err := t.checkRanks(); err != nil {
+		return "", err
+	}
 	for {
-		if why := t.stopReason(); why != "" {
+		why, stop := t.stopReason(), ctx.Err() != nil
+		if t.comm.Size() > 1 {
+			var err error
+			if why, stop, err = t.agree(why, stop); err != nil {
+				return "", err
+			}
+		}
+		if why != "" {
 			if t.bad > 0 {
 				return "", t.streakStop(why)
 			}
-			if c.EvalEvery > 0 && t.data.Valid != nil && t.evaluated != t.step && t.step > 0 {
+			if err := t.checkRanks(); err != nil {
+				return "", err
+			}
+			if lead && c.EvalEvery > 0 && t.data.Valid != nil && t.evaluated != t.step && t.step > 0 {
 				if _, err := t.logEval(); err != nil {
 					return "", err
 				}
 			}
 			return why, t.checkpoint()
 		}
-		if ctx.Err() != nil {
+		if stop {
 			if t.bad > 0 {
 				return "", t.streakStop("interrupted")
 			}
@@ -635,7 +755,7 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 		if m.Loss != nil || m.Skipped == "empty" {
 			t.bad = 0
 		}
-		if c.EvalEvery > 0 && t.data.Valid != nil && t.step%c.EvalEvery == 0 && t.bad == 0 {
+		if lead && c.EvalEvery > 0 && t.data.Valid != nil && t.step%c.EvalEvery == 0 && t.bad == 0 {
 			res, err := t.Evaluate()
 			if err != nil {
 				return "", err
@@ -654,9 +774,17 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 		if t.Stderr != nil && c.LogEvery > 0 && (t.step%c.LogEvery == 0 || m.ValidLoss != nil) {
 			t.progress(m)
 		}
+		if t.CheckEvery > 0 && t.step%t.CheckEvery == 0 {
+			if err := t.checkRanks(); err != nil {
+				return "", err
+			}
+		}
 		// Planned before this step's checkpoint, so that a resume from it
-		// continues the same decay.
-		t.planDecay()
+		// continues the same decay (by rank 0 alone: the others take its
+		// plan at the next step's agreement).
+		if lead {
+			t.planDecay()
+		}
 		if c.CkptEvery > 0 && t.step%c.CkptEvery == 0 && t.bad == 0 {
 			if err := t.checkpoint(); err != nil {
 				return "", err
@@ -681,6 +809,9 @@ func (t *Trainer) logEval() (float64, error) {
 }
 
 func (t *Trainer) writeMetric(m Metric) error {
+	if t.log == nil { // a data-parallel rank other than 0
+		return nil
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -771,4 +902,99 @@ func lastMetric(f *os.File, size int64) (Metric, bool) {
 		return m, false
 	}
 	return m, len(buf) > 0 && json.Unmarshal(buf, &m) == nil
+}
+
+// agreement is what rank 0 decides for every rank before each step: the
+// decisions that depend on its clock or its signals (the time budget, a
+// budget-only run's decay plan, an interrupt), so that the ranks never
+// take different steps.
+type agreement struct {
+	Why     string    `json:"why,omitempty"`
+	Stop    bool      `json:"stop,omitempty"`
+	Decay   decayPlan `json:"decay"`
+	Horizon int       `json:"horizon"`
+}
+
+// agreeSize is the broadcast agreement's fixed size in bytes.
+const agreeSize = 4096
+
+// agree broadcasts rank 0's stop reason, interrupt and decay plan; every
+// rank returns rank 0's and adopts its plan.
+func (t *Trainer) agree(why string, stop bool) (string, bool, error) {
+	buf := make([]byte, agreeSize)
+	if t.comm.Rank() == 0 {
+		b, err := json.Marshal(agreement{Why: why, Stop: stop, Decay: t.decay, Horizon: t.horizon})
+		if err != nil {
+			return "", false, err
+		}
+		if len(b) > agreeSize {
+			return "", false, fmt.Errorf("step %d: rank agreement of %d bytes exceeds %d", t.step, len(b), agreeSize)
+		}
+		copy(buf, b)
+	}
+	if err := t.comm.Bcast(buf, 0); err != nil {
+		return "", false, fmt.Errorf("step %d: %w", t.step, err)
+	}
+	var a agreement
+	if err := json.Unmarshal(bytes.TrimRight(buf, "\x00"), &a); err != nil {
+		return "", false, fmt.Errorf("step %d: rank 0's agreement: %v", t.step, err)
+	}
+	t.decay, t.horizon = a.Decay, a.Horizon
+	return a.Why, a.Stop, nil
+}
+
+// WeightsChecksum is a hash (FNV-1a, 64 bits) of the raw weights' bits.
+func (t *Trainer) WeightsChecksum() uint64 {
+	p := t.Model.Params()
+	w := p.Host
+	if w == nil {
+		w = make([]float32, p.N)
+		t.be.Download(w, p)
+	}
+	h := uint64(14695981039346656037)
+	for _, x := range w[:p.N] {
+		h = (h ^ uint64(math.Float32bits(x))) * 1099511628211
+	}
+	return h
+}
+
+// checkRanks compares every rank's weights checksum with rank 0's: a
+// data-parallel run whose ranks' weights differ (a rank that read another
+// checkpoint, non-deterministic arithmetic) stops with an error on every
+// rank. Nothing for one process.
+func (t *Trainer) checkRanks() error {
+	n := t.comm.Size()
+	if n == 1 {
+		return nil
+	}
+	mine := t.WeightsChecksum()
+	buf := make([]byte, 8)
+	for i := range 8 {
+		buf[i] = byte(mine >> (8 * i))
+	}
+	if err := t.comm.Bcast(buf, 0); err != nil {
+		return fmt.Errorf("step %d: %w", t.step, err)
+	}
+	var lead uint64
+	for i := range 8 {
+		lead |= uint64(buf[i]) << (8 * i)
+	}
+	bad := make([]float64, n)
+	if mine != lead {
+		bad[t.comm.Rank()] = 1
+	}
+	if err := t.comm.AllreduceF64(bad); err != nil {
+		return fmt.Errorf("step %d: %w", t.step, err)
+	}
+	var ranks []string
+	for r, b := range bad {
+		if b != 0 {
+			ranks = append(ranks, fmt.Sprint(r))
+		}
+	}
+	if len(ranks) > 0 {
+		return fmt.Errorf("step %d: the weights of rank(s) %s differ from rank 0's (checksum %016x on rank %d, %016x on rank 0): the ranks diverged; stopped, %s",
+			t.step, strings.Join(ranks, ", "), mine, t.comm.Rank(), lead, t.lastGood())
+	}
+	return nil
 }

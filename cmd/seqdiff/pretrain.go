@@ -16,6 +16,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute/backend"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/dist"
 	"github.com/seqdiff/seqdiff/mdlm"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
@@ -30,6 +31,7 @@ type pretrainOptions struct {
 	timeBudget string
 	resume     bool
 	dev        deviceFlags
+	checkEvery int // --check-every (MPI)
 }
 
 func newPretrainCmd() *cobra.Command {
@@ -126,6 +128,7 @@ weights, not the initialisation.`,
 	f.Uint64Var(&c.Seed, "seed", 0, "seed of the weights, the data order and the masking")
 	o.dev.bind(cmd)
 	f.IntVar(&c.MaxBadSteps, "max-bad-steps", c.MaxBadSteps, "stop after this many non-finite steps in a row")
+	f.IntVar(&o.checkEvery, "check-every", 100, "under MPI: compare the ranks' weights checksums every this many steps (0: at the start and end only)")
 	return cmd
 }
 
@@ -153,30 +156,48 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	if err != nil {
 		return err
 	}
-	undo, err := newRunDir(cfg.Out)
+	// Under an MPI launcher (mpirun, srun) the ranks train data-parallel:
+	// rank 0 owns the run dir, the others are silent.
+	comm, err := dist.Init()
 	if err != nil {
 		return err
 	}
-	defer func() { undo(err) }()
-	unlock, err := train.Lock(cfg.Out)
-	if err != nil {
-		return err
+	if comm.Size() > 1 {
+		defer func() { err = endRank(ctx, comm, err) }()
 	}
-	defer unlock()
+	if comm.Rank() != 0 {
+		stderr = io.Discard
+	} else {
+		undo, err := newRunDir(cfg.Out)
+		if err != nil {
+			return err
+		}
+		defer func() { undo(err) }()
+		unlock, err := train.Lock(cfg.Out)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	o.dev.threads = cfg.Threads
 	be, closeBE, err := o.dev.open()
 	if err != nil {
 		return err
 	}
 	defer closeBE()
-	tr, err := train.New(be, cfg, data, o.resume)
+	tr, err := train.NewDist(be, cfg, data, o.resume, comm)
 	if err != nil {
 		return err
 	}
 	defer tr.Close()
 	tr.Stderr = stderr
+	tr.CheckEvery = o.checkEvery
 	fmt.Fprintf(stderr, "pretrain %s: %d params, %s, %s, %s with %d threads, run dir %s (from step %d)\n",
 		cfg.Mode, tr.Model.NumParams(), tr.BatchString(), tr.Schedule(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
+	if comm.Size() > 1 {
+		fmt.Fprintf(stderr, "data-parallel over %s: %d rows of each batch per rank, all-reduce of %d bytes per step, weights compared every %d steps\n",
+			comm, cfg.Batch/comm.Size(), 4*tr.Model.NumParams(), o.checkEvery)
+	}
 	why, err := tr.Run(ctx)
 	return trainEnded(stderr, tr, cfg.Out, "seqdiff pretrain --out "+cfg.Out+" --resume", why, err)
 }
@@ -269,4 +290,20 @@ func copyFlag(dst, src *train.Config, name string) {
 			d.Field(i).Set(s.Field(i))
 		}
 	}
+}
+
+// endRank ends one rank of a data-parallel run: a clean end or an
+// interrupt (every rank stops at the same step) finalizes MPI; any other
+// error is printed with the rank and ends the whole job with MPI_Abort, so
+// that no rank waits forever on one that has stopped.
+func endRank(ctx context.Context, comm *dist.Comm, err error) error {
+	if err == nil || ctx.Err() != nil || strings.HasPrefix(err.Error(), "interrupted at step") {
+		if ferr := comm.Finalize(); err == nil {
+			err = ferr
+		}
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "seqdiff pretrain: rank %d of %d: %v; aborting the MPI job\n", comm.Rank(), comm.Size(), err)
+	comm.Abort(1)
+	return err
 }
