@@ -7,9 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/seqdiff/seqdiff/nn"
+	"github.com/seqdiff/seqdiff/train"
 )
 
 // mpirunArgs is mpirun -np n running this test binary as seqdiff args.
@@ -109,5 +112,109 @@ func TestPretrainMPI(t *testing.T) {
 		"--n-layers", "1", "--n-heads", "2", "--batch", "6", "--max-steps", "2", "--threads", "1")
 	if err == nil || !strings.Contains(log, "batch 6 over 4 ranks") {
 		t.Fatalf("batch 6 over 4 ranks: %v\n%s", err, log)
+	}
+}
+
+// rankPID finds the process of MPI rank r among pid's children (Open
+// MPI's mpirun starts a node's ranks itself), or 0.
+func rankPID(pid, r int) int {
+	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "children"))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, c := range strings.Fields(string(b)) {
+			env, _ := os.ReadFile(filepath.Join("/proc", c, "environ"))
+			for _, kv := range strings.Split(string(env), "\x00") {
+				if kv == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
+					n, _ := strconv.Atoi(c)
+					return n
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestPretrainMPIKill SIGKILLs rank 1 of a 2-rank run: the whole job
+// ends, the last checkpoint is intact, and the run resumes from it on 3
+// ranks, to the weights of one process resumed from the same checkpoint.
+func TestPretrainMPIKill(t *testing.T) {
+	bin, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel pretrain is not tested")
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	prep := filepath.Join(dir, "prep")
+	seqdiffOK(t, tmp, "prep", "--out", prep, "--seq-len", "32", "--quiet")
+	out := filepath.Join(dir, "run")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--allow-run-as-root", "--oversubscribe", "-np", "2", exe, "pretrain", "--mode", "mdlm", "--data", prep,
+		"--out", out, "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--batch", "6", "--max-steps", "1000000",
+		"--threads", "1", "--seed", "3", "--eval-every", "0", "--log-every", "0", "--ckpt-every", "1")
+	cmd.Env = append(os.Environ(), asMainEnv+"=1", "TMPDIR="+tmp)
+	log := newLockedBuffer()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer cmd.Process.Kill()
+	// Wait for a few checkpoints, then kill rank 1.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if ck, err := nn.LoadCheckpoint(filepath.Join(out, nn.CheckpointDir)); err == nil && ck.State["step"].(float64) >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint at step 5 within a minute:\n%s", log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r1 := rankPID(cmd.Process.Pid, 1)
+	if r1 == 0 {
+		t.Skip("rank 1's process not found under mpirun (no /proc/PID/task/*/children?)")
+	}
+	if err := syscall.Kill(r1, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("mpirun exited 0 after rank 1 was killed:\n%s", log)
+		}
+		t.Logf("rank 1 killed: mpirun ended the job (%v)", err)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the job did not end within a minute of rank 1's SIGKILL:\n%s", log)
+	}
+	// A kill may land inside rank 0's checkpoint write: what it leaves is
+	// put back as after a one-process kill (which --resume also does).
+	ckDir := filepath.Join(out, nn.CheckpointDir)
+	if err := train.RecoverCheckpoint(ckDir); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := nn.LoadCheckpoint(ckDir)
+	if err != nil {
+		t.Fatalf("the last checkpoint is not intact after the kill: %v\n%s", err, log)
+	}
+	step := int(ck.State["step"].(float64))
+	// Resume on 3 ranks and, from a copy, on one process.
+	one := filepath.Join(dir, "one")
+	if err := exec.Command("cp", "-a", out, one).Run(); err != nil {
+		t.Fatal(err)
+	}
+	to := strconv.Itoa(step + 3)
+	if l, err := mpirun(t, tmp, 3, "pretrain", "--out", out, "--resume", "--max-steps", to, "--check-every", "1"); err != nil {
+		t.Fatalf("resume on 3 ranks from step %d: %v\n%s", step, err, l)
+	}
+	seqdiffOK(t, tmp, "pretrain", "--out", one, "--resume", "--max-steps", to)
+	_, maxRel, l2 := weightsDiff(t, one, out)
+	t.Logf("resumed from step %d to %s on 3 ranks vs 1 process: max |diff| / max |w| %.3g, relative L2 %.3g", step, to, maxRel, l2)
+	if maxRel > 1e-5 || l2 > 1e-6 {
+		t.Errorf("resumed on 3 ranks: weights differ from one process's: max |diff| / max |w| %.3g, relative L2 %.3g", maxRel, l2)
 	}
 }
