@@ -993,8 +993,12 @@ func (t *Trainer) checkRanks() error {
 		}
 	}
 	if len(ranks) > 0 {
-		return fmt.Errorf("step %d: the weights of rank(s) %s differ from rank 0's (checksum %016x on rank %d, %016x on rank 0): the ranks diverged; stopped, %s",
-			t.step, strings.Join(ranks, ", "), mine, t.comm.Rank(), lead, t.lastGood())
+		sums := fmt.Sprintf("rank 0's weights checksum %016x", lead)
+		if mine != lead {
+			sums = fmt.Sprintf("checksum %016x on rank %d, %016x on rank 0", mine, t.comm.Rank(), lead)
+		}
+		return fmt.Errorf("step %d: the weights of rank(s) %s differ from rank 0's (%s): the ranks diverged; stopped, %s",
+			t.step, strings.Join(ranks, ", "), sums, t.lastGood())
 	}
 	return nil
 }
