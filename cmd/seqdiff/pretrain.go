@@ -81,8 +81,15 @@ Flags override the --config YAML file (keys as in RUNDIR/train.yaml); with
 budget-only run's decay by the cosine, so the run is then no longer the
 uninterrupted one). The EMA decay is warmed up as
 min(--ema, (1+n)/(10+n)) at update n so that short runs average recent
-weights, not the initialisation.`,
+weights, not the initialisation.
+
+Started by mpirun or srun (an MPI launcher), the ranks train data-parallel
+on CPU: --batch is the global batch (a multiple of the ranks), each rank runs
+its share of every step's rows, the gradients are summed with MPI_Allreduce,
+rank 0 alone writes the run dir, and the ranks compare their weights every
+--check-every steps (docs/distributed.md).`,
 		Example: `  seqdiff pretrain --mode mdlm --data prep/chr20 --out runs/mdlm --preset dna-small --max-steps 2000
+  mpirun -np 4 seqdiff pretrain --mode mdlm --data prep/chr20 --out runs/mdlm --batch 32 --max-steps 2000
   seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar --max-steps 5000 --time-budget 90m --threads 1
   seqdiff pretrain --mode ar --data prep/chr20 --out runs/ar-3m --time-budget 3m
   seqdiff pretrain --out runs/ar --data prep/chr20 --resume
@@ -162,7 +169,7 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	if err != nil {
 		return err
 	}
-	if comm.Size() > 1 {
+	if comm != nil { // also mpirun -np 1: MPI_Init wants its MPI_Finalize
 		defer func() { err = endRank(ctx, comm, err) }()
 	}
 	if comm.Rank() != 0 {
