@@ -107,8 +107,16 @@ func TestPretrainMPI(t *testing.T) {
 			}
 		})
 	}
+	// A budget-only run: its decay plan comes from rank 0's clock and is
+	// agreed before each step (a rank on another learning rate would fail
+	// the weights check, every 10 steps here).
+	log, err := mpirun(t, tmp, 2, "pretrain", "--mode", "ar", "--data", prep, "--out", filepath.Join(dir, "budget"), "--d-model", "16",
+		"--n-layers", "1", "--n-heads", "2", "--batch", "6", "--time-budget", "1s", "--threads", "1", "--check-every", "10", "--eval-every", "0")
+	if err != nil || !strings.Contains(log, "done: learning-rate decay complete") {
+		t.Fatalf("budget-only run on 2 ranks: %v\n%s", err, log)
+	}
 	// A batch the ranks cannot split is refused, and the job ends.
-	log, err := mpirun(t, tmp, 4, "pretrain", "--mode", "ar", "--data", prep, "--out", filepath.Join(dir, "bad"), "--d-model", "16",
+	log, err = mpirun(t, tmp, 4, "pretrain", "--mode", "ar", "--data", prep, "--out", filepath.Join(dir, "bad"), "--d-model", "16",
 		"--n-layers", "1", "--n-heads", "2", "--batch", "6", "--max-steps", "2", "--threads", "1")
 	if err == nil || !strings.Contains(log, "batch 6 over 4 ranks") {
 		t.Fatalf("batch 6 over 4 ranks: %v\n%s", err, log)
