@@ -399,11 +399,20 @@ func addSeries(p *plot.Plot, by map[string]plotter.XYs) error {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	seen := map[string]int{} // variants of one sampler (reveal, noise) get shades of its colour
 	for _, n := range names {
-		st, ok := samplerStyles[strings.Fields(n)[0]]
+		base := strings.Fields(n)[0]
+		st, ok := samplerStyles[base]
 		if !ok {
 			st = modeStyle("")
 		}
+		if k := seen[base]; k > 0 {
+			c := color.RGBAModel.Convert(st.c).(color.RGBA)
+			f := 1 - 0.22*float64(k)
+			st.c = color.RGBA{uint8(float64(c.R) * f), uint8(float64(c.G) * f), uint8(float64(c.B) * f), 255}
+			st.dash = []vg.Length{vg.Points(float64(2 + 2*k)), vg.Points(2)}
+		}
+		seen[base]++
 		l, s, err := plotter.NewLinePoints(by[n])
 		if err != nil {
 			return err
