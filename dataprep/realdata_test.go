@@ -7,22 +7,13 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/genome"
+	"github.com/seqdiff/seqdiff/internal/testenv"
 )
 
 // sharedData returns ../shared/data beside the module root, or skips.
 func sharedData(t *testing.T) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("go.mod not found: ../shared/data absent")
-		}
-		dir = up
-	}
+	dir := testenv.ModuleRoot(t)
 	data := filepath.Join(dir, "..", "shared", "data")
 	if _, err := os.Stat(data); err != nil {
 		t.Skip("real data: ../shared/data absent")

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/internal/testenv"
 )
 
 // TestKmerHandCounts checks the counts, the context breaks and add-alpha on
@@ -223,20 +225,7 @@ func TestKmerErrors(t *testing.T) {
 
 // sharedData finds ../shared/data beside the module root.
 func sharedData(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("kmer: module root not found")
-		}
-		dir = parent
-	}
+	dir := testenv.ModuleRoot(t)
 	d := filepath.Join(dir, "..", "shared", "data")
 	if _, err := os.Stat(d); err != nil {
 		t.Skip("kmer: ../shared/data absent")

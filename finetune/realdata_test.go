@@ -4,22 +4,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/internal/testenv"
 )
 
 // sharedData finds ../shared/data beside the module root, or skips.
 func sharedData(t *testing.T) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("benchmark tasks: module root not found")
-		}
-		dir = up
-	}
+	dir := testenv.ModuleRoot(t)
 	p := filepath.Join(dir, "..", "shared", "data", "benchmarks")
 	if _, err := os.Stat(p); err != nil {
 		t.Skip("benchmark tasks: ../shared/data absent")

@@ -10,25 +10,13 @@ import (
 	"testing"
 
 	"github.com/biogo/hts/bgzf"
+	"github.com/seqdiff/seqdiff/internal/testenv"
 )
 
 // sharedData returns ../shared/data relative to the module root, or skips.
 func sharedData(t testing.TB, rel string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("module root not found")
-		}
-		dir = parent
-	}
+	dir := testenv.ModuleRoot(t)
 	p := filepath.Join(dir, "..", "shared", "data", rel)
 	if _, err := os.Stat(p); err != nil {
 		t.Skipf("%s: ../shared/data absent", rel)

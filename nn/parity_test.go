@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/internal/testenv"
 	"github.com/seqdiff/seqdiff/vocab"
 )
 
@@ -20,28 +21,12 @@ import (
 // python with torch, or skips.
 func torchRef(t *testing.T) (python, ref string) {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("parity: module root not found")
-		}
-		dir = parent
-	}
+	dir := testenv.ModuleRoot(t)
 	ref = filepath.Join(dir, "..", "shared", "reference", "torch_ref.py")
 	if _, err := os.Stat(ref); err != nil {
 		t.Skip("parity: ../shared/reference/torch_ref.py absent")
 	}
-	python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch, numpy").Run(); err != nil {
-		t.Skipf("parity: %s with torch and numpy not available (%v)", python, err)
-	}
+	python = testenv.Python(t, "torch", "numpy")
 	return python, ref
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/dataprep"
+	"github.com/seqdiff/seqdiff/internal/testenv"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -376,10 +377,7 @@ func TestEmbedErrors(t *testing.T) {
 // TestEmbedNumpy loads the output with numpy.load when the system Python
 // has numpy.
 func TestEmbedNumpy(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
-		t.Skipf("%s with numpy not available (%v): numpy.load not checked", py, err)
-	}
+	py := testenv.Python(t, "numpy")
 	dir := t.TempDir()
 	ck := embedCkpt(t, dir, "ar")
 	fa := writeText(t, filepath.Join(dir, "in.fa"), ">a\nACGTACGTAC\n>b\nGGGGCCCCAA\n>c\nTTTTTTTTTT\n")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
 	"github.com/seqdiff/seqdiff/genome"
+	"github.com/seqdiff/seqdiff/internal/testenv"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 	"github.com/seqdiff/seqdiff/vocab"
@@ -25,17 +26,7 @@ import (
 // ../shared/data, or skips.
 func chr20(t *testing.T) (fasta, vcf string) {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("score: module root not found")
-		}
-		dir = up
-	}
+	dir := testenv.ModuleRoot(t)
 	d := filepath.Join(dir, "..", "shared", "data")
 	fasta = filepath.Join(d, "genome", "grch37_chr20.fa.gz")
 	vcf = filepath.Join(d, "variants", "vt_normalize_chr20.vcf.gz")

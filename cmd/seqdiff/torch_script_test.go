@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/seqdiff/seqdiff/compute/cpu"
+	"github.com/seqdiff/seqdiff/internal/testenv"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/vocab"
 )
@@ -20,28 +21,12 @@ import (
 // torch).
 func torchScript(t *testing.T) (python, script string) {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("seqdiff_torch.py: module root not found")
-		}
-		dir = parent
-	}
+	dir := testenv.ModuleRoot(t)
 	script = filepath.Join(dir, "python", "seqdiff_torch.py")
 	if _, err := os.Stat(script); err != nil {
 		t.Fatal(err)
 	}
-	python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import torch").Run(); err != nil {
-		t.Skipf("seqdiff_torch.py: %s with torch not available (%v); Debian: apt-get install python3-torch", python, err)
-	}
+	python = testenv.Python(t, "torch")
 	return python, script
 }
 

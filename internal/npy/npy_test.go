@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/internal/testenv"
 )
 
 // TestHeaderAsNumpy: the preamble is numpy.save's, byte for byte (taken
@@ -78,10 +80,7 @@ func TestWrite(t *testing.T) {
 // TestNumpyLoads reads a written file with numpy.load when the system
 // Python has numpy.
 func TestNumpyLoads(t *testing.T) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
-		t.Skipf("%s with numpy not available (%v): numpy.load not checked", py, err)
-	}
+	py := testenv.Python(t, "numpy")
 	p := filepath.Join(t.TempDir(), "a.npy")
 	data := make([]float32, 2*3*4)
 	for i := range data {
