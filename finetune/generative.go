@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/seqdiff/seqdiff/dist"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 
 	"github.com/seqdiff/seqdiff/compute"
@@ -50,6 +51,9 @@ type GenerativeOptions struct {
 	Resume bool         // continue Cfg.Out from its own checkpoint
 	Raw    bool         // start from the trained weights even when From has an EMA
 	Stderr io.Writer
+	// Comm, under an MPI launcher, makes the run data-parallel as pretrain's
+	// (train.NewDist); rank 0 alone writes. nil: one process.
+	Comm *dist.Comm
 }
 
 // Generative fine-tunes the backbone of o.From with the objective
@@ -84,7 +88,7 @@ func Generative(ctx context.Context, be compute.Backend, o GenerativeOptions) (s
 	if err != nil {
 		return "", nil, err
 	}
-	tr, err := train.New(be, cfg, data, o.Resume)
+	tr, err := train.NewDist(be, cfg, data, o.Resume, o.Comm)
 	if err != nil {
 		return "", nil, err
 	}
@@ -111,12 +115,14 @@ func Generative(ctx context.Context, be compute.Backend, o GenerativeOptions) (s
 			org.FromStep = ck.State["step"]
 		}
 		b, _ := json.MarshalIndent(org, "", "  ")
-		if err := atomicfile.WriteFile(filepath.Join(cfg.Out, FromFile), append(b, '\n')); err != nil {
-			tr.Close()
-			return "", nil, err
+		if o.Comm.Rank() == 0 {
+			if err := atomicfile.WriteFile(filepath.Join(cfg.Out, FromFile), append(b, '\n')); err != nil {
+				tr.Close()
+				return "", nil, err
+			}
 		}
 	}
-	if o.Stderr != nil {
+	if o.Stderr != nil && o.Comm.Rank() == 0 {
 		fmt.Fprintf(o.Stderr, "finetune %s from %s (%s): %d params, %s, %s, run dir %s (from step %d)\n",
 			cfg.Mode, o.From, src.Mode, tr.Model.NumParams(), tr.BatchString(), tr.Schedule(), cfg.Out, tr.Step())
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/seqdiff/seqdiff/dist"
 	"github.com/seqdiff/seqdiff/finetune"
 	"github.com/seqdiff/seqdiff/internal/atomicfile"
 	"github.com/seqdiff/seqdiff/nn"
@@ -133,7 +134,7 @@ RUNDIR/results.json holds per-seed and summary accuracy, MCC and macro F1.`,
 	return cmd
 }
 
-func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) error {
+func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) (err error) {
 	if o.mode == "" && !o.resume {
 		return usagef("pass --mode mdlm|ar (generative fine-tuning) or --task (downstream)")
 	}
@@ -176,16 +177,29 @@ func (o *finetuneOptions) runGenerative(cmd *cobra.Command, stderr io.Writer) er
 		return err
 	}
 	defer closeBE()
-	if _, err := newRunDir(cfg.Out); err != nil {
-		return err
-	}
-	unlock, err := train.Lock(cfg.Out)
+	// Under an MPI launcher the ranks train data-parallel, as pretrain's:
+	// rank 0 owns the run dir, the others are silent.
+	comm, err := dist.Init()
 	if err != nil {
 		return err
 	}
-	defer unlock()
+	if comm != nil {
+		defer func() { err = endRank(cmd.Context(), comm, err) }()
+	}
+	if comm.Rank() != 0 {
+		stderr = io.Discard
+	} else {
+		if _, err := newRunDir(cfg.Out); err != nil {
+			return err
+		}
+		unlock, err := train.Lock(cfg.Out)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	why, tr, err := finetune.Generative(cmd.Context(), be, finetune.GenerativeOptions{From: from, Cfg: cfg,
-		Resume: o.resume, Raw: d.Raw, Stderr: stderr})
+		Resume: o.resume, Raw: d.Raw, Stderr: stderr, Comm: comm})
 	if tr == nil {
 		return err
 	}

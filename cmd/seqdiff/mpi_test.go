@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/seqdiff/seqdiff/finetune"
 	"github.com/seqdiff/seqdiff/nn"
 	"github.com/seqdiff/seqdiff/train"
 )
@@ -236,5 +237,40 @@ func TestPretrainMPIKill(t *testing.T) {
 	t.Logf("resumed from step %d to %s on 3 ranks vs 1 process: max |diff| / max |w| %.3g, relative L2 %.3g", step, to, maxRel, l2)
 	if maxRel > 1e-5 || l2 > 1e-6 {
 		t.Errorf("resumed on 3 ranks: weights differ from one process's: max |diff| / max |w| %.3g, relative L2 %.3g", maxRel, l2)
+	}
+}
+
+// TestFinetuneMPI: generative fine-tuning from a backbone is data-parallel
+// as pretrain is: 2 ranks end at one process's weights.
+func TestFinetuneMPI(t *testing.T) {
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel finetune is not tested")
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	prep := filepath.Join(dir, "prep")
+	seqdiffOK(t, tmp, "prep", "--out", prep, "--seq-len", "32", "--quiet")
+	mlm := filepath.Join(dir, "mlm")
+	seqdiffOK(t, tmp, "pretrain", "--mode", "mlm", "--data", prep, "--out", mlm, "--d-model", "16", "--n-layers", "1", "--n-heads", "2",
+		"--max-steps", "3", "--threads", "1", "--batch", "4", "--eval-every", "0")
+	args := func(out string) []string {
+		return []string{"finetune", "--mode", "mdlm", "--from", mlm, "--data", prep, "--out", out, "--max-steps", "4", "--batch", "6",
+			"--lr", "3e-3", "--warmup", "1", "--eval-every", "0", "--threads", "1"}
+	}
+	ref := filepath.Join(dir, "ft-1")
+	seqdiffOK(t, tmp, args(ref)...)
+	out := filepath.Join(dir, "ft-2")
+	log, err := mpirun(t, tmp, 2, args(out)...)
+	if err != nil {
+		t.Fatalf("mpirun -np 2 finetune: %v\n%s", err, log)
+	}
+	elem, maxRel, l2 := weightsDiff(t, ref, out)
+	t.Logf("finetune mdlm, 2 ranks vs 1 process after 4 steps: max |diff| / max |w| %.3g, relative L2 %.3g, max element-wise relative %.3g", maxRel, l2, elem)
+	if maxRel > 1e-5 || l2 > 1e-6 {
+		t.Errorf("2 ranks: weights differ from one process's: max |diff| / max |w| %.3g, relative L2 %.3g", maxRel, l2)
+	}
+	if _, err := os.Stat(filepath.Join(out, finetune.FromFile)); err != nil {
+		t.Errorf("rank 0 did not record the origin: %v", err)
 	}
 }
