@@ -26,19 +26,12 @@ func (iv Interval) Len() int { return iv.End - iv.Start }
 // tabs, or on runs of spaces when a line has no tab. Each interval needs
 // at least chrom, start and end with 0 <= start <= end.
 func ReadBED(path string) ([]Interval, error) {
-	f, fi, err := openFile(path)
+	f, _, err := openFile(path)
 	if err != nil {
 		return nil, err
 	}
-	comp, err := sniff(f)
+	_, src, err := sniffSource(f, path)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	_ = fi
-	src, err := newSource(f, comp, path)
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	defer src.close()

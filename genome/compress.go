@@ -125,6 +125,22 @@ type source interface {
 	close() error
 }
 
+// sniffSource detects f's compression and opens its source; f is closed
+// when that fails. The one way FASTA, BED and VCF files are opened.
+func sniffSource(f file, path string) (Compression, source, error) {
+	comp, err := sniff(f)
+	if err != nil {
+		f.Close()
+		return 0, nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	src, err := newSource(f, comp, path)
+	if err != nil {
+		f.Close()
+		return 0, nil, err
+	}
+	return comp, src, nil
+}
+
 func newSource(f file, comp Compression, path string) (source, error) {
 	switch comp {
 	case BGZF:

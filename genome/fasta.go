@@ -113,14 +113,8 @@ type file interface {
 }
 
 func newReader(path string, f file, keep bool) (*Reader, error) {
-	comp, err := sniff(f)
+	comp, src, err := sniffSource(f, path)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	src, err := newSource(f, comp, path)
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	r := &Reader{path: path, comp: comp, src: src, line: 1, bol: true, names: map[string]int{}, keep: keep}

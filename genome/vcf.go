@@ -80,14 +80,8 @@ func OpenVCF(path string) (*VCFReader, error) {
 	if err != nil {
 		return nil, err
 	}
-	comp, err := sniff(f)
+	_, src, err := sniffSource(f, path)
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	src, err := newSource(f, comp, path)
-	if err != nil {
-		f.Close()
 		return nil, err
 	}
 	r := &VCFReader{path: path, src: src}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -31,6 +32,36 @@ func mpirun(t *testing.T, tmp string, n int, args ...string) (string, error) {
 	cmd.Env = append(os.Environ(), asMainEnv+"=1", "TMPDIR="+tmp)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// mpiPrep skips the test without mpirun, else makes its folder, a TMPDIR
+// for the ranks and a tiny prep dir (the embedded slice, rows of 32).
+func mpiPrep(t *testing.T) (dir, tmp, prep string) {
+	t.Helper()
+	if _, err := exec.LookPath("mpirun"); err != nil {
+		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel training is not tested")
+	}
+	dir = t.TempDir()
+	tmp = filepath.Join(dir, "tmp")
+	os.Mkdir(tmp, 0o755)
+	prep = filepath.Join(dir, "prep")
+	seqdiffOK(t, tmp, "prep", "--out", prep, "--seq-len", "32", "--quiet")
+	return dir, tmp, prep
+}
+
+// sameAsOneProcess checks the weights of a data-parallel run (dir out)
+// against one process's (dir ref). The step is the one-process step in
+// exact arithmetic; in float32 the gradients' sums run in another order,
+// and Adam's m/sqrt(v) turns a rounding difference in a near-zero gradient
+// into one of up to lr in a weight: so the bound is on the largest
+// difference over the largest weight, and on the L2 distance.
+func sameAsOneProcess(t *testing.T, what, ref, out string) {
+	t.Helper()
+	elem, maxRel, l2 := weightsDiff(t, ref, out)
+	t.Logf("%s vs 1 process: max |diff| / max |w| %.3g, relative L2 %.3g, max element-wise relative %.3g", what, maxRel, l2, elem)
+	if maxRel > 1e-5 || l2 > 1e-6 {
+		t.Errorf("%s: weights differ from one process's: max |diff| / max |w| %.3g (want <= 1e-5), relative L2 %.3g (want <= 1e-6)", what, maxRel, l2)
+	}
 }
 
 // weightsDiff compares the checkpoints' weights in dirs a and b: the
@@ -67,14 +98,7 @@ func weightsDiff(t *testing.T, a, b string) (elem, maxRel, l2 float64) {
 // and seed; a batch the ranks cannot split is refused; and a run resumes
 // at another world size.
 func TestPretrainMPI(t *testing.T) {
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel pretrain is not tested")
-	}
-	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	os.Mkdir(tmp, 0o755)
-	prep := filepath.Join(dir, "prep")
-	seqdiffOK(t, tmp, "prep", "--out", prep, "--seq-len", "32", "--quiet")
+	dir, tmp, prep := mpiPrep(t)
 	for _, c := range []struct {
 		mode  string
 		batch []string
@@ -103,18 +127,7 @@ func TestPretrainMPI(t *testing.T) {
 				if !strings.Contains(log, "data-parallel over "+strconv.Itoa(n)+" MPI ranks") || strings.Count(log, "step 5/5") != 1 {
 					t.Fatalf("mpirun -np %d: rank 0 alone should report, once per step:\n%s", n, log)
 				}
-				// The step is the one-process step in exact arithmetic; in
-				// float32 the gradients' sums run in another order, and
-				// Adam's m/sqrt(v) turns a rounding difference in a
-				// near-zero gradient into one of up to lr in a weight: so
-				// the bound is on the largest difference over the largest
-				// weight, and on the L2 distance.
-				elem, maxRel, l2 := weightsDiff(t, ref, out)
-				t.Logf("%s, %d ranks vs 1 process after 5 steps: max |diff| / max |w| %.3g, relative L2 %.3g, max element-wise relative %.3g",
-					mode, n, maxRel, l2, elem)
-				if maxRel > 1e-5 || l2 > 1e-6 {
-					t.Errorf("%d ranks: weights differ from one process's: max |diff| / max |w| %.3g (want <= 1e-5), relative L2 %.3g (want <= 1e-6)", n, maxRel, l2)
-				}
+				sameAsOneProcess(t, fmt.Sprintf("%s, %d ranks after 5 steps", mode, n), ref, out)
 			}
 		})
 	}
@@ -159,15 +172,11 @@ func rankPID(pid, r int) int {
 // ends, the last checkpoint is intact, and the run resumes from it on 3
 // ranks, to the weights of one process resumed from the same checkpoint.
 func TestPretrainMPIKill(t *testing.T) {
+	dir, tmp, prep := mpiPrep(t)
 	bin, err := exec.LookPath("mpirun")
 	if err != nil {
-		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel pretrain is not tested")
+		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	os.Mkdir(tmp, 0o755)
-	prep := filepath.Join(dir, "prep")
-	seqdiffOK(t, tmp, "prep", "--out", prep, "--seq-len", "32", "--quiet")
 	out := filepath.Join(dir, "run")
 	exe, err := os.Executable()
 	if err != nil {
@@ -233,24 +242,13 @@ func TestPretrainMPIKill(t *testing.T) {
 		t.Fatalf("resume on 3 ranks from step %d: %v\n%s", step, err, l)
 	}
 	seqdiffOK(t, tmp, "pretrain", "--out", one, "--resume", "--max-steps", to)
-	_, maxRel, l2 := weightsDiff(t, one, out)
-	t.Logf("resumed from step %d to %s on 3 ranks vs 1 process: max |diff| / max |w| %.3g, relative L2 %.3g", step, to, maxRel, l2)
-	if maxRel > 1e-5 || l2 > 1e-6 {
-		t.Errorf("resumed on 3 ranks: weights differ from one process's: max |diff| / max |w| %.3g, relative L2 %.3g", maxRel, l2)
-	}
+	sameAsOneProcess(t, fmt.Sprintf("resumed from step %d to %s on 3 ranks", step, to), one, out)
 }
 
 // TestFinetuneMPI: generative fine-tuning from a backbone is data-parallel
 // as pretrain is: 2 ranks end at one process's weights.
 func TestFinetuneMPI(t *testing.T) {
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel finetune is not tested")
-	}
-	dir := t.TempDir()
-	tmp := filepath.Join(dir, "tmp")
-	os.Mkdir(tmp, 0o755)
-	prep := filepath.Join(dir, "prep")
-	seqdiffOK(t, tmp, "prep", "--out", prep, "--seq-len", "32", "--quiet")
+	dir, tmp, prep := mpiPrep(t)
 	mlm := filepath.Join(dir, "mlm")
 	seqdiffOK(t, tmp, "pretrain", "--mode", "mlm", "--data", prep, "--out", mlm, "--d-model", "16", "--n-layers", "1", "--n-heads", "2",
 		"--max-steps", "3", "--threads", "1", "--batch", "4", "--eval-every", "0")
@@ -265,11 +263,7 @@ func TestFinetuneMPI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("mpirun -np 2 finetune: %v\n%s", err, log)
 	}
-	elem, maxRel, l2 := weightsDiff(t, ref, out)
-	t.Logf("finetune mdlm, 2 ranks vs 1 process after 4 steps: max |diff| / max |w| %.3g, relative L2 %.3g, max element-wise relative %.3g", maxRel, l2, elem)
-	if maxRel > 1e-5 || l2 > 1e-6 {
-		t.Errorf("2 ranks: weights differ from one process's: max |diff| / max |w| %.3g, relative L2 %.3g", maxRel, l2)
-	}
+	sameAsOneProcess(t, "finetune mdlm, 2 ranks after 4 steps", ref, out)
 	if _, err := os.Stat(filepath.Join(out, finetune.FromFile)); err != nil {
 		t.Errorf("rank 0 did not record the origin: %v", err)
 	}
