@@ -48,7 +48,7 @@ $(EMU_DIR)/libseqdiff_cuda_emu.so: $(EMU_SRC) $(EMU_HDR)
 	mkdir -p $(EMU_DIR)
 	$(CXX) -std=c++17 -O2 -g -fPIC -shared -Wall -Wextra -Wno-unused-parameter -o $@.tmp $(EMU_SRC) -ldl -lpthread
 	cp compute/cuda/emu/cuda_builtins.h compute/cuda/emu/emu_macros.h $(EMU_DIR)/
-	for l in libcuda.so.1 libnvrtc.so.12 libcublas.so.12; do ln -sf libseqdiff_cuda_emu.so $(EMU_DIR)/$$l; done
+	for l in libcuda.so.1 libnvrtc.so.12 libcublas.so.12 libnccl.so.2; do ln -sf libseqdiff_cuda_emu.so $(EMU_DIR)/$$l; done
 	mv $@.tmp $@
 
 # Every test of compute/cuda and compute/backend (the CUDA training tests

@@ -175,3 +175,27 @@ type Backend interface {
 	// ema (n) = decay*ema + (1-decay)*params
 	EMA(ema, params F32, n int, decay float32)
 }
+
+// Collective is one rank's share of a device's own collective library
+// (NCCL for the CUDA backend): the ranks of a data-parallel run sum their
+// gradients on the devices, without a trip through host memory.
+type Collective interface {
+	// AllReduceSum sums x over the ranks, in place, after the work queued
+	// before it; every rank gets the same bits.
+	AllReduceSum(x F32) error
+	// Close releases the communicator; Abort ends it without waiting for
+	// the other ranks (a failing run).
+	Close() error
+	Abort()
+	String() string
+}
+
+// CollectiveBackend is a Backend with its own collective library. Rank 0
+// makes an id (CollectiveID), the caller sends it to every rank by other
+// means (MPI), and every rank joins with it (JoinCollective is collective:
+// it returns when all nranks have joined).
+type CollectiveBackend interface {
+	Backend
+	CollectiveID() ([]byte, error)
+	JoinCollective(id []byte, nranks, rank int) (Collective, error)
+}

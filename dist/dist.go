@@ -13,6 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+
+	"github.com/seqdiff/seqdiff/compute"
 )
 
 // launcherVars are environment variables set in every process started by
@@ -99,6 +102,23 @@ func selectHandles(dlsym func(name string) (uintptr, error)) (handles, error) {
 		byte: mpichByte, sum: mpichSum, inPlace: ^uintptr(0)}, nil // MPI_IN_PLACE is (void *)-1
 }
 
+// localRankVars give a process's rank among those of its node: Open MPI's
+// mpirun, MPICH's Hydra, Cray PALS, then Slurm's srun.
+var localRankVars = []string{"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PALS_LOCAL_RANKID", "SLURM_LOCALID"}
+
+// LocalRank is this process's rank on its node, from the launcher's
+// environment, and whether a launcher said so (0, false otherwise).
+func LocalRank(getenv func(string) string) (int, bool) {
+	for _, v := range localRankVars {
+		if s := getenv(v); s != "" {
+			if r, err := strconv.Atoi(s); err == nil && r >= 0 {
+				return r, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // Comm is MPI_COMM_WORLD. A nil *Comm is the one-process world: rank 0 of
 // size 1, whose collectives do nothing.
 type Comm struct {
@@ -107,6 +127,9 @@ type Comm struct {
 	rank int
 	size int
 	path string
+
+	dev     compute.Collective // the backend's own collectives (NCCL), when attached
+	scratch []float32          // host copy of a device tensor, without one
 }
 
 // Rank is this process's rank (0 for a nil Comm).
@@ -146,6 +169,92 @@ func Init() (*Comm, error) {
 		return nil, fmt.Errorf("started by an MPI launcher (%s is set) but MPI did not start: %w (set SEQDIFF_MPI_LIB to the path of libmpi.so, or SEQDIFF_MPI=0 to run as one process)", why, err)
 	}
 	return c, nil
+}
+
+// AttachDevice lets AllreduceTensor sum device tensors with be's own
+// collective library (NCCL on the CUDA backend): rank 0 makes the id, MPI
+// broadcasts it, and every rank joins (a collective call: every rank must
+// make it). Nothing for one process, a CPU backend, or SEQDIFF_NCCL=0
+// (which keeps the path through host memory and MPI_Allreduce).
+func (c *Comm) AttachDevice(be compute.Backend) error {
+	cb, ok := be.(compute.CollectiveBackend)
+	if c.Size() == 1 || !ok || os.Getenv("SEQDIFF_NCCL") == "0" || c.dev != nil {
+		return nil
+	}
+	var id []byte
+	var idErr error
+	if c.rank == 0 {
+		id, idErr = cb.CollectiveID()
+	}
+	// Rank 0's failure reaches every rank: a zero length in the header.
+	buf := make([]byte, 4+1024)
+	if c.rank == 0 && idErr == nil {
+		if len(id) > len(buf)-4 {
+			idErr = fmt.Errorf("a collective id of %d bytes", len(id))
+		} else {
+			buf[0], buf[1] = byte(len(id)), byte(len(id)>>8)
+			copy(buf[4:], id)
+		}
+	}
+	if err := c.Bcast(buf, 0); err != nil {
+		return fmt.Errorf("broadcasting the NCCL id: %w", err)
+	}
+	n := int(buf[0]) | int(buf[1])<<8
+	if n == 0 {
+		if idErr != nil {
+			return fmt.Errorf("GPU collectives: %w (SEQDIFF_NCCL=0 sums the gradients through host memory and MPI instead)", idErr)
+		}
+		return errors.New("GPU collectives: rank 0 could not make an NCCL id (see its error; SEQDIFF_NCCL=0 sums through host memory and MPI instead)")
+	}
+	dev, err := cb.JoinCollective(buf[4:4+n], c.size, c.rank)
+	if err != nil {
+		return fmt.Errorf("GPU collectives, rank %d of %d: %w", c.rank, c.size, err)
+	}
+	c.dev = dev
+	return nil
+}
+
+// DetachDevice closes the device collectives AttachDevice opened.
+func (c *Comm) DetachDevice() error {
+	if c == nil || c.dev == nil {
+		return nil
+	}
+	err := c.dev.Close()
+	c.dev = nil
+	return err
+}
+
+// Device names the device collectives in use ("" for none: MPI does it all).
+func (c *Comm) Device() string {
+	if c == nil || c.dev == nil {
+		return ""
+	}
+	return c.dev.String()
+}
+
+// AllreduceTensor sums x over the ranks, in place: on the devices when
+// attached, otherwise with MPI_Allreduce on the host data (a device
+// tensor is downloaded and uploaded again).
+func (c *Comm) AllreduceTensor(be compute.Backend, x compute.F32) error {
+	if c.Size() == 1 || x.N == 0 {
+		return nil
+	}
+	if c.dev != nil {
+		return c.dev.AllReduceSum(x)
+	}
+	if x.Host != nil {
+		return c.AllreduceF32(x.Host[:x.N])
+	}
+	if len(c.scratch) < x.N {
+		c.scratch = make([]float32, x.N)
+	}
+	h := c.scratch[:x.N]
+	be.Download(h, x)
+	if err := c.AllreduceF32(h); err != nil {
+		return err
+	}
+	be.Upload(x, h)
+	return nil
 }
 
 // errMPI is a failed MPI call.

@@ -152,6 +152,10 @@ func (c *Comm) Abort(code int) {
 	if c == nil {
 		return
 	}
+	if c.dev != nil { // peers may be inside a device collective: end it without waiting
+		c.dev.Abort()
+		c.dev = nil
+	}
 	c.api.call(c.api.abort, c.h.world, uintptr(code))
 }
 
@@ -160,8 +164,9 @@ func (c *Comm) Finalize() error {
 	if c == nil {
 		return nil
 	}
+	derr := c.DetachDevice()
 	if rc := c.api.call(c.api.finalize); rc != 0 {
 		return errMPI("MPI_Finalize", rc)
 	}
-	return nil
+	return derr
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test-cuda-emu: every test of compute/cuda and compute/backend (the
 # kernel parity tests, the CUDA training tests, the NVRTC compile check,
-# the seeded bugs) against the emulated CUDA device in build/cuda-emu
+# the seeded bugs, NCCL) and data-parallel GPU training (mpirun) against
+# the emulated CUDA device in build/cuda-emu
 # (make cuda-emu). A skipped test fails the run: under the emulator every
 # CUDA test must run. Kernels are compiled afresh (an empty cache), so the
 # NVRTC path is tested too.
@@ -20,6 +21,9 @@ export GOEXPERIMENT=${GOEXPERIMENT:-simd}
 t0=$SECONDS
 go test -count=1 -timeout 20m -v ./compute/cuda ./compute/backend >"$log" 2>&1
 rc=$?
+# Data-parallel training on GPU ranks (NCCL's stand-in joins the ranks'
+# emulated devices); needs mpirun (openmpi-bin).
+go test -count=1 -timeout 10m -v -run 'TestPretrainMPIGPU' ./cmd/seqdiff >>"$log" 2>&1 || rc=1
 grep -E '^(--- |    --- |ok|FAIL|PASS|panic)|cuda-emu|auto chose|closing the shared' "$log" | grep -v '^=== RUN'
 pass=$(grep -cE '^ *--- PASS' "$log")
 fail=$(grep -cE '^ *--- FAIL' "$log")

@@ -105,7 +105,6 @@ type Trainer struct {
 	// CheckEvery is how often (steps) the ranks of a data-parallel run
 	// compare a checksum of their weights (0: only at the end).
 	CheckEvery int
-	hostGrad   []float32 // a device backend's gradients, for the all-reduce
 
 	// afterBackward, when set (tests only), runs between backward and the
 	// optimizer step: it is how a test poisons the gradients.
@@ -206,6 +205,10 @@ func NewDist(be compute.Backend, cfg Config, data *Data, resume bool, comm *dist
 	t.x0 = make([]int32, cfg.StepRows()*data.SeqLen)
 	t.obj = nn.NewObjective(mc)
 	t.obj.TimeSampling = mdlm.TimeSampling(cfg.TSampling)
+	// GPU ranks sum their gradients with NCCL (nothing on the CPU).
+	if err := comm.AttachDevice(be); err != nil {
+		return nil, err
+	}
 	if !lead {
 		return t, nil // silent: no metrics log, no train.yaml
 	}
@@ -419,12 +422,16 @@ func secs(s float64) string {
 
 // Close releases the metrics log and the model's memory.
 func (t *Trainer) Close() error {
+	err := t.comm.DetachDevice()
 	t.Opt.Free()
 	t.Model.Free()
 	if t.log == nil { // a data-parallel rank other than 0
-		return nil
+		return err
 	}
-	return t.log.Close()
+	if lerr := t.log.Close(); err == nil {
+		err = lerr
+	}
+	return err
 }
 
 // TrainStep runs one optimizer step on the clean rows x0 (Accum x Batch
@@ -502,20 +509,8 @@ func (t *Trainer) distStep(li nn.LossInputs, r StepResult) (StepResult, error) {
 		r.Skipped, r.GradNorm = true, math.NaN()
 		return r, nil
 	}
-	g := t.Model.Grads()
-	host := g.Host
-	if host == nil { // a device backend: through host memory
-		if len(t.hostGrad) != g.N {
-			t.hostGrad = make([]float32, g.N)
-		}
-		host = t.hostGrad
-		t.be.Download(host, g)
-	}
-	if err := t.comm.AllreduceF32(host[:g.N]); err != nil {
+	if err := t.comm.AllreduceTensor(t.be, t.Model.Grads()); err != nil {
 		return r, fmt.Errorf("step %d: gradient all-reduce: %w", t.step, err)
-	}
-	if g.Host == nil {
-		t.be.Upload(g, host)
 	}
 	return t.update(r)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/seqdiff/seqdiff/compute"
 	"github.com/seqdiff/seqdiff/compute/backend"
 	"github.com/seqdiff/seqdiff/compute/cuda"
+	"github.com/seqdiff/seqdiff/dist"
 	"github.com/seqdiff/seqdiff/nn"
 )
 
@@ -82,8 +83,12 @@ func (o *deviceOptions) run(stdout io.Writer) error {
 	if v := info.DriverVersion; v > 0 {
 		drv = fmt.Sprintf("CUDA %d.%d", v/1000, v%1000/10)
 	}
-	fmt.Fprintf(stdout, "driver  %s\nnvrtc   %s\ncublas  %s\n",
-		lib(info.DriverLib, drv), lib(info.NVRTCLib, info.NVRTCVersion), lib(info.CuBLASLib, ""))
+	nccl := lib(info.NCCLLib, info.NCCLVersion)
+	if info.NCCLLib == "" {
+		nccl += " (needed only by data-parallel runs on GPUs)"
+	}
+	fmt.Fprintf(stdout, "driver  %s\nnvrtc   %s\ncublas  %s\nnccl    %s\n",
+		lib(info.DriverLib, drv), lib(info.NVRTCLib, info.NVRTCVersion), lib(info.CuBLASLib, ""), nccl)
 	for _, d := range info.Devices {
 		fmt.Fprintf(stdout, "cuda:%d  %s, %s, %d SMs, %.1f GiB\n", d.Ordinal, d.Name, d.Arch, d.SMs, float64(d.MemoryBytes)/(1<<30))
 	}
@@ -110,8 +115,15 @@ func (d *deviceFlags) bindDevice(cmd *cobra.Command) {
 
 // open opens the backend (the first GPU run compiles the kernels, tens of
 // seconds, and says so on stderr); close releases it.
+//
+// Under an MPI launcher each rank of a node takes its own GPU: auto and
+// cuda open GPU local-rank mod the node's GPU count.
 func (d *deviceFlags) open() (be compute.Backend, close func(), err error) {
-	return backend.Open(backend.Options{Device: d.device, Threads: d.threads, Log: os.Stderr})
+	o := backend.Options{Device: d.device, Threads: d.threads, Log: os.Stderr}
+	if ok, _ := dist.Launched(os.Getenv); ok {
+		o.LocalRank, _ = dist.LocalRank(os.Getenv)
+	}
+	return backend.Open(o)
 }
 
 // modelFlags are the flags of a command that runs a checkpoint: where, and

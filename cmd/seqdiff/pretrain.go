@@ -202,8 +202,8 @@ func (o *pretrainOptions) run(ctx context.Context, flags *pflag.FlagSet, stderr 
 	fmt.Fprintf(stderr, "pretrain %s: %d params, %s, %s, %s with %d threads, run dir %s (from step %d)\n",
 		cfg.Mode, tr.Model.NumParams(), tr.BatchString(), tr.Schedule(), be.Name(), backend.Threads(be), cfg.Out, tr.Step())
 	if comm.Size() > 1 {
-		fmt.Fprintf(stderr, "data-parallel over %s: %d rows of each batch per rank, all-reduce of %d bytes per step, weights compared every %d steps\n",
-			comm, cfg.Batch/comm.Size(), 4*tr.Model.NumParams(), o.checkEvery)
+		fmt.Fprintf(stderr, "data-parallel over %s: %d rows of each batch per rank, all-reduce of %d bytes per step%s, weights compared every %d steps\n",
+			comm, cfg.Batch/comm.Size(), 4*tr.Model.NumParams(), viaDevice(comm), o.checkEvery)
 	}
 	why, err := tr.Run(ctx)
 	return trainEnded(stderr, tr, cfg.Out, "seqdiff pretrain --out "+cfg.Out+" --resume", why, err)
@@ -297,6 +297,14 @@ func copyFlag(dst, src *train.Config, name string) {
 			d.Field(i).Set(s.Field(i))
 		}
 	}
+}
+
+// viaDevice says which library sums the gradients when it is not MPI.
+func viaDevice(comm *dist.Comm) string {
+	if d := comm.Device(); d != "" {
+		return " with " + d
+	}
+	return ""
 }
 
 // endRank ends one rank of a data-parallel run: a clean end or an

@@ -18,13 +18,18 @@ import (
 // Options say which backend to open.
 type Options struct {
 	// Device is "auto" (or ""): the GPU when the CUDA libraries load and a
-	// device exists, else the CPU; "cpu"; "cuda" (GPU 0) or "cuda:N".
+	// device exists, else the CPU; "cpu"; "cuda" (GPU 0, or the rank's: see
+	// LocalRank) or "cuda:N".
 	Device string
 	// Threads is the CPU backend's goroutine count (0: all cores).
 	Threads int
 	// TF32 lets cuBLAS use TF32 tensor cores on the GPU (also turned on by
 	// the environment variable SEQDIFF_TF32=1).
 	TF32 bool
+	// LocalRank is a data-parallel rank's number on its node (0 for one
+	// process): "auto" and "cuda" open GPU LocalRank mod the node's GPU
+	// count, so the ranks of a node share the GPUs out one each.
+	LocalRank int
 	// Log, when set, receives a line when "auto" falls back to the CPU
 	// although a CUDA driver is present (so a broken GPU setup is seen),
 	// and the kernel-compile notice of the first GPU run.
@@ -41,7 +46,7 @@ func Open(o Options) (compute.Backend, func(), error) {
 	case dev == "cpu":
 		return cpu.New(o.Threads), func() {}, nil
 	case dev == "" || dev == "auto":
-		be, err := cuda.New(cuda.Options{TF32: tf32, Log: o.Log})
+		be, err := cuda.New(cuda.Options{Device: rankGPU(o.LocalRank), TF32: tf32, Log: o.Log})
 		if err == nil {
 			return be, func() { be.Close() }, nil
 		}
@@ -50,7 +55,7 @@ func Open(o Options) (compute.Backend, func(), error) {
 		}
 		return cpu.New(o.Threads), func() {}, nil
 	case dev == "cuda" || strings.HasPrefix(dev, "cuda:"):
-		n := 0
+		n := rankGPU(o.LocalRank)
 		if rest, ok := strings.CutPrefix(dev, "cuda:"); ok {
 			var err error
 			if n, err = strconv.Atoi(rest); err != nil || n < 0 {
@@ -64,6 +69,19 @@ func Open(o Options) (compute.Backend, func(), error) {
 		return be, func() { be.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("--device %q: want auto, cpu, cuda or cuda:N", o.Device)
+}
+
+// rankGPU is the GPU of local rank r: r mod the GPU count (0 where the
+// count is unknown; cuda.New then says what is wrong).
+func rankGPU(r int) int {
+	if r <= 0 {
+		return 0
+	}
+	n, err := cuda.DeviceCount()
+	if err != nil || n == 0 {
+		return 0
+	}
+	return r % n
 }
 
 // Threads is the CPU backend's thread count, 0 for a GPU backend.

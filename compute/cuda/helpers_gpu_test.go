@@ -30,10 +30,13 @@ var (
 // TestMain also closes the shared test backend at the end, so that the
 // emulated device reports device memory a test never freed (a leak fails
 // the run there; a real driver says nothing), and runs a seeded-bug child
-// (emu_test.go) when asked to.
+// (emu_test.go) or an NCCL rank (nccl_test.go) when asked to.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("SEQDIFF_EMU_SEEDED"); spec != "" {
 		os.Exit(runSeeded(spec))
+	}
+	if spec := os.Getenv("SEQDIFF_NCCL_CHILD"); spec != "" {
+		os.Exit(runNCCLChild(spec))
 	}
 	code := m.Run()
 	if gpuBE != nil {

@@ -10,9 +10,13 @@ type Info struct {
 	CuBLASLib string `json:"cublas_lib"`
 	// DriverVersion is cuDriverGetVersion's: 12040 is CUDA 12.4 (not the
 	// NVIDIA driver's own number, which nvidia-smi reports).
-	DriverVersion int          `json:"driver_cuda_version"`
-	NVRTCVersion  string       `json:"nvrtc_version"` // "12.4"
-	Devices       []DeviceInfo `json:"devices"`
+	DriverVersion int    `json:"driver_cuda_version"`
+	NVRTCVersion  string `json:"nvrtc_version"` // "12.4"
+	// NCCL is needed only by data-parallel runs on GPUs: Probe does not
+	// count it missing as an error.
+	NCCLLib     string       `json:"nccl_lib"`
+	NCCLVersion string       `json:"nccl_version"` // "2.21.5"
+	Devices     []DeviceInfo `json:"devices"`
 }
 
 // DeviceInfo describes one device as the driver reports it.

@@ -38,10 +38,28 @@ func Probe() (Info, error) {
 	} else {
 		info.CuBLASLib = bl.path
 	}
+	if nc, err := ncclOnce(); err == nil {
+		a, b, c := nc.version()
+		info.NCCLLib, info.NCCLVersion = nc.path, fmt.Sprintf("%d.%d.%d", a, b, c)
+	}
 	if len(errs) > 0 {
 		return info, errs
 	}
 	return info, nil
+}
+
+// DeviceCount is the number of GPUs the driver sees (an error wrapping
+// ErrNoDevice where there is no driver or no GPU).
+func DeviceCount() (int, error) {
+	drv, err := driverOnce()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrNoDevice, err)
+	}
+	devs, _, err := drv.devices()
+	if err == nil && len(devs) == 0 {
+		err = fmt.Errorf("%w: the driver reports none", ErrNoDevice)
+	}
+	return len(devs), err
 }
 
 // devices initialises the driver and describes every device it sees.

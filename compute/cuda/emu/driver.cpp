@@ -305,6 +305,8 @@ EMU_EXPORT int cuDevicePrimaryCtxRetain(void** ctx, int dev) {
     return 0;
 }
 
+int emu::ctx_refs() { return g_ctx_refs; }
+
 // The last release destroys the context: what is still allocated then is
 // a leak, reported as an error (the backend's Close returns it).
 EMU_EXPORT int cuDevicePrimaryCtxRelease_v2(int dev) {
@@ -321,11 +323,12 @@ EMU_EXPORT int cuDevicePrimaryCtxRelease_v2(int dev) {
         release(kv.second);
     }
     allocs.clear();
-    int mods = g_modules;
-    if (n > 0 || mods > 0) {
+    int mods = g_modules, comms = live_comms();
+    if (n > 0 || mods > 0 || comms > 0) {
         std::string d = "leak: when the context was destroyed";
         if (n > 0) d += fmt(" %zu allocations (%zu bytes)%s were never freed", n, bytes, first.c_str());
         if (mods > 0) d += fmt("%s %d modules were never unloaded", n > 0 ? " and" : "", mods);
+        if (comms > 0) d += fmt("%s %d NCCL communicators were never destroyed", n > 0 || mods > 0 ? " and" : "", comms);
         fprintf(stderr, "cuda-emu: %s\n", d.c_str());
         return fail(kUnknown, d);
     }

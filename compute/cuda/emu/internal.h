@@ -103,6 +103,11 @@ void on_big_stack(void (*fn)(void*), void* arg);
 // launch runs a kernel over its whole grid (runtime.cpp).
 int launch(Function* f, const unsigned grid[3], const unsigned block[3], unsigned smem, void** params);
 
+// ctx_refs is the primary context's retain count (0: no context);
+// live_comms the NCCL communicators not yet destroyed (nccl.cpp).
+int ctx_refs();
+int live_comms();
+
 std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
 bool verbose();
 
