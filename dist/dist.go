@@ -38,16 +38,60 @@ func Launched(getenv func(string) string) (bool, string) {
 }
 
 // Library names, tried in order after SEQDIFF_MPI_LIB: Open MPI 3-5,
-// MPICH 3-4 (and its ABI-compatible derivatives), then the unversioned
-// development link.
-var libNames = []string{"libmpi.so.40", "libmpi.so.12", "libmpi.so"}
+// MPICH 3-4 (and its ABI-compatible derivatives: Intel MPI, MVAPICH and
+// Cray MPICH ship libmpi.so.12; Debian's and Ubuntu's mpich package ships
+// only libmpich.so.12), then the unversioned development link.
+var (
+	openMPINames = []string{"libmpi.so.40"}
+	mpichNames   = []string{"libmpi.so.12", "libmpich.so.12"}
+	libNames     = append(append(append([]string{}, openMPINames...), mpichNames...), "libmpi.so")
+)
 
+// hydraLaunched reports whether the launcher speaks PMI-1/PMI-2 only, as
+// MPICH's Hydra mpiexec (and srun --mpi=pmi2) does: PMI_RANK or PMI_SIZE
+// without Open MPI's or PMIx's variables.
+func hydraLaunched(getenv func(string) string) bool {
+	return getenv("OMPI_COMM_WORLD_SIZE") == "" && getenv("PMIX_RANK") == "" &&
+		(getenv("PMI_RANK") != "" || getenv("PMI_SIZE") != "")
+}
+
+// libCandidates is the libraries to try, in order: SEQDIFF_MPI_LIB, then
+// the ones of the launcher's MPI first. Where both Open MPI and MPICH are
+// installed, Open MPI's library under MPICH's mpiexec (or MPICH's under
+// Open MPI's mpirun) does not see the launcher and starts each rank as a
+// world of its own: so under a PMI-only launcher MPICH's names come first.
 func libCandidates(getenv func(string) string) []string {
 	var c []string
 	if p := getenv("SEQDIFF_MPI_LIB"); p != "" {
 		c = append(c, p)
 	}
+	if hydraLaunched(getenv) {
+		c = append(c, mpichNames...)
+		c = append(c, openMPINames...)
+		return append(c, "libmpi.so")
+	}
 	return append(c, libNames...)
+}
+
+// launcherSize is the number of processes the launcher says it started
+// (OMPI_COMM_WORLD_SIZE, else PMI_SIZE), or 0 where it does not say.
+func launcherSize(getenv func(string) string) int {
+	for _, v := range []string{"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"} {
+		if n, err := strconv.Atoi(getenv(v)); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
+}
+
+// checkSize refuses a world whose size is not the launcher's: an MPI
+// library that does not match the launcher starts as a one-process
+// "singleton" world in every rank, and the ranks would each train alone.
+func checkSize(getenv func(string) string, path string, size int) error {
+	if n := launcherSize(getenv); n > 0 && size != n {
+		return fmt.Errorf("the launcher started %d processes but %s sees a world of %d: not this launcher's MPI (MPICH's mpiexec wants libmpich.so.12 or libmpi.so.12, Open MPI's mpirun libmpi.so.40)", n, path, size)
+	}
+	return nil
 }
 
 // Flavor is the MPI implementation's ABI family.
@@ -165,6 +209,11 @@ func Init() (*Comm, error) {
 		return nil, nil
 	}
 	c, err := initMPI(libCandidates(os.Getenv))
+	if err == nil {
+		if err = checkSize(os.Getenv, c.path, c.size); err != nil {
+			_ = c.Finalize() // the singleton world this process started alone
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("started by an MPI launcher (%s is set) but MPI did not start: %w (set SEQDIFF_MPI_LIB to the path of libmpi.so, or SEQDIFF_MPI=0 to run as one process)", why, err)
 	}

@@ -74,6 +74,62 @@ func TestLaunched(t *testing.T) {
 	}
 }
 
+// Debian's mpich ships libmpich.so.12 and no libmpi.so.12; under MPICH's
+// Hydra (PMI_RANK, PMI_SIZE only) MPICH's names come before Open MPI's,
+// whose library would start each rank as a world of its own.
+func TestLibCandidates(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, c := range []struct {
+		env  func(string) string
+		want string
+	}{
+		{env("OMPI_COMM_WORLD_SIZE", "2", "OMPI_COMM_WORLD_RANK", "0", "PMIX_RANK", "0"), "libmpi.so.40 libmpi.so.12 libmpich.so.12 libmpi.so"},
+		{env("PMIX_RANK", "0"), "libmpi.so.40 libmpi.so.12 libmpich.so.12 libmpi.so"},
+		{env("PMI_RANK", "1", "PMI_SIZE", "2", "MPI_LOCALRANKID", "1"), "libmpi.so.12 libmpich.so.12 libmpi.so.40 libmpi.so"},
+		{env("PMI_SIZE", "2"), "libmpi.so.12 libmpich.so.12 libmpi.so.40 libmpi.so"},
+		{env("PMI_RANK", "0", "SEQDIFF_MPI_LIB", "/opt/x/libmpi.so"), "/opt/x/libmpi.so libmpi.so.12 libmpich.so.12 libmpi.so.40 libmpi.so"},
+	} {
+		if got := strings.Join(libCandidates(c.env), " "); got != c.want {
+			t.Errorf("libCandidates = %s, want %s", got, c.want)
+		}
+	}
+}
+
+// A library that does not belong to the launcher starts a one-process
+// world in every rank: Init refuses it rather than train each rank alone.
+func TestCheckSize(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	for _, c := range []struct {
+		env  map[string]string
+		size int
+		ok   bool
+	}{
+		{map[string]string{"PMI_SIZE": "2"}, 2, true},
+		{map[string]string{"PMI_SIZE": "2"}, 1, false},
+		{map[string]string{"OMPI_COMM_WORLD_SIZE": "3"}, 1, false},
+		{map[string]string{"OMPI_COMM_WORLD_SIZE": "3"}, 3, true},
+		{map[string]string{"PMIX_RANK": "0"}, 1, true}, // the launcher does not say: nothing to check
+		{map[string]string{"PMI_SIZE": "junk"}, 4, true},
+	} {
+		err := checkSize(env(c.env), "libx.so", c.size)
+		if (err == nil) != c.ok {
+			t.Errorf("checkSize(%v, %d) = %v, want ok %v", c.env, c.size, err, c.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "libmpich.so.12") {
+			t.Errorf("checkSize's error does not name the libraries: %v", err)
+		}
+	}
+}
+
 // A nil Comm is the one-process world: its collectives change nothing.
 func TestNilComm(t *testing.T) {
 	var c *Comm
@@ -108,6 +164,43 @@ func TestMPI(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || strings.Count(string(out), "--- PASS: TestMPI") != 3 {
 		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+}
+
+// TestMPICH runs TestMPI's collectives under MPICH's mpiexec (Hydra)
+// without SEQDIFF_MPI_LIB, where both MPICH and Open MPI are installed:
+// Init must pick MPICH's library. And with Open MPI's library forced
+// under Hydra, every rank must refuse its one-process world.
+func TestMPICH(t *testing.T) {
+	switch os.Getenv("SEQDIFF_DIST_CHILD") {
+	case "mpich":
+		mpiChild(t)
+		return
+	case "mismatch":
+		c, err := Init()
+		if err != nil && strings.Contains(err.Error(), "no MPI library loaded") {
+			t.Skip("no Open MPI library to mismatch: ", err)
+		}
+		if err == nil || !strings.Contains(err.Error(), "sees a world of 1") {
+			t.Fatalf("Open MPI's library under MPICH's launcher: %v, %v; want the world-size error", c, err)
+		}
+		return
+	}
+	mpirun, err := exec.LookPath("mpirun.mpich")
+	if err != nil {
+		t.Skip("mpirun.mpich not installed (apt-get install mpich): the collectives are not tested on MPICH")
+	}
+	cmd := exec.Command(mpirun, "-np", "3", os.Args[0], "-test.run", "^TestMPICH$", "-test.v")
+	cmd.Env = append(os.Environ(), "SEQDIFF_DIST_CHILD=mpich", "SEQDIFF_MPI_LIB=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Count(string(out), "--- PASS: TestMPICH") != 3 {
+		t.Fatalf("mpirun.mpich: %v\n%s", err, out)
+	}
+	cmd = exec.Command(mpirun, "-np", "2", os.Args[0], "-test.run", "^TestMPICH$", "-test.v")
+	cmd.Env = append(os.Environ(), "SEQDIFF_DIST_CHILD=mismatch", "SEQDIFF_MPI_LIB=libmpi.so.40")
+	out, err = cmd.CombinedOutput()
+	if err != nil || strings.Count(string(out), "--- PASS: TestMPICH")+strings.Count(string(out), "--- SKIP: TestMPICH") != 2 {
+		t.Fatalf("mpirun.mpich with Open MPI's library: %v\n%s", err, out)
 	}
 }
 

@@ -17,30 +17,70 @@ import (
 	"github.com/seqdiff/seqdiff/train"
 )
 
-// mpirunArgs is mpirun -np n running this test binary as seqdiff args.
-func mpirun(t *testing.T, tmp string, n int, args ...string) (string, error) {
+// launcher is an MPI implementation's job launcher, as the tests run it.
+type launcher struct {
+	bin     string   // looked up in PATH
+	args    []string // before -np
+	install string   // what installs it, for a skip
+}
+
+var (
+	// openMPI is Open MPI's mpirun (Debian's default mpirun alternative).
+	openMPI = launcher{"mpirun", []string{"--allow-run-as-root", "--oversubscribe"}, "apt-get install openmpi-bin"}
+	// mpich is MPICH's Hydra mpiexec, under its Debian name (it needs
+	// neither flag: it runs as root and oversubscribes as it is).
+	mpich = launcher{"mpirun.mpich", nil, "apt-get install mpich"}
+)
+
+// path is the launcher's path, or a skip of t.
+func (l launcher) path(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("mpirun")
+	bin, err := exec.LookPath(l.bin)
 	if err != nil {
-		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel pretrain is not tested")
+		t.Skipf("%s not installed (%s): data-parallel training is not tested on it", l.bin, l.install)
 	}
+	return bin
+}
+
+// command is the launcher running this test binary as seqdiff args on n
+// ranks, with TMPDIR tmp.
+func (l launcher) command(t *testing.T, tmp string, n int, args ...string) *exec.Cmd {
+	t.Helper()
+	bin := l.path(t)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"--allow-run-as-root", "--oversubscribe", "-np", strconv.Itoa(n), exe}, args...)...)
+	cmd := exec.Command(bin, append(append(append([]string{}, l.args...), "-np", strconv.Itoa(n), exe), args...)...)
 	cmd.Env = append(os.Environ(), asMainEnv+"=1", "TMPDIR="+tmp)
-	out, err := cmd.CombinedOutput()
+	return cmd
+}
+
+// run runs command and returns its output.
+func (l launcher) run(t *testing.T, tmp string, n int, args ...string) (string, error) {
+	t.Helper()
+	out, err := l.command(t, tmp, n, args...).CombinedOutput()
 	return string(out), err
 }
 
-// mpiPrep skips the test without mpirun, else makes its folder, a TMPDIR
-// for the ranks and a tiny prep dir (the embedded slice, rows of 32).
+// mpirun is Open MPI's mpirun -np n running this test binary as seqdiff args.
+func mpirun(t *testing.T, tmp string, n int, args ...string) (string, error) {
+	t.Helper()
+	return openMPI.run(t, tmp, n, args...)
+}
+
+// mpiPrep skips the test without Open MPI's mpirun, else makes its
+// folder, a TMPDIR for the ranks and a tiny prep dir (the embedded slice,
+// rows of 32).
 func mpiPrep(t *testing.T) (dir, tmp, prep string) {
 	t.Helper()
-	if _, err := exec.LookPath("mpirun"); err != nil {
-		t.Skip("mpirun not installed (apt-get install openmpi-bin): data-parallel training is not tested")
-	}
+	return mpiPrepFor(t, openMPI)
+}
+
+// mpiPrepFor is mpiPrep for launcher l.
+func mpiPrepFor(t *testing.T, l launcher) (dir, tmp, prep string) {
+	t.Helper()
+	l.path(t)
 	dir = t.TempDir()
 	tmp = filepath.Join(dir, "tmp")
 	os.Mkdir(tmp, 0o755)
@@ -267,4 +307,76 @@ func TestFinetuneMPI(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, finetune.FromFile)); err != nil {
 		t.Errorf("rank 0 did not record the origin: %v", err)
 	}
+}
+
+// TestPretrainMPICH runs the tiny mdlm pretrain on 2 ranks under MPICH's
+// mpiexec (Hydra: PMI_RANK, PMI_SIZE, no Open MPI variables), with no
+// SEQDIFF_MPI_LIB where Open MPI may be installed too: dist must pick
+// MPICH's library and end at one process's weights. A failure on rank 0
+// alone (its run dir is locked) must end the whole job through MPI_Abort.
+func TestPretrainMPICH(t *testing.T) {
+	if !haveLib("libmpich.so.12", "libmpi.so.12") {
+		t.Skip("no MPICH library (libmpich.so.12 or libmpi.so.12; apt-get install mpich): data-parallel training is not tested on MPICH")
+	}
+	dir, tmp, prep := mpiPrepFor(t, mpich)
+	args := func(out string) []string {
+		return []string{"pretrain", "--mode", "mdlm", "--data", prep, "--out", out, "--d-model", "16", "--n-layers", "1",
+			"--n-heads", "2", "--max-steps", "5", "--threads", "1", "--seed", "3", "--lr", "3e-3", "--warmup", "1",
+			"--eval-every", "0", "--log-every", "1", "--check-every", "2", "--batch", "6"}
+	}
+	ref := filepath.Join(dir, "mdlm-1")
+	seqdiffOK(t, tmp, args(ref)...)
+	out := filepath.Join(dir, "mdlm-2")
+	cmd := mpich.command(t, tmp, 2, args(out)...)
+	cmd.Env = append(cmd.Env, "SEQDIFF_MPI_LIB=")
+	log, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpirun.mpich -np 2: %v\n%s", err, log)
+	}
+	if !strings.Contains(string(log), "data-parallel over 2 MPI ranks (MPICH, ") || strings.Count(string(log), "step 5/5") != 1 {
+		t.Fatalf("mpirun.mpich -np 2: want MPICH's 2 ranks, rank 0 alone reporting:\n%s", log)
+	}
+	sameAsOneProcess(t, "mdlm on MPICH, 2 ranks after 5 steps", ref, out)
+
+	// Rank 0 fails alone (its run dir is locked here), rank 1 waits in
+	// its first collective: MPI_Abort must end both.
+	busy := filepath.Join(dir, "busy")
+	os.Mkdir(busy, 0o755)
+	unlock, err := train.Lock(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	cmd = mpich.command(t, tmp, 2, args(busy)...)
+	buf := newLockedBuffer()
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(buf.String(), "rank 0 of 2") || !strings.Contains(buf.String(), "in use") {
+			t.Fatalf("rank 0 failing alone: %v\n%s", err, buf)
+		}
+		t.Logf("rank 0 failed alone: the MPICH job ended (%v)", err)
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("the MPICH job did not end within a minute of rank 0's failure:\n%s", buf)
+	}
+}
+
+// haveLib reports whether one of the libraries is in the dynamic
+// linker's usual directories or LD_LIBRARY_PATH.
+func haveLib(names ...string) bool {
+	dirs := append(filepath.SplitList(os.Getenv("LD_LIBRARY_PATH")), "/usr/lib/*-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib", "/usr/local/lib64")
+	for _, d := range dirs {
+		for _, n := range names {
+			if m, _ := filepath.Glob(filepath.Join(d, n)); len(m) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
