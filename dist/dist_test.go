@@ -6,6 +6,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/seqdiff/seqdiff/compute"
+	"github.com/seqdiff/seqdiff/compute/cpu"
 )
 
 func fakeDlsym(syms map[string]uintptr) func(string) (uintptr, error) {
@@ -232,7 +235,93 @@ func mpiChild(t *testing.T) {
 	if f[0] != 3 || f[1] != 3 || f[2] != 1.5 || d[0] != 5 || d[1] != 3e300 || b[0] != 11 || b[1] != 21 {
 		t.Errorf("rank %d: allreduce %v %v, bcast %v", r, f, d, b)
 	}
+	// A tensor of the CPU backend: MPI on its host data.
+	be := cpu.New(1)
+	x := be.Alloc(2)
+	x.Host[0], x.Host[1] = float32(r), 2
+	if err := c.AllreduceTensor(be, x); err != nil || x.Host[0] != 3 || x.Host[1] != 6 {
+		t.Errorf("rank %d: AllreduceTensor on the CPU: %v, %v", r, x.Host, err)
+	}
+	// A backend with its own collectives: rank 0's id reaches every rank,
+	// and the sums go through it.
+	fb := &fakeCollectiveBackend{Backend: be, comm: c}
+	if err := c.AttachDevice(fb); err != nil {
+		t.Fatal(err)
+	}
+	if string(fb.joined) != "id of rank 0" || fb.nranks != 3 || fb.rank != r || c.Device() != "fake" {
+		t.Errorf("rank %d joined with id %q, %d ranks, rank %d (%q)", r, fb.joined, fb.nranks, fb.rank, c.Device())
+	}
+	x.Host[0], x.Host[1] = float32(r), 2
+	if err := c.AllreduceTensor(be, x); err != nil || x.Host[0] != 3 || x.Host[1] != 6 || fb.coll.sums != 1 {
+		t.Errorf("rank %d: AllreduceTensor through the device collective: %v, %v, %d calls", r, x.Host, err, fb.coll.sums)
+	}
+	if err := c.DetachDevice(); err != nil || !fb.coll.closed || c.Device() != "" {
+		t.Errorf("rank %d: DetachDevice: %v, closed %v", r, err, fb.coll.closed)
+	}
+	// Rank 0 cannot make an id: every rank fails, none waits in a join.
+	fb = &fakeCollectiveBackend{Backend: be, comm: c, failID: true}
+	if err := c.AttachDevice(fb); err == nil || !strings.Contains(err.Error(), "SEQDIFF_NCCL=0") || fb.joined != nil {
+		t.Errorf("rank %d: AttachDevice when rank 0 has no id: %v", r, err)
+	}
 	if err := c.Finalize(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// fakeCollectiveBackend is a CPU backend with "device collectives" that
+// sum with MPI: it checks AttachDevice's id exchange and that
+// AllreduceTensor goes through the collective.
+type fakeCollectiveBackend struct {
+	compute.Backend
+	comm         *Comm
+	failID       bool
+	joined       []byte
+	nranks, rank int
+	coll         *fakeCollective
+}
+
+func (f *fakeCollectiveBackend) CollectiveID() ([]byte, error) {
+	if f.failID {
+		return nil, errors.New("no NCCL here")
+	}
+	return []byte("id of rank 0"), nil
+}
+
+func (f *fakeCollectiveBackend) JoinCollective(id []byte, nranks, rank int) (compute.Collective, error) {
+	f.joined, f.nranks, f.rank = append([]byte(nil), id...), nranks, rank
+	f.coll = &fakeCollective{comm: f.comm}
+	return f.coll, nil
+}
+
+type fakeCollective struct {
+	comm   *Comm
+	sums   int
+	closed bool
+}
+
+func (c *fakeCollective) AllReduceSum(x compute.F32) error {
+	c.sums++
+	return c.comm.AllreduceF32(x.Host[:x.N])
+}
+func (c *fakeCollective) Close() error   { c.closed = true; return nil }
+func (c *fakeCollective) Abort()         {}
+func (c *fakeCollective) String() string { return "fake" }
+
+func TestLocalRank(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want int
+		ok   bool
+	}{
+		{map[string]string{}, 0, false},
+		{map[string]string{"OMPI_COMM_WORLD_LOCAL_RANK": "3", "SLURM_LOCALID": "1"}, 3, true},
+		{map[string]string{"MPI_LOCALRANKID": "2"}, 2, true},
+		{map[string]string{"SLURM_LOCALID": "5"}, 5, true},
+		{map[string]string{"SLURM_LOCALID": "x"}, 0, false},
+	} {
+		got, ok := LocalRank(func(k string) string { return c.env[k] })
+		if got != c.want || ok != c.ok {
+			t.Errorf("LocalRank(%v) = %d, %v; want %d, %v", c.env, got, ok, c.want, c.ok)
+		}
 	}
 }

@@ -35,10 +35,15 @@
 // driver can say (cuFuncGetParamInfo, driver 12.4+), so an argument added
 // to a kernel but not to its launch fails at once with the kernel's name.
 //
+// NCCL (libnccl.so.2, found the same way, loaded only when asked) sums the
+// gradients of a data-parallel run on the GPUs: the backend is a
+// compute.CollectiveBackend (CollectiveID, JoinCollective), which package
+// dist joins over MPI; see nccl.go and docs/distributed.md.
+//
 // # The emulated device
 //
-// emu/ holds C++ stand-ins for the parts of libcuda, NVRTC and cuBLAS the
-// backend uses, built by `make cuda-emu` into build/cuda-emu and selected
+// emu/ holds C++ stand-ins for the parts of libcuda, NVRTC, cuBLAS and
+// NCCL the backend uses, built by `make cuda-emu` into build/cuda-emu and selected
 // with SEQDIFF_CUDA_LIBS=build/cuda-emu, so this package runs unchanged,
 // with its own kernels, on a machine without a GPU (`make test-cuda-emu`,
 // in CI on every commit):
@@ -61,7 +66,12 @@
 //     modules as an error;
 //   - "cuBLAS" is a reference sgemm (float64 sums) that checks every
 //     leading dimension and that each operand lies inside one allocation,
-//     and rounds the operands to TF32 in TF32 mode.
+//     and rounds the operands to TF32 in TF32 mode;
+//   - "NCCL" joins the ranks of a communicator, each a process with its
+//     own emulated device, through POSIX shared memory named by the unique
+//     id; its all-reduce sums in rank order (the same bits on every rank),
+//     checks both buffers against the live allocations, and times out
+//     rather than hangs when a peer never comes.
 //
 // TestEmulatorCatchesSeededBugs shows it is not vacuous: an out-of-bounds
 // write, a missing __syncthreads in a reduction, an off-by-one index, a
