@@ -46,6 +46,10 @@ type StepResult struct {
 	Skipped  bool // non-finite loss or gradient norm: no update
 	Empty    bool // all-PAD batch: nothing to learn from
 	Tokens   int  // non-PAD tokens of the step's clean rows
+	// Allreduce is the time this rank spent in the step's host all-reduces
+	// (the loss and, without device collectives, the gradients), waiting
+	// for the slowest rank included; 0 for one process.
+	Allreduce time.Duration
 }
 
 // Metric is one line of metrics.jsonl.
@@ -59,6 +63,11 @@ type Metric struct {
 	ValidLoss  *float64 `json:"valid_loss,omitempty"`
 	Skipped    string   `json:"skipped,omitempty"` // "non-finite" or "empty"
 	Elapsed    float64  `json:"elapsed"`
+	// AllreduceS is rank 0's StepResult.Allreduce in seconds (data-parallel
+	// runs only): the step's communication and the wait for the slowest
+	// rank. With NCCL the gradients' sum runs on the GPUs, queued, and
+	// is not in it.
+	AllreduceS *float64 `json:"allreduce_s,omitempty"`
 }
 
 // Trainer runs one training run.
@@ -500,6 +509,7 @@ func (t *Trainer) distStep(li nn.LossInputs, r StepResult) (StepResult, error) {
 			return r, fmt.Errorf("step %d: %w", t.step, err)
 		}
 	}
+	t0 := time.Now()
 	sum := []float64{r.Loss}
 	if err := t.comm.AllreduceF64(sum); err != nil {
 		return r, fmt.Errorf("step %d: loss all-reduce: %w", t.step, err)
@@ -512,6 +522,7 @@ func (t *Trainer) distStep(li nn.LossInputs, r StepResult) (StepResult, error) {
 	if err := t.comm.AllreduceTensor(t.be, t.Model.Grads()); err != nil {
 		return r, fmt.Errorf("step %d: gradient all-reduce: %w", t.step, err)
 	}
+	r.Allreduce = time.Since(t0)
 	return t.update(r)
 }
 
@@ -733,6 +744,10 @@ func (t *Trainer) Run(ctx context.Context) (string, error) {
 			m.TokensPerS = math.Round(float64(t.tokens-lastTokens) / dt)
 		}
 		last, lastTokens = now, t.tokens
+		if t.comm.Size() > 1 {
+			a := round6(r.Allreduce.Seconds())
+			m.AllreduceS = &a
+		}
 		switch {
 		case r.Empty:
 			m.Skipped = "empty"
@@ -880,6 +895,7 @@ func etaLeft(c Config, run time.Duration, steps int, tokens int64, step int, tok
 }
 
 func round3(x float64) float64 { return math.Round(x*1000) / 1000 }
+func round6(x float64) float64 { return math.Round(x*1e6) / 1e6 }
 
 // lastMetric parses the last line of the first size bytes of the metrics
 // log f (ok false when there is none or it does not parse).

@@ -168,6 +168,9 @@ func TestPretrainMPI(t *testing.T) {
 					t.Fatalf("mpirun -np %d: rank 0 alone should report, once per step:\n%s", n, log)
 				}
 				sameAsOneProcess(t, fmt.Sprintf("%s, %d ranks after 5 steps", mode, n), ref, out)
+				if b, err := os.ReadFile(filepath.Join(out, train.MetricsFile)); err != nil || strings.Count(string(b), `"allreduce_s":`) != 5 {
+					t.Errorf("mpirun -np %d: every step's metrics line should carry allreduce_s (%v):\n%s", n, err, b)
+				}
 			}
 		})
 	}
