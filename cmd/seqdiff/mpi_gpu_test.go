@@ -12,7 +12,8 @@ import (
 
 // TestPretrainMPIGPU trains a tiny model data-parallel on 2 and 3 GPU ranks,
 // summing the gradients with NCCL, and then through host memory and MPI
-// (SEQDIFF_NCCL=0), and checks both against one GPU process. It runs on the
+// (SEQDIFF_NCCL=0), and checks both against one GPU process; then kills a
+// rank mid-run and resumes on 3 ranks (as TestPretrainMPIKill). It runs on the
 // emulated device (make test-cuda-emu: processes, each with its own
 // emulated GPU, joined by its NCCL stand-in) and on a machine with 2 GPUs;
 // it skips without a GPU.
@@ -65,6 +66,9 @@ func TestPretrainMPIGPU(t *testing.T) {
 			sameAsOneProcess(t, "GPU ranks ("+c.name+") after 3 steps", ref, out)
 		})
 	}
+	// A GPU rank killed mid-run (its peers may be inside an all-reduce)
+	// ends the job; the checkpoint resumes on 3 GPU ranks.
+	t.Run("kill", func(t *testing.T) { mpiKillResume(t, "--device", "cuda") })
 	if entries, _ := os.ReadDir("/dev/shm"); len(entries) > 0 {
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), "seqdiff-emu-nccl") {

@@ -215,6 +215,12 @@ func rankPID(pid, r int) int {
 // ends, the last checkpoint is intact, and the run resumes from it on 3
 // ranks, to the weights of one process resumed from the same checkpoint.
 func TestPretrainMPIKill(t *testing.T) {
+	mpiKillResume(t)
+}
+
+// mpiKillResume is TestPretrainMPIKill with dev (--device …) added to
+// every run.
+func mpiKillResume(t *testing.T, dev ...string) {
 	dir, tmp, prep := mpiPrep(t)
 	bin, err := exec.LookPath("mpirun")
 	if err != nil {
@@ -228,6 +234,7 @@ func TestPretrainMPIKill(t *testing.T) {
 	cmd := exec.Command(bin, "--allow-run-as-root", "--oversubscribe", "-np", "2", exe, "pretrain", "--mode", "mdlm", "--data", prep,
 		"--out", out, "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--batch", "6", "--max-steps", "1000000",
 		"--threads", "1", "--seed", "3", "--eval-every", "0", "--log-every", "0", "--ckpt-every", "1")
+	cmd.Args = append(cmd.Args, dev...)
 	cmd.Env = append(os.Environ(), asMainEnv+"=1", "TMPDIR="+tmp)
 	log := newLockedBuffer()
 	cmd.Stdout, cmd.Stderr = log, log
@@ -281,10 +288,10 @@ func TestPretrainMPIKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	to := strconv.Itoa(step + 3)
-	if l, err := mpirun(t, tmp, 3, "pretrain", "--out", out, "--resume", "--max-steps", to, "--check-every", "1"); err != nil {
+	if l, err := mpirun(t, tmp, 3, append([]string{"pretrain", "--out", out, "--resume", "--max-steps", to, "--check-every", "1"}, dev...)...); err != nil {
 		t.Fatalf("resume on 3 ranks from step %d: %v\n%s", step, err, l)
 	}
-	seqdiffOK(t, tmp, "pretrain", "--out", one, "--resume", "--max-steps", to)
+	seqdiffOK(t, tmp, append([]string{"pretrain", "--out", one, "--resume", "--max-steps", to}, dev...)...)
 	sameAsOneProcess(t, fmt.Sprintf("resumed from step %d to %s on 3 ranks", step, to), one, out)
 }
 
