@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/ebitengine/purego"
@@ -156,8 +157,15 @@ func (c *Comm) Abort(code int) {
 		c.dev.Abort()
 		c.dev = nil
 	}
+	// MPICH's Hydra proxy can act on the abort before it forwards what
+	// this rank last wrote to stderr, losing the error: give the
+	// launcher's forwarder a moment to drain the pipe first.
+	time.Sleep(abortGrace)
 	c.api.call(c.api.abort, c.h.world, uintptr(code))
 }
+
+// abortGrace is how long Abort waits before MPI_Abort (see Abort).
+const abortGrace = 300 * time.Millisecond
 
 // Finalize shuts MPI down at a clean exit.
 func (c *Comm) Finalize() error {
