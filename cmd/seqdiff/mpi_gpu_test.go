@@ -68,7 +68,7 @@ func TestPretrainMPIGPU(t *testing.T) {
 	}
 	// A GPU rank killed mid-run (its peers may be inside an all-reduce)
 	// ends the job; the checkpoint resumes on 3 GPU ranks.
-	t.Run("kill", func(t *testing.T) { mpiKillResume(t, "--device", "cuda") })
+	t.Run("kill", func(t *testing.T) { mpiKillResume(t, openMPI, "--device", "cuda") })
 	if entries, _ := os.ReadDir("/dev/shm"); len(entries) > 0 {
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), "seqdiff-emu-nccl") {

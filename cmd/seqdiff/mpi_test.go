@@ -192,19 +192,25 @@ func TestPretrainMPI(t *testing.T) {
 	}
 }
 
-// rankPID finds the process of MPI rank r among pid's children (Open
-// MPI's mpirun starts a node's ranks itself), or 0.
+// rankPID finds the process of MPI rank r among pid's descendants (Open
+// MPI's mpirun starts a node's ranks itself, Hydra through a proxy), by
+// the rank variable its launcher set, or 0.
 func rankPID(pid, r int) int {
+	want := map[string]bool{"OMPI_COMM_WORLD_RANK=" + strconv.Itoa(r): true, "PMI_RANK=" + strconv.Itoa(r): true}
 	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "children"))
 	for _, f := range tasks {
 		b, _ := os.ReadFile(f)
 		for _, c := range strings.Fields(string(b)) {
+			n, _ := strconv.Atoi(c)
 			env, _ := os.ReadFile(filepath.Join("/proc", c, "environ"))
 			for _, kv := range strings.Split(string(env), "\x00") {
-				if kv == "OMPI_COMM_WORLD_RANK="+strconv.Itoa(r) {
-					n, _ := strconv.Atoi(c)
+				if want[kv] {
 					return n
 				}
+			}
+			// Hydra starts the ranks under a proxy process.
+			if d := rankPID(n, r); d != 0 {
+				return d
 			}
 		}
 	}
@@ -215,27 +221,25 @@ func rankPID(pid, r int) int {
 // ends, the last checkpoint is intact, and the run resumes from it on 3
 // ranks, to the weights of one process resumed from the same checkpoint.
 func TestPretrainMPIKill(t *testing.T) {
-	mpiKillResume(t)
+	mpiKillResume(t, openMPI)
 }
 
-// mpiKillResume is TestPretrainMPIKill with dev (--device …) added to
-// every run.
-func mpiKillResume(t *testing.T, dev ...string) {
-	dir, tmp, prep := mpiPrep(t)
-	bin, err := exec.LookPath("mpirun")
-	if err != nil {
-		t.Fatal(err)
+// TestPretrainMPICHKill is TestPretrainMPIKill under MPICH's Hydra.
+func TestPretrainMPICHKill(t *testing.T) {
+	if !haveLib("libmpich.so.12", "libmpi.so.12") {
+		t.Skip("no MPICH library (libmpich.so.12 or libmpi.so.12; apt-get install mpich): the kill test does not run on MPICH")
 	}
+	mpiKillResume(t, mpich)
+}
+
+// mpiKillResume is TestPretrainMPIKill under launcher l, with dev
+// (--device …) added to every run.
+func mpiKillResume(t *testing.T, l launcher, dev ...string) {
+	dir, tmp, prep := mpiPrepFor(t, l)
 	out := filepath.Join(dir, "run")
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "--allow-run-as-root", "--oversubscribe", "-np", "2", exe, "pretrain", "--mode", "mdlm", "--data", prep,
+	cmd := l.command(t, tmp, 2, append([]string{"pretrain", "--mode", "mdlm", "--data", prep,
 		"--out", out, "--d-model", "16", "--n-layers", "1", "--n-heads", "2", "--batch", "6", "--max-steps", "1000000",
-		"--threads", "1", "--seed", "3", "--eval-every", "0", "--log-every", "0", "--ckpt-every", "1")
-	cmd.Args = append(cmd.Args, dev...)
-	cmd.Env = append(os.Environ(), asMainEnv+"=1", "TMPDIR="+tmp)
+		"--threads", "1", "--seed", "3", "--eval-every", "0", "--log-every", "0", "--ckpt-every", "1"}, dev...)...)
 	log := newLockedBuffer()
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
@@ -257,7 +261,7 @@ func mpiKillResume(t *testing.T, dev ...string) {
 	}
 	r1 := rankPID(cmd.Process.Pid, 1)
 	if r1 == 0 {
-		t.Skip("rank 1's process not found under mpirun (no /proc/PID/task/*/children?)")
+		t.Skipf("rank 1's process not found under %s (no /proc/PID/task/*/children?)", l.bin)
 	}
 	if err := syscall.Kill(r1, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -265,9 +269,14 @@ func mpiKillResume(t *testing.T, dev ...string) {
 	select {
 	case err := <-done:
 		if err == nil {
-			t.Fatalf("mpirun exited 0 after rank 1 was killed:\n%s", log)
+			t.Fatalf("%s exited 0 after rank 1 was killed:\n%s", l.bin, log)
 		}
-		t.Logf("rank 1 killed: mpirun ended the job (%v)", err)
+		// Both launchers name the signal: "exited on signal 9 (Killed)",
+		// "EXIT STRING: Killed (signal 9)".
+		if !strings.Contains(log.String(), "Killed") {
+			t.Fatalf("%s's output does not say that a rank was killed:\n%s", l.bin, log)
+		}
+		t.Logf("rank 1 killed: %s ended the job (%v):\n%s", l.bin, err, log)
 	case <-time.After(60 * time.Second):
 		t.Fatalf("the job did not end within a minute of rank 1's SIGKILL:\n%s", log)
 	}
@@ -288,8 +297,8 @@ func mpiKillResume(t *testing.T, dev ...string) {
 		t.Fatal(err)
 	}
 	to := strconv.Itoa(step + 3)
-	if l, err := mpirun(t, tmp, 3, append([]string{"pretrain", "--out", out, "--resume", "--max-steps", to, "--check-every", "1"}, dev...)...); err != nil {
-		t.Fatalf("resume on 3 ranks from step %d: %v\n%s", step, err, l)
+	if log, err := l.run(t, tmp, 3, append([]string{"pretrain", "--out", out, "--resume", "--max-steps", to, "--check-every", "1"}, dev...)...); err != nil {
+		t.Fatalf("resume on 3 ranks from step %d: %v\n%s", step, err, log)
 	}
 	seqdiffOK(t, tmp, append([]string{"pretrain", "--out", one, "--resume", "--max-steps", to}, dev...)...)
 	sameAsOneProcess(t, fmt.Sprintf("resumed from step %d to %s on 3 ranks", step, to), one, out)
