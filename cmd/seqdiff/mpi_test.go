@@ -226,9 +226,7 @@ func TestPretrainMPIKill(t *testing.T) {
 
 // TestPretrainMPICHKill is TestPretrainMPIKill under MPICH's Hydra.
 func TestPretrainMPICHKill(t *testing.T) {
-	if !haveLib("libmpich.so.12", "libmpi.so.12") {
-		t.Skip("no MPICH library (libmpich.so.12 or libmpi.so.12; apt-get install mpich): the kill test does not run on MPICH")
-	}
+	needMPICH(t)
 	mpiKillResume(t, mpich)
 }
 
@@ -334,9 +332,7 @@ func TestFinetuneMPI(t *testing.T) {
 // MPICH's library and end at one process's weights. A failure on rank 0
 // alone (its run dir is locked) must end the whole job through MPI_Abort.
 func TestPretrainMPICH(t *testing.T) {
-	if !haveLib("libmpich.so.12", "libmpi.so.12") {
-		t.Skip("no MPICH library (libmpich.so.12 or libmpi.so.12; apt-get install mpich): data-parallel training is not tested on MPICH")
-	}
+	needMPICH(t)
 	dir, tmp, prep := mpiPrepFor(t, mpich)
 	args := func(out string) []string {
 		return []string{"pretrain", "--mode", "mdlm", "--data", prep, "--out", out, "--d-model", "16", "--n-layers", "1",
@@ -383,6 +379,14 @@ func TestPretrainMPICH(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("the MPICH job did not end within a minute of rank 0's failure:\n%s", buf)
+	}
+}
+
+// needMPICH skips t without MPICH's library.
+func needMPICH(t *testing.T) {
+	t.Helper()
+	if !haveLib("libmpich.so.12", "libmpi.so.12") {
+		t.Skip("no MPICH library (libmpich.so.12 or libmpi.so.12; apt-get install mpich): data-parallel training is not tested on MPICH")
 	}
 }
 
